@@ -1,0 +1,35 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SHARED ?= ../shared
+
+.PHONY: install run test lint eval bench clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/searchkit index examples/posts --index index
+	$(BIN)/searchkit search 数据 中心 --index index --limit 5
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check searchkit tests benchmarks
+	$(BIN)/ruff format --check searchkit tests benchmarks
+
+eval: install
+	$(BIN)/python benchmarks/eval.py --shared $(SHARED)
+
+bench: install
+	$(BIN)/python benchmarks/bench.py --shared $(SHARED)
+
+clean:
+	rm -rf $(VENV) index/* build *.egg-info

@@ -1,0 +1,285 @@
+"""Text to tokens: normalisation, jieba segmentation and the Whoosh analyzer built on them.
+
+The analyzer is one chain: normalise (NFKC, lower case, traditional to simplified) -> segment
+(jieba's dictionary through rjieba, search mode at index time) -> keep words and numbers ->
+drop stop words.  Its whole configuration lives in :class:`AnalyzerConfig`, which is pickled
+into the index schema so that a query always runs with the analyzer that built the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from whoosh.analysis import Analyzer, Token
+
+from .errors import SearchkitError
+
+#: Bump when a change to this module changes the tokens of the same text.
+ANALYZER_VERSION = 1
+
+_WORDISH = re.compile(r"\w+", re.UNICODE)
+_PARTS = re.compile(r"\d+(?:\.\d+)+|[^\W_]+", re.UNICODE)
+
+
+def default_stopwords() -> tuple[str, ...]:
+    """The stop words shipped with searchkit (function words and question words)."""
+    text = resources.files("searchkit").joinpath("stopwords.txt").read_text("utf-8")
+    words = {line.strip() for line in text.splitlines()}
+    return tuple(sorted(w for w in words if w and not w.startswith("#")))
+
+
+def read_userdict(path: str | Path) -> tuple[tuple[str, int | None, str | None], ...]:
+    """Read a jieba user dictionary: one ``word [freq] [tag]`` entry per line."""
+    entries = []
+    try:
+        text = Path(path).read_text("utf-8-sig")
+    except OSError as exc:
+        raise SearchkitError(f"cannot read user dictionary {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SearchkitError(f"user dictionary {path} is not UTF-8") from exc
+    for number, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        freq: int | None = None
+        tag: str | None = None
+        rest = parts[1:]
+        if rest and rest[0].isdigit():
+            freq = int(rest.pop(0))
+        if rest:
+            tag = rest[0]
+        if len(parts) > 3 or (rest and len(rest) > 1):
+            raise SearchkitError(f"{path}:{number}: expected 'word [freq] [tag]', got {line!r}")
+        entries.append((normalize(parts[0])[0], freq, tag))
+    return tuple(entries)
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    """Everything that decides which tokens a text gives."""
+
+    userdict: tuple[tuple[str, int | None, str | None], ...] = ()
+    stopwords: tuple[str, ...] = field(default_factory=default_stopwords)
+    fold: str = "t2s"
+    hmm: bool = True
+    version: int = ANALYZER_VERSION
+
+    def fingerprint(self) -> str:
+        """A short hash that changes whenever the tokens could change."""
+        return hashlib.sha1(repr(asdict(self)).encode("utf-8")).hexdigest()[:12]
+
+    def describe(self) -> dict:
+        return {
+            "segmenter": "jieba dictionary via rjieba (search mode)",
+            "normalise": ["NFKC", "lowercase", f"opencc {self.fold}"],
+            "userdict_words": len(self.userdict),
+            "stopwords": len(self.stopwords),
+            "hmm": self.hmm,
+            "version": self.version,
+            "fingerprint": self.fingerprint(),
+        }
+
+
+# --- normalisation ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _converter(config: str):
+    import opencc
+
+    return opencc.OpenCC(config)
+
+
+def _per_char(text: str, convert) -> tuple[str, list[int]]:
+    """Apply ``convert`` one character at a time, keeping each output char's source index."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        new = convert(ch)
+        out.append(new)
+        where.extend([i] * len(new))
+    return "".join(out), where
+
+
+def _compose(first: list[int] | None, second: list[int] | None) -> list[int] | None:
+    if second is None:
+        return first
+    if first is None:
+        return second
+    return [first[i] for i in second]
+
+
+def normalize(text: str, fold: str = "t2s") -> tuple[str, list[int] | None]:
+    """NFKC, lower case and script folding of ``text``.
+
+    Returns the normalised text and, when its length differs from the original's, a list
+    giving for each normalised character the index of the original character it came from
+    (``None`` means position ``i`` maps to ``i``).  Highlights use it to mark the original.
+    """
+    if text.isascii():
+        low = text.lower()
+        return low, None
+    mapping: list[int] | None = None
+    step = unicodedata.normalize("NFKC", text)
+    if len(step) != len(text):
+        step, mapping = _per_char(text, lambda c: unicodedata.normalize("NFKC", c))
+    low = step.lower()
+    if len(low) != len(step):
+        low, more = _per_char(step, str.lower)
+        mapping = _compose(mapping, more)
+    if fold:
+        conv = _converter(fold)
+        folded = conv.convert(low)
+        if len(folded) != len(low):
+            folded, more = _per_char(low, conv.convert)
+            mapping = _compose(mapping, more)
+        low = folded
+    return low, mapping
+
+
+# --- segmentation -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _segmenter(userdict: tuple[tuple[str, int | None, str | None], ...]):
+    import rjieba
+
+    if not userdict:
+        return rjieba._DEFAULT_JIEBA if hasattr(rjieba, "_DEFAULT_JIEBA") else rjieba.Jieba()
+    jieba = rjieba.Jieba()
+    for word, freq, tag in userdict:
+        jieba.add_word(word, freq, tag)
+    return jieba
+
+
+def segment(
+    text: str, config: AnalyzerConfig, search: bool = True
+) -> Iterator[tuple[str, int, int, int]]:
+    """Yield ``(token, position, start, end)`` for normalised ``text``.
+
+    Positions count the words of jieba's default cut, so the extra, shorter words of search
+    mode share the position of the word they sit in and phrase queries still line up.
+    Punctuation and spaces are dropped; a token mixing words and symbols (``6.3512%``,
+    ``hfo-1234yf``) gives its word and number parts.
+    """
+    jieba = _segmenter(config.userdict)
+    words = jieba.tokenize(text, "default", config.hmm)
+    extras = jieba.tokenize(text, "search", config.hmm) if search else None
+    stop = _stopset(config.stopwords)
+    wordish = _WORDISH.fullmatch
+    parts = _PARTS.finditer
+    pos = -1
+    j = 0
+    n_extra = len(extras) if extras else 0
+    for word, start, end in words:
+        if len(word) == 1 and not word.isalnum():
+            continue
+        pos += 1
+        seen: set[tuple[str, int]] | None = None
+        if wordish(word) and "_" not in word:
+            if word not in stop:
+                yield word, pos, start, end
+            if end - start <= 2 or extras is None:
+                continue
+            seen = {(word, start)}
+        else:
+            seen = set()
+            for m in parts(word):
+                tok = m.group()
+                at = start + m.start()
+                if tok not in stop and (tok, at) not in seen:
+                    seen.add((tok, at))
+                    yield tok, pos, at, start + m.end()
+            if extras is None:
+                continue
+        # search-mode words inside this word
+        while j < n_extra and extras[j][2] <= end:
+            tok, s, e = extras[j]
+            j += 1
+            if s < start or (tok, s) in seen or tok in stop:
+                continue
+            if wordish(tok) and "_" not in tok:
+                seen.add((tok, s))
+                yield tok, pos, s, e
+
+
+@lru_cache(maxsize=8)
+def _stopset(stopwords: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(stopwords)
+
+
+class ChineseAnalyzer(Analyzer):
+    """Whoosh analyzer: normalised, jieba-segmented Chinese with Latin words and numbers.
+
+    Offsets (``startchar``/``endchar``) point into the original text, before normalisation.
+    """
+
+    def __init__(self, config: AnalyzerConfig | None = None):
+        self.config = config or AnalyzerConfig()
+
+    def __eq__(self, other):
+        return isinstance(other, ChineseAnalyzer) and other.config == self.config
+
+    def __hash__(self):
+        return hash(self.config)
+
+    def __repr__(self):
+        return f"ChineseAnalyzer({self.config.fingerprint()})"
+
+    def tokens(self, value: str, search: bool = True) -> Iterator[tuple[str, int, int, int]]:
+        """``(token, position, start, end)`` with offsets into ``value`` itself."""
+        norm, mapping = normalize(value, self.config.fold)
+        if mapping is None:
+            yield from segment(norm, self.config, search)
+            return
+        last = len(value)
+        mapping = mapping + [last]
+        for tok, pos, s, e in segment(norm, self.config, search):
+            yield tok, pos, mapping[s], (mapping[e - 1] + 1 if e > s else mapping[s])
+
+    def __call__(
+        self,
+        value,
+        positions=False,
+        chars=False,
+        keeporiginal=False,
+        removestops=True,
+        start_pos=0,
+        start_char=0,
+        tokenize=True,
+        mode="",
+        **kwargs,
+    ):
+        if not isinstance(value, str):
+            value = str(value)
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            token.original = token.text = normalize(value, self.config.fold)[0]
+            token.boost = 1.0
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar = start_char
+                token.endchar = start_char + len(value)
+            yield token
+            return
+        search = mode != "query"
+        for text, pos, start, end in self.tokens(value, search):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = text
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + start
+                token.endchar = start_char + end
+            yield token

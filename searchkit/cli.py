@@ -1,0 +1,270 @@
+"""The ``searchkit`` command: parses options, calls the library, prints."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .errors import SearchkitError
+
+EXIT_HITS, EXIT_NO_HITS, EXIT_ERROR = 0, 1, 2
+
+
+class UserError(click.ClickException):
+    """A one-line message and exit code 2, for every error a user can cause."""
+
+    exit_code = EXIT_ERROR
+
+
+class Group(click.Group):
+    """Turns searchkit errors, and any bug, into one line on stderr instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except SearchkitError as exc:
+            raise UserError(str(exc)) from exc
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise click.exceptions.Exit(EXIT_ERROR) from None
+        except Exception as exc:  # a bug: say so in one line
+            raise UserError(f"internal error: {type(exc).__name__}: {exc}") from exc
+
+
+index_option = click.option(
+    "--index",
+    "index",
+    metavar="DIR",
+    envvar="SEARCHKIT_INDEX",
+    default="index",
+    show_default=True,
+    help="Index folder (or set SEARCHKIT_INDEX).",
+)
+
+
+def json_option(func):
+    return click.option("json_", "--json", is_flag=True, help="Print JSON.")(func)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="searchkit")
+def cli():
+    """Search archives of Chinese news posts from the command line.
+
+    \b
+    Examples:
+      searchkit index _posts/
+      searchkit search 顶山街道 执法 --since 2022-01-01
+      searchkit search "数据中心" --json | jq '.hits[].title'
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@index_option
+@click.option("--rebuild", is_flag=True, help="Build a new index from scratch.")
+@click.option("--userdict", type=click.Path(exists=True, dir_okay=False), help="jieba user dictionary.")
+@click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores).")
+@click.option("--wait", type=click.FloatRange(0), default=10.0, show_default=True,
+              help="Seconds to wait for another writer.")
+@json_option
+def index(paths, index, rebuild, userdict, jobs, wait, json_):
+    """Index the posts under PATHS (files or folders), incrementally.
+
+    New and changed posts are added, deleted ones removed, unchanged ones skipped.
+
+    \b
+    Examples:
+      searchkit index _posts/
+      searchkit index site/ --index ~/news-index --jobs 2
+      searchkit index _posts/ --rebuild --userdict words.txt
+    """
+    from .indexer import index_paths
+    from .output import to_json
+
+    progress, finish = _progress_bar()
+    try:
+        report = index_paths(
+            paths, index, rebuild=rebuild, userdict=userdict, jobs=jobs, lock_timeout=wait,
+            progress=progress,
+        )
+    finally:
+        finish()
+    if json_:
+        click.echo(to_json(report.to_dict()))
+        return
+    for problem in report.skipped + report.warnings:
+        label = "skipped" if problem.skipped else "warning"
+        click.echo(f"{label}: {problem.path}: {problem.reason}", err=True)
+    click.echo(
+        f"{report.documents} posts in {report.index}: {report.added} added, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.deleted} deleted, "
+        f"{len(report.skipped)} skipped ({report.seconds:.1f} s)",
+        err=True,
+    )
+
+
+def _progress_bar():
+    """A progress callback drawing a bar on stderr when it is a terminal, and its closer."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    state = {}
+
+    def progress(done, total):
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label="indexing", file=sys.stderr)
+            state["bar"].__enter__()
+        state["bar"].update(1)
+
+    def finish():
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+
+    return progress, finish
+
+
+def _date(ctx, param, value):
+    if value is None:
+        return None
+    from .errors import QueryError
+    from .search import parse_date_option
+
+    try:
+        return parse_date_option(value, end=param.name == "until")
+    except QueryError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@cli.command()
+@click.argument("query", nargs=-1)
+@index_option
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--sort", type=click.Choice(["relevance", "date", "-date"]), default="relevance",
+              show_default=True)
+@click.option("--since", callback=_date, metavar="DATE", help="Posts on or after DATE.")
+@click.option("--until", callback=_date, metavar="DATE", help="Posts on or before DATE.")
+@click.option("--tag", "tags", multiple=True, help="Only posts with this tag (repeatable).")
+@click.option("--category", "categories", multiple=True, help="Only posts in this category.")
+@json_option
+@click.option("--jsonl", is_flag=True, help="Print one JSON hit per line.")
+@click.option("--batch", type=click.File("r", encoding="utf-8"), metavar="FILE",
+              help="Run one query per line (QID<TAB>QUERY or QUERY); '-' reads stdin.")
+@click.option("--facets", is_flag=True, help="Counts by category, tag and year.")
+@click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR=1).")
+def search(query, index, limit, page, sort, since, until, tags, categories, json_, jsonl, batch,
+           facets, no_color):
+    """Search the index; exit 0 with hits, 1 without, 2 on errors.
+
+    \b
+    Query language: words, "exact phrases", AND / OR / NOT, -word,
+    title:词 tags:标签 categories:类别 date:[2022-01-01 TO 2022-06-30].
+
+    \b
+    Examples:
+      searchkit search 顶山街道 执法 --since 2022-01-01
+      searchkit search '"社会治理" -疫情' --sort -date --limit 5
+      searchkit search 人民币 --json | jq '.hits[] | {title, date}'
+      printf 'q1\\t数据中心\\n' | searchkit search --batch - --limit 10
+    """
+    from .output import render_hits, result_to_dict, to_json, use_color
+    from .search import Searcher, SearchOptions, run_batch
+
+    options = SearchOptions(limit=limit, page=page, sort=sort, since=since, until=until,
+                            tags=tags, categories=categories, facets=facets)
+    if batch is not None:
+        if query:
+            raise click.UsageError("give either QUERY or --batch, not both")
+        with Searcher(index) as searcher:
+            for qid, result in run_batch(searcher, batch, options):
+                if isinstance(result, SearchkitError):
+                    click.echo(to_json({"qid": qid, "error": str(result)}))
+                    continue
+                row = result_to_dict(result)
+                click.echo(to_json({"qid": qid, "query": row["query"], "total": row["total"],
+                                    "hits": row["hits"]}))
+        return
+    if not query:
+        raise click.UsageError("missing QUERY (or --batch FILE)")
+    with Searcher(index) as searcher:
+        result = searcher.search(" ".join(query), options)
+    if json_:
+        click.echo(to_json(result_to_dict(result)))
+    elif jsonl:
+        for hit in result_to_dict(result)["hits"]:
+            click.echo(to_json(hit))
+    else:
+        color = use_color(no_color)
+        for line in render_hits(result, color):
+            click.echo(line, color=color)
+    sys.exit(EXIT_HITS if result.hits else EXIT_NO_HITS)
+
+
+@cli.command()
+@index_option
+@json_option
+def stats(index, json_):
+    """What the index holds: documents, size, categories, tags, years, analyzer.
+
+    \b
+    Examples:
+      searchkit stats
+      searchkit stats --json | jq .years
+    """
+    from .output import to_json
+    from .stats import index_stats
+
+    data = index_stats(index)
+    if json_:
+        click.echo(to_json(data))
+        return
+    click.echo(f"{data['documents']} posts in {data['index']} "
+               f"({data['size_bytes'] / 1e6:.1f} MB), last indexed {data['last_indexed']}")
+    if data["first_date"]:
+        click.echo(f"dates: {data['first_date'][:10]} to {data['last_date'][:10]}")
+    for name in ("categories", "tags", "years"):
+        items = list(data[name].items())[:10]
+        if items:
+            click.echo(f"{name}: " + "  ".join(f"{k} {v}" for k, v in items))
+    click.echo("analyzer: " + ", ".join(f"{k}={v}" for k, v in data["analyzer"].items()))
+
+
+@cli.command()
+@click.argument("path")
+@index_option
+@json_option
+def show(path, index, json_):
+    """One post's stored fields and text, by its path in the index.
+
+    \b
+    Examples:
+      searchkit show _posts/2022-06-09-NW202206092405998017.md
+      searchkit show _posts/2022-06-09-NW202206092405998017.md --json | jq .title
+    """
+    from .output import to_json
+    from .stats import show_post
+
+    post = show_post(path, index)
+    if json_:
+        click.echo(to_json(post))
+        return
+    click.echo(post["title"])
+    meta = [post["date"] or "", " ".join(post["categories"]), " ".join(post["tags"]),
+            post["url"] or ""]
+    click.echo("  ".join(part for part in meta if part))
+    click.echo("")
+    click.echo(post["text"])
+
+
+def main():
+    cli(prog_name="searchkit")
+
+
+if __name__ == "__main__":
+    main()

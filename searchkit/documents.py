@@ -1,0 +1,359 @@
+"""Files to posts: walking a tree, decoding bytes, reading front matter, dates and titles."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from .bodytext import body_to_text, first_autolink
+
+POST_SUFFIXES = (".md", ".markdown", ".html")
+SKIPPED_DIRS = frozenset(
+    {"_site", "_layouts", "_includes", "_sass", "_data", "_plugins", "node_modules", "vendor"}
+)
+_NAME_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})-")
+_HAS_YEAR = re.compile(r"\d{4}")
+_FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$|<h[1-6][^>]*>(.*?)</h[1-6]>", re.M | re.I)
+_TITLE_MAX = 80
+
+
+@dataclass
+class SourceFile:
+    """A file found by the walk: where it is and the id it gets in the index."""
+
+    root: str
+    path: str  # relative to root, with forward slashes: the document id
+    abspath: str
+    size: int
+    mtime: float
+
+
+@dataclass
+class Post:
+    """One post, read and ready to index."""
+
+    path: str
+    title: str
+    body: str
+    date: datetime | None = None
+    categories: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    url: str | None = None
+    root: str = ""
+    size: int = 0
+    mtime: float = 0.0
+    digest: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Problem:
+    """A file that was skipped, or read with a warning, and why."""
+
+    path: str
+    reason: str
+    skipped: bool = True
+
+
+class SkipFile(Exception):
+    """Raised while reading a file that is not to be indexed; the message says why."""
+
+
+# --- walking ------------------------------------------------------------------------------
+
+
+def walk(roots: Iterable[str | os.PathLike], problems: list[Problem]) -> Iterator[SourceFile]:
+    """Every post file under ``roots`` (files or folders), with its document id.
+
+    Hidden folders and Jekyll's machinery folders are not entered; symbolic links are followed
+    only while they stay inside the root, and never twice to the same place.
+    """
+    for given in roots:
+        given_path = Path(given)
+        if not given_path.exists():
+            problems.append(Problem(str(given), "no such file or folder"))
+            continue
+        if given_path.is_file():
+            real = given_path.resolve()
+            st = real.stat()
+            yield SourceFile(str(real.parent), real.name, str(real), st.st_size, st.st_mtime)
+            continue
+        root = given_path.resolve()
+        jekyll = (root / "_posts").is_dir() or (root / "_config.yml").is_file()
+        for source in _walk_folder(root, problems):
+            if jekyll and "_posts" not in source.path.split("/")[:-1]:
+                if not _starts_with_front_matter(source.abspath):
+                    problems.append(Problem(source.path, _STATIC))
+                    continue
+            yield source
+
+
+def _walk_folder(root: Path, problems: list[Problem]) -> Iterator[SourceFile]:
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    root_str = str(root)
+    prefix = root_str.rstrip(os.sep) + os.sep
+    stack = [root_str]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(Problem(_rel(folder, root_str), f"cannot read folder: {exc.strerror}"))
+            continue
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            rel = _rel(entry.path, root_str)
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if not os.path.exists(target):
+                    if name.endswith(POST_SUFFIXES):
+                        problems.append(Problem(rel, "broken symbolic link"))
+                    continue
+                if target != root_str and not target.startswith(prefix):
+                    if name.endswith(POST_SUFFIXES) or os.path.isdir(target):
+                        problems.append(Problem(rel, "symbolic link leads out of the tree"))
+                    continue
+            try:
+                st = entry.stat()
+            except OSError as exc:
+                problems.append(Problem(rel, f"cannot read: {exc.strerror}"))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if name.startswith(".") or name in SKIPPED_DIRS:
+                    continue
+                if (st.st_dev, st.st_ino) in seen_dirs:
+                    continue  # a link back up the tree
+                subdirs.append(entry.path)
+            elif stat.S_ISREG(st.st_mode) and name.lower().endswith(POST_SUFFIXES):
+                if name.startswith("."):
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if key in seen_files:
+                    continue  # the same file reached through a link
+                seen_files.add(key)
+                yield SourceFile(root_str, rel, entry.path, st.st_size, st.st_mtime)
+        stack.extend(reversed(subdirs))
+
+
+_STATIC = "no front matter outside _posts: a static file of the site, not a post"
+
+
+def _starts_with_front_matter(path: str) -> bool:
+    """In a Jekyll site only files that open with front matter are pages."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return True  # let the reader report it
+    return head.removeprefix(b"\xef\xbb\xbf").startswith(b"---")
+
+
+def _rel(path: str, root: str) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+
+def decode(data: bytes) -> tuple[str, str | None]:
+    """Text of a file's bytes, and a warning when bytes had to be replaced.
+
+    UTF-8 (with or without BOM) and UTF-16 with BOM first, then GB18030 and Big5 for legacy
+    archives.  Raises :class:`SkipFile` for binary files.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError:
+            text = data.decode("utf-16", errors="replace")
+            return text, "invalid UTF-16 bytes replaced"
+    if b"\x00" in data:
+        raise SkipFile("binary file (contains NUL bytes)")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    if bad <= max(8, len(data) // 2000):
+        return text, f"{bad} invalid UTF-8 byte sequence(s) replaced"
+    for legacy in _legacy_candidates(data):
+        try:
+            return data.decode(legacy), None
+        except UnicodeDecodeError:
+            continue
+    legacy = _legacy_candidates(data)[0]
+    text = data.decode(legacy, errors="replace")
+    return text, f"decoded as {legacy} with {text.count(chr(0xFFFD))} invalid byte(s) replaced"
+
+
+def _legacy_candidates(data: bytes) -> list[str]:
+    """GB18030 and Big5, the likelier first (asked of charset-normalizer)."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:65536], cp_isolation=["gb18030", "big5"]).best()
+    if best is not None and best.encoding == "big5":
+        return ["big5", "gb18030"]
+    return ["gb18030", "big5"]
+
+
+# --- front matter -------------------------------------------------------------------------
+
+
+def split_front_matter(text: str) -> tuple[dict, str, str | None]:
+    """Front matter (via python-frontmatter), body and a warning if the YAML is broken."""
+    if not text.startswith("---"):
+        return {}, text, None
+    import frontmatter
+
+    try:
+        meta, body = frontmatter.parse(text)
+    except Exception as exc:  # YAML errors come in many classes
+        match = _FRONT.match(text)
+        body = text[match.end() :] if match else text
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return {}, body, f"front matter is not valid YAML ({reason}); read as a post without it"
+    if not isinstance(meta, dict):
+        return {}, body, "front matter is not a mapping; ignored"
+    return meta, body, None
+
+
+def parse_date(value) -> datetime:
+    """A front-matter date in any common form; raises ValueError when it cannot be read."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    text = str(value).strip()
+    if not _HAS_YEAR.search(text):
+        raise ValueError(text)
+    from dateutil import parser
+
+    try:
+        parsed = parser.isoparse(text)
+    except (ValueError, OverflowError):
+        try:
+            parsed = parser.parse(text, default=datetime(1, 1, 1))
+        except (ValueError, OverflowError, parser.ParserError) as exc:
+            raise ValueError(text) from exc
+    if parsed.year < 1000:
+        raise ValueError(text)
+    return parsed
+
+
+def _date_from_name(name: str) -> datetime | None:
+    match = _NAME_DATE.match(os.path.basename(name))
+    if not match:
+        return None
+    try:
+        return datetime(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
+
+
+def _terms(meta: dict, *keys: str) -> list[str]:
+    """Categories or tags: a YAML list or a space-separated string, under any of ``keys``."""
+    out: list[str] = []
+    for key in keys:
+        value = meta.get(key)
+        if value is None:
+            continue
+        items = value if isinstance(value, (list, tuple, set)) else str(value).split()
+        for item in items:
+            if item is None:
+                continue
+            term = str(item).strip()
+            if term and term not in out:
+                out.append(term)
+    return out
+
+
+def _title_from_body(raw_body: str, text: str) -> str:
+    match = _HEADING.search(raw_body)
+    if match:
+        candidate = body_to_text(match.group(1) or match.group(2) or "")
+        if candidate:
+            return candidate[:_TITLE_MAX]
+    first = text.split("\n", 1)[0].strip() if text else ""
+    return first[:_TITLE_MAX] + ("…" if len(first) > _TITLE_MAX else "")
+
+
+# --- posts --------------------------------------------------------------------------------
+
+
+def read_post(source: SourceFile) -> Post:
+    """Read one file into a :class:`Post`; raises :class:`SkipFile` when it is not indexed."""
+    try:
+        with open(source.abspath, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise SkipFile(f"cannot read: {exc.strerror}") from exc
+    return parse_post(data, source)
+
+
+def parse_post(data: bytes, source: SourceFile) -> Post:
+    """A :class:`Post` from a file's bytes."""
+    warnings: list[str] = []
+    text, warning = decode(data)
+    if warning:
+        warnings.append(warning)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    meta, raw_body, warning = split_front_matter(text)
+    if warning:
+        warnings.append(warning)
+    published = meta.get("published", True)
+    if published is False or str(published).lower() == "false":
+        raise SkipFile("published: false")
+    body = body_to_text(raw_body)
+    title_value = meta.get("title")
+    title = "" if title_value is None else " ".join(str(title_value).split())
+    if not title:
+        title = _title_from_body(raw_body, body)
+    post_date = None
+    if meta.get("date") not in (None, ""):
+        try:
+            post_date = parse_date(meta["date"])
+        except ValueError:
+            post_date = _date_from_name(source.path)
+            fallback = "the file name's date" if post_date else "no date"
+            warnings.append(f"date {str(meta['date']).strip()!r} cannot be read; using {fallback}")
+    else:
+        post_date = _date_from_name(source.path)
+    url = None
+    for key in ("url", "source", "source_url", "link"):
+        if isinstance(meta.get(key), str) and meta[key].strip().startswith(("http:", "https:")):
+            url = meta[key].strip()
+            break
+    url = url or first_autolink(raw_body)
+    return Post(
+        path=source.path,
+        title=title,
+        body=body,
+        date=post_date,
+        categories=_terms(meta, "categories", "category"),
+        tags=_terms(meta, "tags", "tag"),
+        url=url,
+        root=source.root,
+        size=source.size,
+        mtime=source.mtime,
+        digest=hashlib.blake2b(data, digest_size=16).hexdigest(),
+        warnings=warnings,
+    )

@@ -1,0 +1,21 @@
+"""The one exception family of searchkit; the CLI maps each to an exit code."""
+
+
+class SearchkitError(Exception):
+    """Base of every error searchkit reports to a user (exit code 2)."""
+
+
+class QueryError(SearchkitError):
+    """The query string cannot be understood."""
+
+
+class IndexMissing(SearchkitError):
+    """No index exists where one was asked for."""
+
+
+class IndexLocked(SearchkitError):
+    """Another writer holds the index lock."""
+
+
+class AnalyzerMismatch(SearchkitError):
+    """The requested analyzer differs from the one that built the index."""

@@ -1,0 +1,244 @@
+"""Posts to index: full and incremental builds, in parallel, with a report of every file."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import store
+from .analysis import AnalyzerConfig, read_userdict
+from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
+from .errors import AnalyzerMismatch, SearchkitError
+from .schema import analyzer_config, build_schema, post_to_document
+
+#: Commit at least this often during a long build, so that a crash loses little.
+COMMIT_EVERY = 5000
+#: Below this many files to read, a worker pool costs more than it saves.
+POOL_THRESHOLD = 64
+
+
+@dataclass
+class IndexReport:
+    """What an ``index`` run did."""
+
+    index: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    documents: int = 0
+    seconds: float = 0.0
+    rebuilt: bool = False
+    skipped: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "skipped": len(self.skipped),
+            "documents": self.documents,
+            "seconds": round(self.seconds, 3),
+            "rebuilt": self.rebuilt,
+            "problems": [
+                {"path": p.path, "reason": p.reason, "skipped": p.skipped}
+                for p in self.skipped + self.warnings
+            ],
+        }
+
+
+# --- worker side --------------------------------------------------------------------------
+
+_worker_schema = None
+
+
+def _init_worker(config: AnalyzerConfig) -> None:
+    global _worker_schema
+    _worker_schema = build_schema(config)
+
+
+def _prepare(source: SourceFile) -> tuple[SourceFile, dict | None, list[str] | str]:
+    """Read and analyze one file: ``(source, document, warnings)`` or ``(source, None, why)``."""
+    try:
+        post = read_post(source)
+    except SkipFile as exc:
+        return source, None, str(exc)
+    except Exception as exc:  # a bug must not cost the rest of the archive
+        return source, None, f"unreadable: {type(exc).__name__}: {exc}"
+    return source, post_to_document(post, _worker_schema, preanalyze=True), post.warnings
+
+
+def _prepared(sources: list[SourceFile], config: AnalyzerConfig, jobs: int) -> Iterable:
+    if jobs <= 1 or len(sources) < POOL_THRESHOLD:
+        _init_worker(config)
+        return map(_prepare, sources)
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(config,))
+    return _closing(pool, pool.imap(_prepare, sources, chunksize=8))
+
+
+def _closing(pool, results):
+    try:
+        yield from results
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+# --- main side ----------------------------------------------------------------------------
+
+
+def choose_config(folder: Path, userdict: str | None, rebuild: bool) -> AnalyzerConfig:
+    """The analyzer for this run: the index's own, unless a rebuild asks for another."""
+    wanted = AnalyzerConfig(userdict=read_userdict(userdict)) if userdict else None
+    generation = store.current_generation(folder)
+    if generation is None or rebuild:
+        return wanted or AnalyzerConfig()
+    existing = analyzer_config(store.open_index(folder).schema)
+    if wanted is not None and wanted != existing:
+        raise AnalyzerMismatch(
+            f"the analyzer configuration differs from the one that built {folder} "
+            "(user dictionary changed); run again with --rebuild"
+        )
+    current = AnalyzerConfig(userdict=existing.userdict)
+    if existing != current:
+        raise AnalyzerMismatch(
+            f"{folder} was built by another version of the analyzer; run again with --rebuild"
+        )
+    return existing
+
+
+def index_paths(
+    paths: Iterable[str | os.PathLike],
+    index: str | os.PathLike | None = None,
+    *,
+    rebuild: bool = False,
+    userdict: str | None = None,
+    jobs: int | None = None,
+    lock_timeout: float = 10.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> IndexReport:
+    """Bring the index in line with the posts under ``paths``; return what changed."""
+    folder = store.index_dir(index)
+    started = time.monotonic()
+    paths = [str(p) for p in paths]
+    with store.write_lock(folder, lock_timeout):
+        store.remove_stale_generations(folder)
+        config = choose_config(folder, userdict, rebuild)
+        report = IndexReport(index=str(folder), rebuilt=rebuild)
+        generation = store.current_generation(folder)
+        fresh = rebuild or generation is None
+        if fresh:
+            generation = _create(folder, config, make_current=not rebuild and generation is None)
+        report = _sync(paths, generation, config, jobs or os.cpu_count() or 1, report, progress)
+        if rebuild:
+            store.make_current(folder, generation)
+            store.remove_stale_generations(folder)
+        store.write_state(folder, last_indexed=datetime.now(timezone.utc).isoformat())
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _create(folder: Path, config: AnalyzerConfig, make_current: bool) -> Path:
+    from whoosh import index as whoosh_index
+
+    generation = store.new_generation(folder)
+    whoosh_index.create_in(str(generation), build_schema(config))
+    if make_current:
+        store.make_current(folder, generation)
+    return generation
+
+
+def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
+    from whoosh import index as whoosh_index
+
+    ix = whoosh_index.open_dir(str(generation))
+    existing: dict[str, dict] = {}
+    with ix.searcher() as searcher:
+        for stored in searcher.all_stored_fields():
+            existing[stored["path"]] = stored["meta"]
+    problems: list[Problem] = []
+    to_read: list[SourceFile] = []
+    seen: dict[str, str] = {}
+    for source in walk(paths, problems):
+        if source.path in seen:
+            problems.append(Problem(source.path, f"same path as a post under {seen[source.path]}"))
+            continue
+        seen[source.path] = source.root
+        meta = existing.get(source.path)
+        if meta and (meta["root"], meta["size"], meta["mtime"]) == (
+            source.root,
+            source.size,
+            source.mtime,
+        ):
+            report.unchanged += 1
+        else:
+            to_read.append(source)
+    report.skipped.extend(problems)
+    folders = {str(Path(p).resolve()) for p in paths if Path(p).is_dir()}
+    gone = [p for p, meta in existing.items() if meta["root"] in folders and p not in seen]
+
+    writer = ix.writer(limitmb=256)
+    pending = 0
+    try:
+        for path in gone:
+            writer.delete_by_term("path", path)
+            report.deleted += 1
+            pending += 1
+        done = 0
+        for source, doc, notes in _prepared(to_read, config, jobs):
+            done += 1
+            if progress:
+                progress(done, len(to_read))
+            if doc is None:
+                report.skipped.append(Problem(source.path, notes))
+                continue
+            report.warnings.extend(Problem(source.path, note, skipped=False) for note in notes)
+            old = existing.get(source.path)
+            if old is not None and old["digest"] == doc["meta"]["digest"]:
+                report.unchanged += 1
+                continue
+            if old is None:
+                writer.add_document(**doc)
+                report.added += 1
+            else:
+                writer.update_document(**doc)
+                report.updated += 1
+            pending += 1
+            if pending >= COMMIT_EVERY:
+                writer.commit()
+                writer = ix.writer(limitmb=256)
+                pending = 0
+        if pending:
+            writer.commit()
+        else:
+            writer.cancel()
+    except BaseException:
+        writer.cancel()
+        raise
+    report.documents = ix.doc_count()
+    return report
+
+
+def read_posts(paths: Iterable[str]) -> tuple[list[Post], list[Problem]]:
+    """Every post under ``paths`` with the problems met, without touching an index."""
+    problems: list[Problem] = []
+    posts = []
+    for source in walk(paths, problems):
+        try:
+            posts.append(read_post(source))
+        except SkipFile as exc:
+            problems.append(Problem(source.path, str(exc)))
+    return posts, problems
+
+
+__all__ = ["IndexReport", "index_paths", "read_posts", "SearchkitError"]

@@ -1,0 +1,274 @@
+"""Query to hits: parsing that fits Chinese, BM25F ranking, filters, order and snippets."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from whoosh import query as wq
+
+from . import store
+from .errors import QueryError
+from .highlight import Snippet, find_matches, make_snippet
+from .schema import analyzer_config, decompress_text
+
+#: Query-time weight of the title against the body (chosen by ``make eval``).
+TITLE_WEIGHT = 2.0
+#: Bonus factor for documents that match more of the query's words (Whoosh's OrGroup scale).
+COORD = 0.9
+SORTS = ("relevance", "date", "-date")
+TEXT_FIELDS = ("title", "body")
+
+
+@dataclass
+class SearchOptions:
+    limit: int = 10
+    page: int = 1
+    sort: str = "relevance"
+    since: date | None = None
+    until: date | None = None
+    tags: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    facets: bool = False
+    snippets: bool = True
+
+
+@dataclass
+class Hit:
+    rank: int
+    score: float
+    path: str
+    title: str
+    date: str | None
+    categories: list[str]
+    tags: list[str]
+    url: str | None
+    snippet: Snippet
+    title_highlights: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class SearchResult:
+    query: str
+    total: int
+    took_ms: float
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]] | None = None
+
+
+def parse_date_option(text: str, end: bool = False) -> date:
+    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; ``end`` gives the last day of a year or month."""
+    parts = text.strip().split("-")
+    try:
+        if len(parts) == 1:
+            return date(int(parts[0]), 12, 31) if end else date(int(parts[0]), 1, 1)
+        if len(parts) == 2:
+            year, month = int(parts[0]), int(parts[1])
+            if not end:
+                return date(year, month, 1)
+            following = date(year + month // 12, month % 12 + 1, 1)
+            return following - timedelta(days=1)
+        if len(parts) == 3:
+            return date(int(parts[0]), int(parts[1]), int(parts[2]))
+    except ValueError:
+        pass
+    raise QueryError(f"cannot read date {text!r}; use YYYY-MM-DD")
+
+
+def check_syntax(text: str) -> None:
+    """Reject what Whoosh would silently misread: unbalanced brackets and quotes, empty fields."""
+    if not text.strip():
+        raise QueryError("empty query")
+    depth = {"(": 0, "[": 0, "{": 0}
+    closing = {")": "(", "]": "[", "}": "{"}
+    in_quote = False
+    for index, char in enumerate(text):
+        if char == '"':
+            in_quote = not in_quote
+        elif in_quote:
+            continue
+        elif char in depth:
+            depth[char] += 1
+        elif char in closing:
+            depth[closing[char]] -= 1
+            if depth[closing[char]] < 0:
+                raise QueryError(f"unbalanced {char!r} at character {index + 1}")
+        elif char == ":" and index > 0 and text[index - 1].isalpha():
+            rest = text[index + 1 :]
+            if not rest.strip() or rest[0].isspace() or rest[0] in ")]}":
+                word = text[:index].split()[-1] if text[:index].split() else ""
+                raise QueryError(f"field {word}: is followed by nothing")
+    if in_quote:
+        raise QueryError('unclosed quote (")')
+    for opener, count in depth.items():
+        if count:
+            raise QueryError(f"unbalanced {opener!r}")
+
+
+class Searcher:
+    """An open index that answers queries; reuse it for many queries (``--batch``)."""
+
+    def __init__(self, index: str | Path | None = None):
+        from whoosh import qparser, scoring
+
+        self.folder = store.index_dir(index)
+        self.ix = store.open_index(self.folder)
+        self.schema = self.ix.schema
+        self.config = analyzer_config(self.schema)
+        self.searcher = self.ix.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+        parser = qparser.MultifieldParser(
+            list(TEXT_FIELDS),
+            self.schema,
+            fieldboosts={"title": TITLE_WEIGHT, "body": 1.0},
+            group=qparser.OrGroup.factory(COORD),
+        )
+        parser.remove_plugin_class(qparser.WildcardPlugin)
+        parser.add_plugin(qparser.PlusMinusPlugin())
+        self.parser = parser
+
+    def close(self) -> None:
+        self.searcher.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def parse(self, text: str) -> wq.Query:
+        check_syntax(text)
+        try:
+            return self.parser.parse(text)
+        except Exception as exc:  # Whoosh raises many kinds on odd input
+            raise QueryError(f"cannot parse query: {exc}") from exc
+
+    def _filter(self, options: SearchOptions) -> wq.Query | None:
+        parts: list[wq.Query] = []
+        if options.since or options.until:
+            start = datetime.combine(options.since, datetime.min.time()) if options.since else None
+            end = datetime.combine(options.until, datetime.max.time()) if options.until else None
+            parts.append(wq.DateRange("date", start, end))
+        parts.extend(wq.Term("tags", tag.lower()) for tag in options.tags)
+        parts.extend(wq.Term("categories", cat.lower()) for cat in options.categories)
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else wq.And(parts)
+
+    def search(self, text: str, options: SearchOptions | None = None) -> SearchResult:
+        options = options or SearchOptions()
+        if options.sort not in SORTS:
+            raise QueryError(f"unknown sort {options.sort!r}; use one of {', '.join(SORTS)}")
+        started = time.perf_counter()
+        query = self.parse(text)
+        self.searcher = self.searcher.refresh()
+        if isinstance(query, type(wq.NullQuery)):
+            return SearchResult(text, 0, _ms(started), [], {} if options.facets else None)
+        first = (options.page - 1) * options.limit
+        wanted = first + options.limit
+        kwargs = {"filter": self._filter(options)}
+        if options.sort != "relevance":
+            from whoosh import sorting
+
+            kwargs["sortedby"] = sorting.FieldFacet("date", reverse=options.sort == "-date")
+        if options.facets:
+            kwargs["groupedby"] = _facet_spec()
+        results = self.searcher.search(query, limit=wanted + 32, **kwargs)
+        total = len(results)
+        ranked = _order(results, options.sort)[first:wanted]
+        terms = frozenset(_positive_terms(query))
+        hits = [
+            self._hit(first + i + 1, score, fields, terms, options.snippets)
+            for i, (score, fields) in enumerate(ranked)
+        ]
+        facets = _facets(results) if options.facets else None
+        return SearchResult(text, total, _ms(started), hits, facets)
+
+    def _hit(self, rank: int, score: float, stored: dict, terms, snippets: bool) -> Hit:
+        meta = stored.get("meta", {})
+        title = stored.get("title", "")
+        snippet = Snippet("", [])
+        if snippets:
+            body = decompress_text(stored.get("text"))
+            snippet = make_snippet(body, find_matches(body, terms, self.config.fold))
+        return Hit(
+            rank=rank,
+            score=round(float(score), 4),
+            path=stored["path"],
+            title=title,
+            date=meta.get("date"),
+            categories=list(stored.get("categories") or []),
+            tags=list(stored.get("tags") or []),
+            url=meta.get("url"),
+            snippet=snippet,
+            title_highlights=find_matches(title, terms, self.config.fold),
+        )
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _order(results, sort: str) -> list[tuple[float, dict]]:
+    """Scored hits, ties in score broken by the newer date."""
+    rows = [(hit.score or 0.0, hit.fields()) for hit in results]
+    if sort == "relevance":
+        rows.sort(key=lambda row: (-round(row[0], 6), _neg_date(row[1])))
+    return rows
+
+
+def _neg_date(stored: dict) -> float:
+    value = stored.get("date")
+    return -value.timestamp() if isinstance(value, datetime) else float("inf")
+
+
+def _positive_terms(query: wq.Query) -> Iterator[str]:
+    """Words of the text fields that a hit may contain (not those under NOT)."""
+    if isinstance(query, wq.Not):
+        return
+    if isinstance(query, wq.AndNot):
+        yield from _positive_terms(query.a)
+        return
+    if isinstance(query, (wq.Term, wq.Phrase)) and query.field() in TEXT_FIELDS:
+        words = query.words if isinstance(query, wq.Phrase) else [query.text]
+        for word in words:
+            yield word.decode("utf-8") if isinstance(word, bytes) else str(word)
+        return
+    for child in query.children():
+        yield from _positive_terms(child)
+
+
+def _facet_spec():
+    from whoosh import sorting
+
+    return {
+        "categories": sorting.FieldFacet("categories", allow_overlap=True),
+        "tags": sorting.FieldFacet("tags", allow_overlap=True),
+        "years": sorting.FieldFacet("year"),
+    }
+
+
+def _facets(results) -> dict[str, dict[str, int]]:
+    out = {}
+    for name in ("categories", "tags", "years"):
+        counts = results.groups(name)
+        pairs = ((str(k), len(v)) for k, v in counts.items() if k is not None)
+        out[name] = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
+    return out
+
+
+def run_batch(searcher: Searcher, lines: Iterable[str], options: SearchOptions) -> Iterator:
+    """``(qid, result or QueryError)`` for each ``QID<TAB>QUERY`` or bare query line."""
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        qid, sep, text = line.partition("\t")
+        if not sep:
+            qid, text = str(number), line
+        try:
+            yield qid, searcher.search(text, options)
+        except QueryError as exc:
+            yield qid, exc

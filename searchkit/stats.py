@@ -1,0 +1,63 @@
+"""What an index holds: counts by category, tag and year, size, analyzer; one post in full."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from . import store
+from .errors import SearchkitError
+from .schema import analyzer_config, decompress_text
+
+
+def index_stats(index: str | Path | None = None) -> dict:
+    folder = store.index_dir(index)
+    ix = store.open_index(folder)
+    categories: Counter[str] = Counter()
+    tags: Counter[str] = Counter()
+    years: Counter[str] = Counter()
+    first = last = None
+    with ix.searcher() as searcher:
+        documents = searcher.doc_count()
+        for stored in searcher.all_stored_fields():
+            categories.update(stored.get("categories") or [])
+            tags.update(stored.get("tags") or [])
+            day = (stored.get("meta") or {}).get("date")
+            if day:
+                years[day[:4]] += 1
+                first = day if first is None or day < first else first
+                last = day if last is None or day > last else last
+    generation = store.current_generation(folder)
+    return {
+        "index": str(folder),
+        "documents": documents,
+        "size_bytes": store.folder_size(generation) if generation else 0,
+        "last_indexed": store.read_state(folder).get("last_indexed"),
+        "first_date": first,
+        "last_date": last,
+        "categories": dict(categories.most_common()),
+        "tags": dict(tags.most_common()),
+        "years": dict(sorted(years.items())),
+        "analyzer": analyzer_config(ix.schema).describe(),
+    }
+
+
+def show_post(path: str, index: str | Path | None = None) -> dict:
+    """Stored fields and text of the post whose id is ``path``."""
+    ix = store.open_index(store.index_dir(index))
+    with ix.searcher() as searcher:
+        stored = searcher.document(path=path)
+        if stored is None:
+            raise SearchkitError(f"no post with path {path!r} in the index")
+    meta = stored.get("meta") or {}
+    return {
+        "path": stored["path"],
+        "title": stored.get("title", ""),
+        "date": meta.get("date"),
+        "categories": list(stored.get("categories") or []),
+        "tags": list(stored.get("tags") or []),
+        "url": meta.get("url"),
+        "size": meta.get("size"),
+        "digest": meta.get("digest"),
+        "text": decompress_text(stored.get("text")),
+    }
