@@ -16,7 +16,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 run: install
 	$(BIN)/searchkit index examples/posts --index index
-	$(BIN)/searchkit search 数据 中心 --index index --limit 5
+	$(BIN)/searchkit search 数据中心 液冷 --index index --limit 3
 
 test: install
 	$(BIN)/pytest -q

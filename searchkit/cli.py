@@ -69,10 +69,17 @@ def cli():
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @index_option
 @click.option("--rebuild", is_flag=True, help="Build a new index from scratch.")
-@click.option("--userdict", type=click.Path(exists=True, dir_okay=False), help="jieba user dictionary.")
+@click.option(
+    "--userdict", type=click.Path(exists=True, dir_okay=False), help="jieba user dictionary."
+)
 @click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores).")
-@click.option("--wait", type=click.FloatRange(0), default=10.0, show_default=True,
-              help="Seconds to wait for another writer.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for another writer.",
+)
 @json_option
 def index(paths, index, rebuild, userdict, jobs, wait, json_):
     """Index the posts under PATHS (files or folders), incrementally.
@@ -91,7 +98,12 @@ def index(paths, index, rebuild, userdict, jobs, wait, json_):
     progress, finish = _progress_bar()
     try:
         report = index_paths(
-            paths, index, rebuild=rebuild, userdict=userdict, jobs=jobs, lock_timeout=wait,
+            paths,
+            index,
+            rebuild=rebuild,
+            userdict=userdict,
+            jobs=jobs,
+            lock_timeout=wait,
             progress=progress,
         )
     finally:
@@ -146,20 +158,42 @@ def _date(ctx, param, value):
 @index_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--sort", type=click.Choice(["relevance", "date", "-date"]), default="relevance",
-              show_default=True)
+@click.option(
+    "--sort",
+    type=click.Choice(["relevance", "date", "-date"]),
+    default="relevance",
+    show_default=True,
+)
 @click.option("--since", callback=_date, metavar="DATE", help="Posts on or after DATE.")
 @click.option("--until", callback=_date, metavar="DATE", help="Posts on or before DATE.")
 @click.option("--tag", "tags", multiple=True, help="Only posts with this tag (repeatable).")
 @click.option("--category", "categories", multiple=True, help="Only posts in this category.")
 @json_option
 @click.option("--jsonl", is_flag=True, help="Print one JSON hit per line.")
-@click.option("--batch", type=click.File("r", encoding="utf-8"), metavar="FILE",
-              help="Run one query per line (QID<TAB>QUERY or QUERY); '-' reads stdin.")
+@click.option(
+    "--batch",
+    type=click.File("r", encoding="utf-8"),
+    metavar="FILE",
+    help="Run one query per line (QID<TAB>QUERY or QUERY); '-' reads stdin.",
+)
 @click.option("--facets", is_flag=True, help="Counts by category, tag and year.")
 @click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR=1).")
-def search(query, index, limit, page, sort, since, until, tags, categories, json_, jsonl, batch,
-           facets, no_color):
+def search(
+    query,
+    index,
+    limit,
+    page,
+    sort,
+    since,
+    until,
+    tags,
+    categories,
+    json_,
+    jsonl,
+    batch,
+    facets,
+    no_color,
+):
     """Search the index; exit 0 with hits, 1 without, 2 on errors.
 
     \b
@@ -176,8 +210,16 @@ def search(query, index, limit, page, sort, since, until, tags, categories, json
     from .output import render_hits, result_to_dict, to_json, use_color
     from .search import Searcher, SearchOptions, run_batch
 
-    options = SearchOptions(limit=limit, page=page, sort=sort, since=since, until=until,
-                            tags=tags, categories=categories, facets=facets)
+    options = SearchOptions(
+        limit=limit,
+        page=page,
+        sort=sort,
+        since=since,
+        until=until,
+        tags=tags,
+        categories=categories,
+        facets=facets,
+    )
     if batch is not None:
         if query:
             raise click.UsageError("give either QUERY or --batch, not both")
@@ -187,8 +229,16 @@ def search(query, index, limit, page, sort, since, until, tags, categories, json
                     click.echo(to_json({"qid": qid, "error": str(result)}))
                     continue
                 row = result_to_dict(result)
-                click.echo(to_json({"qid": qid, "query": row["query"], "total": row["total"],
-                                    "hits": row["hits"]}))
+                click.echo(
+                    to_json(
+                        {
+                            "qid": qid,
+                            "query": row["query"],
+                            "total": row["total"],
+                            "hits": row["hits"],
+                        }
+                    )
+                )
         return
     if not query:
         raise click.UsageError("missing QUERY (or --batch FILE)")
@@ -224,8 +274,10 @@ def stats(index, json_):
     if json_:
         click.echo(to_json(data))
         return
-    click.echo(f"{data['documents']} posts in {data['index']} "
-               f"({data['size_bytes'] / 1e6:.1f} MB), last indexed {data['last_indexed']}")
+    click.echo(
+        f"{data['documents']} posts in {data['index']} "
+        f"({data['size_bytes'] / 1e6:.1f} MB), last indexed {data['last_indexed']}"
+    )
     if data["first_date"]:
         click.echo(f"dates: {data['first_date'][:10]} to {data['last_date'][:10]}")
     for name in ("categories", "tags", "years"):
@@ -255,8 +307,12 @@ def show(path, index, json_):
         click.echo(to_json(post))
         return
     click.echo(post["title"])
-    meta = [post["date"] or "", " ".join(post["categories"]), " ".join(post["tags"]),
-            post["url"] or ""]
+    meta = [
+        post["date"] or "",
+        " ".join(post["categories"]),
+        " ".join(post["tags"]),
+        post["url"] or "",
+    ]
     click.echo("  ".join(part for part in meta if part))
     click.echo("")
     click.echo(post["text"])

@@ -88,10 +88,10 @@ def walk(roots: Iterable[str | os.PathLike], problems: list[Problem]) -> Iterato
         root = given_path.resolve()
         jekyll = (root / "_posts").is_dir() or (root / "_config.yml").is_file()
         for source in _walk_folder(root, problems):
-            if jekyll and "_posts" not in source.path.split("/")[:-1]:
-                if not _starts_with_front_matter(source.abspath):
-                    problems.append(Problem(source.path, _STATIC))
-                    continue
+            outside_posts = "_posts" not in source.path.split("/")[:-1]
+            if jekyll and outside_posts and not _starts_with_front_matter(source.abspath):
+                problems.append(Problem(source.path, _STATIC))
+                continue
             yield source
 
 

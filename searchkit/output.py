@@ -110,9 +110,7 @@ def render_hits(result: SearchResult, color: bool, width: int | None = None) -> 
             title = TITLE_STYLE + title + RESET
         yield f"{hit.rank:>3}. {title}"
         meta = "  ".join(
-            part
-            for part in ((hit.date or "")[:10], " ".join(hit.categories), hit.path)
-            if part
+            part for part in ((hit.date or "")[:10], " ".join(hit.categories), hit.path) if part
         )
         yield indent + (DIM_STYLE + meta + RESET if color else meta)
         for line in _wrap_marked(hit.snippet, max(width - len(indent), 20), color):

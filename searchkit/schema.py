@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from .analysis import AnalyzerConfig, ChineseAnalyzer

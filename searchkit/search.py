@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -141,7 +142,7 @@ class Searcher:
     def parse(self, text: str) -> wq.Query:
         check_syntax(text)
         try:
-            return self.parser.parse(text)
+            return lift_negations(self.parser.parse(text))
         except Exception as exc:  # Whoosh raises many kinds on odd input
             raise QueryError(f"cannot parse query: {exc}") from exc
 
@@ -205,6 +206,20 @@ class Searcher:
             snippet=snippet,
             title_highlights=find_matches(title, terms, self.config.fold),
         )
+
+
+def lift_negations(query: wq.Query) -> wq.Query:
+    """``a OR NOT b`` under OR grouping matches every post without ``b``; make it ``a ANDNOT b``."""
+    query = query.apply(lift_negations)
+    if not isinstance(query, wq.Or):
+        return query
+    negative = [child.query for child in query.subqueries if isinstance(child, wq.Not)]
+    positive = [child for child in query.subqueries if not isinstance(child, wq.Not)]
+    if not negative or not positive:
+        return query
+    kept = copy.copy(query)
+    kept.subqueries = positive
+    return wq.AndNot(kept.normalize(), wq.Or(negative).normalize())
 
 
 def _ms(started: float) -> float:

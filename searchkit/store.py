@@ -43,9 +43,7 @@ def current_generation(folder: Path) -> Path | None:
 
 def new_generation(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    numbers = [
-        int(p.name[4:]) for p in folder.glob("gen-*") if p.name[4:].isdigit() and p.is_dir()
-    ]
+    numbers = [int(p.name[4:]) for p in folder.glob("gen-*") if p.name[4:].isdigit() and p.is_dir()]
     path = folder / f"gen-{max(numbers, default=0) + 1}"
     path.mkdir()
     return path
@@ -79,7 +77,9 @@ def open_index(folder: Path):
             return index.open_dir(str(generation))
         except (EmptyIndexError, FileNotFoundError):
             time.sleep(0.05)  # a rebuild swapped generations under us; read CURRENT again
-    raise IndexMissing(f"no index at {folder}; build one with: searchkit index PATH --index {folder}")
+    raise IndexMissing(
+        f"no index at {folder}; build one with: searchkit index PATH --index {folder}"
+    )
 
 
 def write_state(folder: Path, **values) -> None:

@@ -1,0 +1,86 @@
+import pickle
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from searchkit.analysis import AnalyzerConfig, ChineseAnalyzer, normalize, read_userdict
+
+
+def texts(analyzer, value, mode="index"):
+    return [t.text for t in analyzer(value, mode=mode)]
+
+
+def test_search_mode_adds_the_words_inside_long_words():
+    tokens = texts(ChineseAnalyzer(), "中华人民共和国成立")
+    assert "中华人民共和国" in tokens
+    assert {"中华", "人民", "共和国", "成立"} <= set(tokens)
+
+
+def test_query_mode_gives_one_word_per_segment():
+    assert texts(ChineseAnalyzer(), "顶山街道执法", mode="query") == ["顶山", "街道", "执法"]
+
+
+def test_latin_words_and_numbers_are_tokens():
+    tokens = texts(ChineseAnalyzer(), "GDP增长6.3512%，iPhone销量")
+    assert {"gdp", "6.3512", "iphone"} <= set(tokens)
+    assert "%" not in "".join(tokens)
+
+
+def test_offsets_point_into_the_original_text():
+    value = "ＧＤＰ增長，中華人民共和國"
+    for token in ChineseAnalyzer()(value, chars=True, positions=True):
+        original = value[token.startchar : token.endchar]
+        assert normalize(original)[0] == token.text
+
+
+def test_traditional_and_full_width_fold_to_simplified_half_width():
+    assert normalize("ＧＤＰ與數據中心")[0] == "gdp与数据中心"
+
+
+def test_length_changing_normalisation_keeps_a_map():
+    text, mapping = normalize("㈱公司")
+    assert text == "(株)公司"
+    assert mapping == [0, 0, 0, 1, 2]
+
+
+def test_stop_words_are_dropped():
+    tokens = texts(ChineseAnalyzer(), "这是什么公司的产品")
+    assert "什么" not in tokens and "的" not in tokens
+    assert "公司" in tokens
+
+
+def test_extra_words_share_the_position_of_their_word():
+    tokens = ChineseAnalyzer()("中华人民共和国成立", positions=True)
+    positions = {t.text: t.pos for t in tokens}  # tokens are reused: read them as they come
+    assert positions["中华"] == positions["中华人民共和国"] == 0
+    assert positions["成立"] == 1
+
+
+def test_user_dictionary_changes_segmentation(tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("顶山街道执法 10 n\n", encoding="utf-8")
+    config = AnalyzerConfig(userdict=read_userdict(words))
+    assert "顶山街道执法" in texts(ChineseAnalyzer(config), "顶山街道执法大队")
+    assert "顶山街道执法" not in texts(ChineseAnalyzer(), "顶山街道执法大队")
+
+
+def test_analyzer_pickles_with_its_configuration(tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("云上顶山\n", encoding="utf-8")
+    analyzer = ChineseAnalyzer(AnalyzerConfig(userdict=read_userdict(words)))
+    clone = pickle.loads(pickle.dumps(analyzer))
+    assert clone == analyzer
+    assert clone.config.fingerprint() == analyzer.config.fingerprint()
+    assert clone != ChineseAnalyzer()
+
+
+@given(st.text(max_size=200))
+def test_normalisation_is_idempotent(value):
+    once = normalize(value)[0]
+    assert normalize(once)[0] == once
+
+
+@given(st.text(max_size=200))
+def test_token_offsets_stay_inside_the_text(value):
+    for token in ChineseAnalyzer()(value, chars=True):
+        assert 0 <= token.startchar <= token.endchar <= len(value)

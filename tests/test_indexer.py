@@ -1,0 +1,95 @@
+import os
+import shutil
+
+import pytest
+from conftest import DASH_PATH, FINEWS, SEED, SEED_PATH, needs_shared, write_post
+
+from searchkit.errors import AnalyzerMismatch
+from searchkit.indexer import index_paths
+from searchkit.stats import index_stats, show_post
+
+
+@needs_shared
+def test_seed_plus_finews_gives_101_documents(news_index):
+    stats = index_stats(news_index)
+    assert stats["documents"] == 101
+    assert stats["categories"]["nanjingchenbao"] == 1
+    assert stats["tags"]["南京晨报新闻"] == 1
+    assert stats["years"]["2022"] >= 1 and stats["years"]["2021"] >= 90
+    assert stats["analyzer"]["fingerprint"]
+    seed = show_post(SEED_PATH, news_index)
+    assert seed["date"] == "2022-06-09T00:02:35+08:00"
+    dash = show_post(DASH_PATH, news_index)
+    assert dash["date"] is None and dash["title"]
+
+
+@needs_shared
+def test_report_names_warned_and_skipped_files(tmp_path):
+    report = index_paths([SEED, FINEWS], tmp_path / "ix", jobs=1)
+    assert report.added == 101
+    assert [w.path for w in report.warnings] == [DASH_PATH]
+    assert {p.path for p in report.skipped} == {"SOURCE.md"}
+
+
+def test_incremental_runs(tmp_path):
+    posts = tmp_path / "posts"
+    for i in range(5):
+        write_post(
+            posts, f"_posts/2022-01-0{i + 1}-p{i}.md", f"title: 第{i}篇", f"内容{i} 数据中心"
+        )
+    ix = tmp_path / "ix"
+    first = index_paths([posts], ix, jobs=1)
+    assert (first.added, first.documents) == (5, 5)
+
+    again = index_paths([posts], ix, jobs=1)
+    assert (again.added, again.updated, again.deleted, again.unchanged) == (0, 0, 0, 5)
+
+    changed = posts / "_posts/2022-01-02-p1.md"
+    changed.write_text(changed.read_text("utf-8") + "新的段落\n", encoding="utf-8")
+    touched = index_paths([posts], ix, jobs=1)
+    assert (touched.updated, touched.unchanged) == (1, 4)
+    assert "新的段落" in show_post("_posts/2022-01-02-p1.md", ix)["text"]
+
+    os.utime(posts / "_posts/2022-01-03-p2.md")  # touched but the same bytes
+    assert index_paths([posts], ix, jobs=1).updated == 0
+
+    (posts / "_posts/2022-01-01-p0.md").unlink()
+    removed = index_paths([posts], ix, jobs=1)
+    assert (removed.deleted, removed.documents) == (1, 4)
+
+
+def test_rebuild_and_parallel_build_agree(tmp_path):
+    posts = tmp_path / "posts"
+    for i in range(80):
+        write_post(posts, f"p{i:03}.md", f"title: 文章{i}", f"第{i}号文章讲的是数据中心与新能源。")
+    serial = index_paths([posts], tmp_path / "a", jobs=1)
+    parallel = index_paths([posts], tmp_path / "b", jobs=2)
+    assert serial.documents == parallel.documents == 80
+    rebuilt = index_paths([posts], tmp_path / "b", rebuild=True, jobs=2)
+    assert rebuilt.added == 80 and rebuilt.documents == 80
+    assert len([p for p in (tmp_path / "b").iterdir() if p.name.startswith("gen-")]) == 1
+
+
+def test_changed_user_dictionary_asks_for_rebuild(tmp_path):
+    posts = tmp_path / "posts"
+    write_post(posts, "a.md", "title: 甲", "顶山街道执法大队")
+    words = tmp_path / "words.txt"
+    words.write_text("顶山街道执法\n", encoding="utf-8")
+    index_paths([posts], tmp_path / "ix", jobs=1)
+    with pytest.raises(AnalyzerMismatch, match="--rebuild"):
+        index_paths([posts], tmp_path / "ix", userdict=str(words), jobs=1)
+    report = index_paths([posts], tmp_path / "ix", userdict=str(words), rebuild=True, jobs=1)
+    assert report.documents == 1
+    # later runs keep the stored configuration without repeating --userdict
+    assert index_paths([posts], tmp_path / "ix", jobs=1).unchanged == 1
+    assert index_stats(tmp_path / "ix")["analyzer"]["userdict_words"] == 1
+
+
+def test_a_second_folder_is_added_beside_the_first(tmp_path):
+    write_post(tmp_path / "one", "a.md", "title: 甲", "正文一")
+    write_post(tmp_path / "two", "b.md", "title: 乙", "正文二")
+    index_paths([tmp_path / "one"], tmp_path / "ix", jobs=1)
+    report = index_paths([tmp_path / "two"], tmp_path / "ix", jobs=1)
+    assert (report.added, report.deleted, report.documents) == (1, 0, 2)
+    shutil.rmtree(tmp_path / "two")
+    assert index_paths([tmp_path / "two"], tmp_path / "ix", jobs=1).documents == 2

@@ -1,0 +1,118 @@
+from datetime import date
+
+import pytest
+from conftest import SEED_PATH, needs_shared
+
+from searchkit.errors import QueryError
+from searchkit.highlight import find_matches, make_snippet
+from searchkit.search import Searcher, SearchOptions, parse_date_option
+
+
+@pytest.fixture(scope="module")
+def news(news_index):
+    with Searcher(news_index) as searcher:
+        yield searcher
+
+
+@pytest.fixture(scope="module")
+def examples(examples_index):
+    with Searcher(examples_index) as searcher:
+        yield searcher
+
+
+@needs_shared
+def test_seed_post_first_with_its_words_marked(news):
+    result = news.search("顶山街道")
+    assert result.hits[0].path == SEED_PATH
+    assert "<mark>顶山" in result.hits[0].snippet.marked()
+
+
+@needs_shared
+def test_since_keeps_2022_and_drops_2021(news):
+    everything = news.search("人民币 OR 顶山")
+    recent = news.search("人民币 OR 顶山", SearchOptions(since=date(2022, 1, 1)))
+    assert any(h.date and h.date.startswith("2021") for h in everything.hits)
+    assert SEED_PATH in [h.path for h in recent.hits]
+    assert all(h.date >= "2022-01-01" for h in recent.hits)
+
+
+def test_a_word_without_spaces_is_several_words(examples):
+    result = examples.search("顶山街道执法")
+    assert result.hits and result.hits[0].path.endswith("street-reform.md")
+
+
+def test_traditional_query_finds_simplified_posts_and_back(examples):
+    simplified = {h.path for h in examples.search("数据中心").hits}
+    traditional = {h.path for h in examples.search("數據中心").hits}
+    assert simplified == traditional
+    assert any(p.endswith("hk-data-centre.md") for p in simplified)
+    hk = next(h for h in examples.search("数据中心").hits if h.path.endswith("hk-data-centre.md"))
+    assert "<mark>數據中心</mark>" in hk.snippet.marked()
+
+
+def test_tag_category_and_date_filters(examples):
+    tagged = examples.search("数据中心", SearchOptions(tags=("算力",)))
+    assert tagged.hits and all("算力" in h.tags or "算力" in h.tags for h in tagged.hits)
+    category = examples.search("交通 OR 高温", SearchOptions(categories=("city",)))
+    assert category.hits and all(h.categories == ["city"] for h in category.hits)
+    until = examples.search("数据中心", SearchOptions(until=date(2021, 12, 31)))
+    assert until.hits and all(h.date < "2022" for h in until.hits)
+    between = examples.search("date:[2023-01-01 TO 2023-12-31] 数据中心")
+    assert all(h.date.startswith("2023") for h in between.hits[:1])
+
+
+def test_sort_by_date_and_paging(examples):
+    newest = examples.search("数据中心", SearchOptions(sort="-date"))
+    dates = [h.date for h in newest.hits]
+    assert dates == sorted(dates, reverse=True)
+    oldest = examples.search("数据中心", SearchOptions(sort="date"))
+    assert [h.date for h in oldest.hits] == sorted(dates)
+    page1 = examples.search("数据中心 OR 交通", SearchOptions(limit=2))
+    page2 = examples.search("数据中心 OR 交通", SearchOptions(limit=2, page=2))
+    assert [h.rank for h in page2.hits] == [3, 4]
+    assert not {h.path for h in page1.hits} & {h.path for h in page2.hits}
+
+
+def test_phrases_not_and_minus(examples):
+    assert examples.search('"液冷技术"').total >= 2
+    with_minus = examples.search("数据中心 -香港")
+    assert with_minus.hits and all("hk-" not in h.path for h in with_minus.hits)
+    with_not = examples.search("数据中心 NOT 液冷")
+    assert all("液冷" not in h.snippet.text for h in with_not.hits)
+
+
+def test_field_queries(examples):
+    result = examples.search("title:灯会")
+    assert result.hits and all("灯会" in h.title or "燈會" in h.title for h in result.hits)
+    assert examples.search("tags:民俗").total >= 2
+
+
+@pytest.mark.parametrize("bad", ["title:(", '"unclosed', "a)", "[2022", "title:", ""])
+def test_bad_queries_raise_query_error(examples, bad):
+    with pytest.raises(QueryError):
+        examples.search(bad)
+
+
+def test_a_word_in_no_post_finds_nothing(examples):
+    assert examples.search("量子纠缠").total == 0
+
+
+def test_highlight_offsets_mark_the_words_in_the_snippet(examples):
+    for hit in examples.search("数据中心 液冷").hits:
+        for start, end in hit.snippet.highlights:
+            assert 0 <= start < end <= len(hit.snippet.text)
+            assert hit.snippet.text[start:end] in {"数据中心", "數據中心", "液冷"}
+
+
+def test_snippets_cut_around_matches_in_long_posts():
+    text = "。".join(f"第{i}句普通的内容" for i in range(200)) + "。这里提到防汛工作。"
+    snippet = make_snippet(text, find_matches(text, frozenset({"防汛"})))
+    assert "防汛" in snippet.text and len(snippet.text) < 120
+    assert snippet.text[slice(*snippet.highlights[0])] == "防汛"
+
+
+def test_date_options():
+    assert parse_date_option("2022") == date(2022, 1, 1)
+    assert parse_date_option("2022-02", end=True) == date(2022, 2, 28)
+    with pytest.raises(QueryError):
+        parse_date_option("2022-13-01")
