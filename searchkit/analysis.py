@@ -270,6 +270,8 @@ class ChineseAnalyzer(Analyzer):
                 token.endchar = start_char + len(value)
             yield token
             return
+        # "query" (phrases) keeps jieba's default cut so words line up by position;
+        # "index" and "query-terms" (single words) add search mode's shorter words.
         search = mode != "query"
         for text, pos, start, end in self.tokens(value, search):
             token.text = text

@@ -23,7 +23,16 @@ class Analyzed:
 
 
 class PreText(TEXT):
-    """A TEXT field that accepts :class:`Analyzed` values as well as strings."""
+    """A TEXT field that accepts :class:`Analyzed` values as well as strings.
+
+    Query words are segmented in search mode (``学术研究`` also asks for ``学术`` and ``研究``),
+    while phrases, which Whoosh tokenizes through :meth:`tokenize`, keep the default cut.
+    """
+
+    def process_text(self, qstring, mode="", **kwargs):
+        if mode == "query":
+            mode = "query-terms"
+        return super().process_text(qstring, mode=mode, **kwargs)
 
     def index(self, value, **kwargs):
         if isinstance(value, Analyzed):

@@ -142,7 +142,7 @@ class Searcher:
     def parse(self, text: str) -> wq.Query:
         check_syntax(text)
         try:
-            return lift_negations(self.parser.parse(text))
+            return require_filters(lift_negations(self.parser.parse(text)))
         except Exception as exc:  # Whoosh raises many kinds on odd input
             raise QueryError(f"cannot parse query: {exc}") from exc
 
@@ -220,6 +220,26 @@ def lift_negations(query: wq.Query) -> wq.Query:
     kept = copy.copy(query)
     kept.subqueries = positive
     return wq.AndNot(kept.normalize(), wq.Or(negative).normalize())
+
+
+FILTER_FIELDS = ("date", "tags", "categories", "year")
+
+
+def require_filters(query: wq.Query) -> wq.Query:
+    """``date:[...]``, ``tags:`` and ``categories:`` beside words restrict, they do not widen."""
+    if not isinstance(query, wq.Or):
+        return query
+    filters = [c for c in query.subqueries if _field_of(c) in FILTER_FIELDS]
+    words = [c for c in query.subqueries if _field_of(c) not in FILTER_FIELDS]
+    if not filters or not words:
+        return query
+    kept = copy.copy(query)
+    kept.subqueries = words
+    return wq.And([kept.normalize(), *filters])
+
+
+def _field_of(query: wq.Query) -> str | None:
+    return query.field() if query.is_leaf() else None
 
 
 def _ms(started: float) -> float:

@@ -58,7 +58,7 @@ def test_tag_category_and_date_filters(examples):
     until = examples.search("数据中心", SearchOptions(until=date(2021, 12, 31)))
     assert until.hits and all(h.date < "2022" for h in until.hits)
     between = examples.search("date:[2023-01-01 TO 2023-12-31] 数据中心")
-    assert all(h.date.startswith("2023") for h in between.hits[:1])
+    assert between.hits and all(h.date.startswith("2023") for h in between.hits)
 
 
 def test_sort_by_date_and_paging(examples):
@@ -101,7 +101,8 @@ def test_highlight_offsets_mark_the_words_in_the_snippet(examples):
     for hit in examples.search("数据中心 液冷").hits:
         for start, end in hit.snippet.highlights:
             assert 0 <= start < end <= len(hit.snippet.text)
-            assert hit.snippet.text[start:end] in {"数据中心", "數據中心", "液冷"}
+            marked = hit.snippet.text[start:end]
+            assert marked in {"数据中心", "數據中心", "数据", "數據", "中心", "液冷"}
 
 
 def test_snippets_cut_around_matches_in_long_posts():
