@@ -28,11 +28,24 @@ _WORDISH = re.compile(r"\w+", re.UNICODE)
 _PARTS = re.compile(r"\d+(?:\.\d+)+|[^\W_]+", re.UNICODE)
 
 
+def _stopword_lines(text: str) -> tuple[str, ...]:
+    words = {normalize(line.strip())[0] for line in text.splitlines()}
+    return tuple(sorted(w for w in words if w and not w.startswith("#")))
+
+
 def default_stopwords() -> tuple[str, ...]:
     """The stop words shipped with searchkit (function words and question words)."""
-    text = resources.files("searchkit").joinpath("stopwords.txt").read_text("utf-8")
-    words = {line.strip() for line in text.splitlines()}
-    return tuple(sorted(w for w in words if w and not w.startswith("#")))
+    return _stopword_lines(resources.files("searchkit").joinpath("stopwords.txt").read_text("utf-8"))
+
+
+def read_stopwords(path: str | Path) -> tuple[str, ...]:
+    """A stop-word list: one word per line, ``#`` starts a comment line."""
+    try:
+        return _stopword_lines(Path(path).read_text("utf-8-sig"))
+    except OSError as exc:
+        raise SearchkitError(f"cannot read stop words {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SearchkitError(f"stop-word list {path} is not UTF-8") from exc
 
 
 def read_userdict(path: str | Path) -> tuple[tuple[str, int | None, str | None], ...]:

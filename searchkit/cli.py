@@ -72,6 +72,8 @@ def cli():
 @click.option(
     "--userdict", type=click.Path(exists=True, dir_okay=False), help="jieba user dictionary."
 )
+@click.option("--stopwords", type=click.Path(exists=True, dir_okay=False),
+              help="Stop-word list, one word per line (replaces the built-in one).")
 @click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores).")
 @click.option(
     "--wait",
@@ -81,7 +83,7 @@ def cli():
     help="Seconds to wait for another writer.",
 )
 @json_option
-def index(paths, index, rebuild, userdict, jobs, wait, json_):
+def index(paths, index, rebuild, userdict, stopwords, jobs, wait, json_):
     """Index the posts under PATHS (files or folders), incrementally.
 
     New and changed posts are added, deleted ones removed, unchanged ones skipped.
@@ -102,6 +104,7 @@ def index(paths, index, rebuild, userdict, jobs, wait, json_):
             index,
             rebuild=rebuild,
             userdict=userdict,
+            stopwords=stopwords,
             jobs=jobs,
             lock_timeout=wait,
             progress=progress,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import store
-from .analysis import AnalyzerConfig, read_userdict
+from .analysis import ANALYZER_VERSION, AnalyzerConfig, read_stopwords, read_userdict
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, post_to_document
@@ -97,20 +97,34 @@ def _closing(pool, results):
 # --- main side ----------------------------------------------------------------------------
 
 
-def choose_config(folder: Path, userdict: str | None, rebuild: bool) -> AnalyzerConfig:
-    """The analyzer for this run: the index's own, unless a rebuild asks for another."""
-    wanted = AnalyzerConfig(userdict=read_userdict(userdict)) if userdict else None
+def choose_config(
+    folder: Path, userdict: str | None, stopwords: str | None, rebuild: bool
+) -> AnalyzerConfig:
+    """The analyzer for this run: the index's own, unless a rebuild asks for another.
+
+    A user dictionary or stop-word list that differs from the stored one is refused without
+    ``--rebuild``: a query must never run under another analyzer than its index's.
+    """
+    changes = {}
+    if userdict:
+        changes["userdict"] = read_userdict(userdict)
+    if stopwords:
+        changes["stopwords"] = read_stopwords(stopwords)
     generation = store.current_generation(folder)
     if generation is None or rebuild:
-        return wanted or AnalyzerConfig()
+        return AnalyzerConfig(**changes)
     existing = analyzer_config(store.open_index(folder).schema)
-    if wanted is not None and wanted != existing:
-        raise AnalyzerMismatch(
-            f"the analyzer configuration differs from the one that built {folder} "
-            "(user dictionary changed); run again with --rebuild"
+    wanted = replace(existing, **changes)
+    if wanted != existing:
+        what = " and ".join(
+            name.replace("userdict", "user dictionary").replace("stopwords", "stop words")
+            for name in changes
+            if getattr(wanted, name) != getattr(existing, name)
         )
-    current = AnalyzerConfig(userdict=existing.userdict)
-    if existing != current:
+        raise AnalyzerMismatch(
+            f"the {what} differ from those that built {folder}; run again with --rebuild"
+        )
+    if existing.version != ANALYZER_VERSION:
         raise AnalyzerMismatch(
             f"{folder} was built by another version of the analyzer; run again with --rebuild"
         )
@@ -123,6 +137,7 @@ def index_paths(
     *,
     rebuild: bool = False,
     userdict: str | None = None,
+    stopwords: str | None = None,
     jobs: int | None = None,
     lock_timeout: float = 10.0,
     progress: Callable[[int, int], None] | None = None,
@@ -133,7 +148,7 @@ def index_paths(
     paths = [str(p) for p in paths]
     with store.write_lock(folder, lock_timeout):
         store.remove_stale_generations(folder)
-        config = choose_config(folder, userdict, rebuild)
+        config = choose_config(folder, userdict, stopwords, rebuild)
         report = IndexReport(index=str(folder), rebuilt=rebuild)
         generation = store.current_generation(folder)
         fresh = rebuild or generation is None

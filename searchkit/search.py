@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,11 @@ from .schema import analyzer_config, decompress_text
 TITLE_WEIGHT = 2.0
 #: Bonus factor for documents that match more of the query's words (Whoosh's OrGroup scale).
 COORD = 0.9
+#: Weight of an optional phrase for each pair of neighbouring query words (``make eval``).
+PROXIMITY = 1.0
+PROXIMITY_SLOP = 1
 SORTS = ("relevance", "date", "-date")
+_SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 TEXT_FIELDS = ("title", "body")
 
 
@@ -102,8 +107,6 @@ def check_syntax(text: str) -> None:
             if not rest.strip() or rest[0].isspace() or rest[0] in ")]}":
                 word = text[:index].split()[-1] if text[:index].split() else ""
                 raise QueryError(f"field {word}: is followed by nothing")
-    if in_quote:
-        raise QueryError('unclosed quote (")')
     for opener, count in depth.items():
         if count:
             raise QueryError(f"unbalanced {opener!r}")
@@ -127,7 +130,10 @@ class Searcher:
             group=qparser.OrGroup.factory(COORD),
         )
         parser.remove_plugin_class(qparser.WildcardPlugin)
-        parser.add_plugin(qparser.PlusMinusPlugin())
+        # "-word" at the start of a word only: "让-皮埃尔" and "T-92" are names, not negations
+        parser.add_plugin(
+            qparser.PlusMinusPlugin(plusexpr=r"(?:^|(?<=\s))\+(?=\S)", minusexpr=r"(?:^|(?<=\s))-(?=\S)")
+        )
         self.parser = parser
 
     def close(self) -> None:
@@ -140,11 +146,37 @@ class Searcher:
         self.close()
 
     def parse(self, text: str) -> wq.Query:
+        if text.count('"') % 2:
+            # an odd quote is a stray character of the text (often in pasted questions)
+            cut = text.rfind('"')
+            text = text[:cut] + " " + text[cut + 1 :]
         check_syntax(text)
         try:
             return require_filters(lift_negations(self.parser.parse(text)))
         except Exception as exc:  # Whoosh raises many kinds on odd input
             raise QueryError(f"cannot parse query: {exc}") from exc
+
+    def with_proximity(self, query: wq.Query, text: str) -> wq.Query:
+        """Reward posts where the query's words stand next to each other, as they were typed.
+
+        Each pair of neighbouring words becomes an optional phrase (a little slop allowed);
+        it adds to the score of posts the query already matches and finds no new ones.
+        """
+        if PROXIMITY <= 0 or _SYNTAX.search(text):
+            return query
+        analyzer = self.schema["body"].analyzer
+        words = [(t.text, t.pos) for t in analyzer(text, positions=True, mode="query")]
+        pairs = {
+            (a, b) for (a, pa), (b, pb) in zip(words, words[1:]) if a != b and pb - pa <= 2
+        }
+        if not pairs:
+            return query
+        phrases = [
+            wq.Phrase(field, [a, b], slop=PROXIMITY_SLOP, boost=PROXIMITY * weight)
+            for a, b in sorted(pairs)
+            for field, weight in (("body", 1.0), ("title", TITLE_WEIGHT))
+        ]
+        return wq.AndMaybe(query, wq.Or(phrases))
 
     def _filter(self, options: SearchOptions) -> wq.Query | None:
         parts: list[wq.Query] = []
@@ -163,7 +195,7 @@ class Searcher:
         if options.sort not in SORTS:
             raise QueryError(f"unknown sort {options.sort!r}; use one of {', '.join(SORTS)}")
         started = time.perf_counter()
-        query = self.parse(text)
+        query = self.with_proximity(self.parse(text), text)
         self.searcher = self.searcher.refresh()
         if isinstance(query, type(wq.NullQuery)):
             return SearchResult(text, 0, _ms(started), [], {} if options.facets else None)

@@ -87,10 +87,15 @@ def test_field_queries(examples):
     assert examples.search("tags:民俗").total >= 2
 
 
-@pytest.mark.parametrize("bad", ["title:(", '"unclosed', "a)", "[2022", "title:", ""])
+@pytest.mark.parametrize("bad", ["title:(", "(数据", "a)", "[2022", "title:", "", "   "])
 def test_bad_queries_raise_query_error(examples, bad):
     with pytest.raises(QueryError):
         examples.search(bad)
+
+
+def test_hyphenated_names_and_stray_quotes_are_words(examples):
+    assert examples.search("数据-中心").total == examples.search("数据中心").total
+    assert examples.search('液冷"技术').total == examples.search("液冷技术").total
 
 
 def test_a_word_in_no_post_finds_nothing(examples):
