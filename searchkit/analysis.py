@@ -35,7 +35,9 @@ def _stopword_lines(text: str) -> tuple[str, ...]:
 
 def default_stopwords() -> tuple[str, ...]:
     """The stop words shipped with searchkit (function words and question words)."""
-    return _stopword_lines(resources.files("searchkit").joinpath("stopwords.txt").read_text("utf-8"))
+    return _stopword_lines(
+        resources.files("searchkit").joinpath("stopwords.txt").read_text("utf-8")
+    )
 
 
 def read_stopwords(path: str | Path) -> tuple[str, ...]:

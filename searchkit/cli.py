@@ -72,8 +72,11 @@ def cli():
 @click.option(
     "--userdict", type=click.Path(exists=True, dir_okay=False), help="jieba user dictionary."
 )
-@click.option("--stopwords", type=click.Path(exists=True, dir_okay=False),
-              help="Stop-word list, one word per line (replaces the built-in one).")
+@click.option(
+    "--stopwords",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Stop-word list, one word per line (replaces the built-in one).",
+)
 @click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores).")
 @click.option(
     "--wait",

@@ -9,9 +9,6 @@ from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from .analysis import AnalyzerConfig, ChineseAnalyzer
 from .documents import Post
 
-#: Weight of the title field against the body in BM25F (chosen by ``make eval``).
-TITLE_BOOST = 2.0
-
 
 class Analyzed:
     """Tokens of one field, analyzed ahead of time (in a worker process)."""
@@ -44,7 +41,7 @@ def build_schema(config: AnalyzerConfig) -> Schema:
     analyzer = ChineseAnalyzer(config)
     return Schema(
         path=ID(unique=True, stored=True),
-        title=PreText(analyzer=analyzer, stored=True, field_boost=TITLE_BOOST),
+        title=PreText(analyzer=analyzer, stored=True),
         body=PreText(analyzer=analyzer),
         tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
         categories=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),

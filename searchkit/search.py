@@ -17,12 +17,10 @@ from .errors import QueryError
 from .highlight import Snippet, find_matches, make_snippet
 from .schema import analyzer_config, decompress_text
 
-#: Query-time weight of the title against the body (chosen by ``make eval``).
-TITLE_WEIGHT = 2.0
-#: Bonus factor for documents that match more of the query's words (Whoosh's OrGroup scale).
-COORD = 0.9
+#: Query-time weight of the title against the body (chosen by ``make eval``; see README).
+TITLE_WEIGHT = 0.5
 #: Weight of an optional phrase for each pair of neighbouring query words (``make eval``).
-PROXIMITY = 1.0
+PROXIMITY = 0.5
 PROXIMITY_SLOP = 1
 SORTS = ("relevance", "date", "-date")
 _SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
@@ -127,12 +125,14 @@ class Searcher:
             list(TEXT_FIELDS),
             self.schema,
             fieldboosts={"title": TITLE_WEIGHT, "body": 1.0},
-            group=qparser.OrGroup.factory(COORD),
+            group=qparser.OrGroup,
         )
         parser.remove_plugin_class(qparser.WildcardPlugin)
         # "-word" at the start of a word only: "让-皮埃尔" and "T-92" are names, not negations
         parser.add_plugin(
-            qparser.PlusMinusPlugin(plusexpr=r"(?:^|(?<=\s))\+(?=\S)", minusexpr=r"(?:^|(?<=\s))-(?=\S)")
+            qparser.PlusMinusPlugin(
+                plusexpr=r"(?:^|(?<=\s))\+(?=\S)", minusexpr=r"(?:^|(?<=\s))-(?=\S)"
+            )
         )
         self.parser = parser
 
@@ -166,9 +166,7 @@ class Searcher:
             return query
         analyzer = self.schema["body"].analyzer
         words = [(t.text, t.pos) for t in analyzer(text, positions=True, mode="query")]
-        pairs = {
-            (a, b) for (a, pa), (b, pb) in zip(words, words[1:]) if a != b and pb - pa <= 2
-        }
+        pairs = {(a, b) for (a, pa), (b, pb) in zip(words, words[1:]) if a != b and pb - pa <= 2}
         if not pairs:
             return query
         phrases = [
