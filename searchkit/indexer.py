@@ -17,8 +17,9 @@ from .schema import analyzer_config, build_schema, post_to_document
 
 #: Commit at least this often during a long build, so that a crash loses little.
 COMMIT_EVERY = 5000
-#: Below this many files to read, a worker pool costs more than it saves.
+#: Below this many files to write, extra writer processes cost more than they save.
 POOL_THRESHOLD = 64
+WRITER_MB = 256
 
 
 @dataclass
@@ -54,44 +55,26 @@ class IndexReport:
         }
 
 
-# --- worker side --------------------------------------------------------------------------
-
-_worker_schema = None
-
-
-def _init_worker(config: AnalyzerConfig) -> None:
-    global _worker_schema
-    _worker_schema = build_schema(config)
-
-
-def _prepare(source: SourceFile) -> tuple[SourceFile, dict | None, list[str] | str]:
-    """Read and analyze one file: ``(source, document, warnings)`` or ``(source, None, why)``."""
-    try:
-        post = read_post(source)
-    except SkipFile as exc:
-        return source, None, str(exc)
-    except Exception as exc:  # a bug must not cost the rest of the archive
-        return source, None, f"unreadable: {type(exc).__name__}: {exc}"
-    return source, post_to_document(post, _worker_schema, preanalyze=True), post.warnings
+def _read(sources: list[SourceFile]) -> Iterable[tuple[SourceFile, Post | None, list[str] | str]]:
+    """``(source, post, warnings)`` or ``(source, None, why it was skipped)`` for each file."""
+    for source in sources:
+        try:
+            post = read_post(source)
+        except SkipFile as exc:
+            yield source, None, str(exc)
+            continue
+        except Exception as exc:  # a bug must not cost the rest of the archive
+            yield source, None, f"unreadable: {type(exc).__name__}: {exc}"
+            continue
+        yield source, post, post.warnings
 
 
-def _prepared(sources: list[SourceFile], config: AnalyzerConfig, jobs: int) -> Iterable:
-    if jobs <= 1 or len(sources) < POOL_THRESHOLD:
-        _init_worker(config)
-        return map(_prepare, sources)
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("fork")
-    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(config,))
-    return _closing(pool, pool.imap(_prepare, sources, chunksize=8))
-
-
-def _closing(pool, results):
-    try:
-        yield from results
-    finally:
-        pool.terminate()
-        pool.join()
+def _writer(ix, jobs: int, many: bool):
+    """Whoosh's own multi-process writer for big batches: each process analyzes and writes
+    a segment of its own, which the commit adds as it is (no merge)."""
+    if jobs > 1 and many:
+        return ix.writer(procs=jobs, multisegment=True, limitmb=WRITER_MB)
+    return ix.writer(limitmb=WRITER_MB)
 
 
 # --- main side ----------------------------------------------------------------------------
@@ -202,7 +185,8 @@ def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
     folders = {str(Path(p).resolve()) for p in paths if Path(p).is_dir()}
     gone = [p for p, meta in existing.items() if meta["root"] in folders and p not in seen]
 
-    writer = ix.writer(limitmb=256)
+    many = len(to_read) >= POOL_THRESHOLD
+    writer = _writer(ix, jobs, many)
     pending = 0
     try:
         for path in gone:
@@ -210,18 +194,19 @@ def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
             report.deleted += 1
             pending += 1
         done = 0
-        for source, doc, notes in _prepared(to_read, config, jobs):
+        for source, post, notes in _read(to_read):
             done += 1
             if progress:
                 progress(done, len(to_read))
-            if doc is None:
+            if post is None:
                 report.skipped.append(Problem(source.path, notes))
                 continue
             report.warnings.extend(Problem(source.path, note, skipped=False) for note in notes)
             old = existing.get(source.path)
-            if old is not None and old["digest"] == doc["meta"]["digest"]:
+            if old is not None and old["digest"] == post.digest:
                 report.unchanged += 1
                 continue
+            doc = post_to_document(post)
             if old is None:
                 writer.add_document(**doc)
                 report.added += 1
@@ -231,7 +216,7 @@ def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
             pending += 1
             if pending >= COMMIT_EVERY:
                 writer.commit()
-                writer = ix.writer(limitmb=256)
+                writer = _writer(ix, jobs, many)
                 pending = 0
         if pending:
             writer.commit()

@@ -10,17 +10,8 @@ from .analysis import AnalyzerConfig, ChineseAnalyzer
 from .documents import Post
 
 
-class Analyzed:
-    """Tokens of one field, analyzed ahead of time (in a worker process)."""
-
-    __slots__ = ("items",)
-
-    def __init__(self, items: list):
-        self.items = items
-
-
-class PreText(TEXT):
-    """A TEXT field that accepts :class:`Analyzed` values as well as strings.
+class ChineseText(TEXT):
+    """A TEXT field for Chinese.
 
     Query words are segmented in search mode (``学术研究`` also asks for ``学术`` and ``研究``),
     while phrases, which Whoosh tokenizes through :meth:`tokenize`, keep the default cut.
@@ -31,18 +22,13 @@ class PreText(TEXT):
             mode = "query-terms"
         return super().process_text(qstring, mode=mode, **kwargs)
 
-    def index(self, value, **kwargs):
-        if isinstance(value, Analyzed):
-            return value.items
-        return super().index(value, **kwargs)
-
 
 def build_schema(config: AnalyzerConfig) -> Schema:
     analyzer = ChineseAnalyzer(config)
     return Schema(
         path=ID(unique=True, stored=True),
-        title=PreText(analyzer=analyzer, stored=True),
-        body=PreText(analyzer=analyzer),
+        title=ChineseText(analyzer=analyzer, stored=True),
+        body=ChineseText(analyzer=analyzer),
         tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
         categories=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
         year=ID(stored=False),
@@ -69,18 +55,12 @@ def _keywords(terms: list[str]) -> str:
     return ",".join(term.replace(",", " ") for term in terms)
 
 
-def post_to_document(post: Post, schema: Schema, preanalyze: bool = False) -> dict:
-    """Keyword arguments for ``writer.add_document``; analyzed here when ``preanalyze``."""
-    title: object = post.title
-    body: object = post.body
-    if preanalyze:
-        title = Analyzed(list(schema["title"].index(post.title)))
-        body = Analyzed(list(schema["body"].index(post.body)))
+def post_to_document(post: Post) -> dict:
+    """Keyword arguments for ``writer.add_document``."""
     doc = {
         "path": post.path,
-        "title": title,
-        "_stored_title": post.title,
-        "body": body,
+        "title": post.title,
+        "body": post.body,
         "meta": {
             "root": post.root,
             "size": post.size,

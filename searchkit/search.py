@@ -166,7 +166,11 @@ class Searcher:
             return query
         analyzer = self.schema["body"].analyzer
         words = [(t.text, t.pos) for t in analyzer(text, positions=True, mode="query")]
-        pairs = {(a, b) for (a, pa), (b, pb) in zip(words, words[1:]) if a != b and pb - pa <= 2}
+        pairs = {
+            (a, b)
+            for (a, pa), (b, pb) in zip(words, words[1:], strict=False)
+            if a != b and pb - pa <= 2
+        }
         if not pairs:
             return query
         phrases = [
