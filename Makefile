@@ -15,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/searchkit index examples/posts --index index
+	$(BIN)/searchkit index examples/posts --index index --rebuild
 	$(BIN)/searchkit search 数据中心 液冷 --index index --limit 3
 
 test: install

@@ -296,22 +296,33 @@ def stats(index, json_):
 @cli.command()
 @click.argument("path")
 @index_option
+@click.option("--query", "-q", metavar="QUERY", help="Mark this query's words in the text.")
 @json_option
-def show(path, index, json_):
+@click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR=1).")
+def show(path, index, query, json_, no_color):
     """One post's stored fields and text, by its path in the index.
 
     \b
     Examples:
       searchkit show _posts/2022-06-09-NW202206092405998017.md
-      searchkit show _posts/2022-06-09-NW202206092405998017.md --json | jq .title
+      searchkit show _posts/2022-06-09-NW202206092405998017.md -q 顶山 --json | jq .highlights
     """
-    from .output import to_json
+    from .highlight import Snippet, find_matches
+    from .output import MATCH_STYLE, RESET, to_json, use_color
+    from .search import Searcher
     from .stats import show_post
 
     post = show_post(path, index)
+    spans = []
+    if query:
+        with Searcher(index) as searcher:
+            spans = find_matches(post["text"], searcher.terms_of(query), searcher.config.fold)
     if json_:
-        click.echo(to_json(post))
+        click.echo(
+            to_json({**post, "highlights": [list(span) for span in spans]} if query else post)
+        )
         return
+    color = use_color(no_color)
     click.echo(post["title"])
     meta = [
         post["date"] or "",
@@ -321,7 +332,47 @@ def show(path, index, json_):
     ]
     click.echo("  ".join(part for part in meta if part))
     click.echo("")
-    click.echo(post["text"])
+    text = Snippet(post["text"], spans).marked(MATCH_STYLE, RESET) if color else post["text"]
+    click.echo(text, color=color)
+
+
+@cli.command()
+@click.argument("path")
+@index_option
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@json_option
+@click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR=1).")
+def similar(path, index, limit, json_, no_color):
+    """Posts like the one at PATH (its key terms, weighed against the archive).
+
+    \b
+    Examples:
+      searchkit similar _posts/2021-07-01-data-center.md
+      searchkit similar _posts/2021-07-01-data-center.md --json | jq '.terms'
+    """
+    from .output import render_hits, result_to_dict, to_json, use_color
+    from .search import Searcher
+
+    with Searcher(index) as searcher:
+        terms, result = searcher.similar(path, limit)
+    if json_:
+        data = result_to_dict(result)
+        click.echo(
+            to_json(
+                {
+                    "path": path,
+                    "terms": [{"term": t, "weight": w} for t, w in terms],
+                    "total": data["total"],
+                    "hits": data["hits"],
+                }
+            )
+        )
+    else:
+        color = use_color(no_color)
+        click.echo("terms: " + " ".join(t for t, _ in terms))
+        for line in render_hits(result, color):
+            click.echo(line, color=color)
+    sys.exit(EXIT_HITS if result.hits else EXIT_NO_HITS)
 
 
 def main():

@@ -12,11 +12,14 @@ from pathlib import Path
 from . import store
 from .analysis import ANALYZER_VERSION, AnalyzerConfig, read_stopwords, read_userdict
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
-from .errors import AnalyzerMismatch, SearchkitError
+from .errors import AnalyzerMismatch
 from .schema import analyzer_config, build_schema, post_to_document
 
 #: Commit at least this often during a long build, so that a crash loses little.
-COMMIT_EVERY = 5000
+COMMIT_EVERY = int(os.environ.get("SEARCHKIT_COMMIT_EVERY", "20000"))
+#: A small update is written as a segment of its own, without merging, while there are fewer
+#: segments than this: merging is what makes a one-post update slow on a big index.
+MAX_SEGMENTS = 24
 #: Below this many files to write, extra writer processes cost more than they save.
 POOL_THRESHOLD = 64
 WRITER_MB = 256
@@ -219,7 +222,7 @@ def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
                 writer = _writer(ix, jobs, many)
                 pending = 0
         if pending:
-            writer.commit()
+            writer.commit(merge=many or _segments(ix) >= MAX_SEGMENTS)
         else:
             writer.cancel()
     except BaseException:
@@ -229,16 +232,6 @@ def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
     return report
 
 
-def read_posts(paths: Iterable[str]) -> tuple[list[Post], list[Problem]]:
-    """Every post under ``paths`` with the problems met, without touching an index."""
-    problems: list[Problem] = []
-    posts = []
-    for source in walk(paths, problems):
-        try:
-            posts.append(read_post(source))
-        except SkipFile as exc:
-            problems.append(Problem(source.path, str(exc)))
-    return posts, problems
-
-
-__all__ = ["IndexReport", "index_paths", "read_posts", "SearchkitError"]
+def _segments(ix) -> int:
+    with ix.reader() as reader:
+        return len(reader.leaf_readers())

@@ -13,7 +13,7 @@ from pathlib import Path
 from whoosh import query as wq
 
 from . import store
-from .errors import QueryError
+from .errors import QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
 from .schema import analyzer_config, decompress_text
 
@@ -213,13 +213,41 @@ class Searcher:
         results = self.searcher.search(query, limit=wanted + 32, **kwargs)
         total = len(results)
         ranked = _order(results, options.sort)[first:wanted]
-        terms = frozenset(_positive_terms(query))
+        terms = frozenset(_positive_terms(query))  # proximity phrases add no new words
         hits = [
             self._hit(first + i + 1, score, fields, terms, options.snippets)
             for i, (score, fields) in enumerate(ranked)
         ]
         facets = _facets(results) if options.facets else None
         return SearchResult(text, total, _ms(started), hits, facets)
+
+    def terms_of(self, text: str) -> frozenset[str]:
+        """The words a post must contain to be marked for ``text`` (not those under NOT)."""
+        return frozenset(_positive_terms(self.parse(text)))
+
+    def similar(self, path: str, limit: int = 10, numterms: int = 12) -> tuple[list, SearchResult]:
+        """Posts like the one at ``path``: its key terms (Whoosh's Bo1 model, which weighs a
+        term by how much more often the post uses it than the archive does) as an OR query."""
+        from whoosh.classify import Bo1Model
+
+        started = time.perf_counter()
+        self.searcher = self.searcher.refresh()
+        stored = self.searcher.document(path=path)
+        if stored is None:
+            raise SearchkitError(f"no post with path {path!r} in the index")
+        text = stored.get("title", "") + "\n" + decompress_text(stored.get("text"))
+        terms = self.searcher.key_terms_from_text("body", text, numterms=numterms, model=Bo1Model)
+        terms = [(word, round(float(weight), 4)) for word, weight in terms]
+        if not terms:
+            return terms, SearchResult(path, 0, _ms(started), [])
+        top = max(weight for _, weight in terms) or 1.0
+        query = wq.Or([wq.Term("body", word, boost=weight / top) for word, weight in terms])
+        results = self.searcher.search(query, limit=limit, mask=wq.Term("path", path))
+        words = frozenset(word for word, _ in terms)
+        hits = [
+            self._hit(i + 1, hit.score, hit.fields(), words, True) for i, hit in enumerate(results)
+        ]
+        return terms, SearchResult(path, len(results), _ms(started), hits)
 
     def _hit(self, rank: int, score: float, stored: dict, terms, snippets: bool) -> Hit:
         meta = stored.get("meta", {})

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import pickle
 import shutil
 import socket
 import time
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import IndexLocked, IndexMissing
+from .errors import IndexLocked, IndexMissing, SearchkitError
 
 DEFAULT_INDEX = "index"
 CURRENT = "CURRENT"
@@ -77,6 +78,11 @@ def open_index(folder: Path):
             return index.open_dir(str(generation))
         except (EmptyIndexError, FileNotFoundError):
             time.sleep(0.05)  # a rebuild swapped generations under us; read CURRENT again
+        except (AttributeError, ImportError, pickle.UnpicklingError, EOFError) as exc:
+            raise SearchkitError(
+                f"the index at {folder} was written by an incompatible searchkit version "
+                f"({type(exc).__name__}); rebuild it: searchkit index PATH --index {folder} --rebuild"
+            ) from exc
     raise IndexMissing(
         f"no index at {folder}; build one with: searchkit index PATH --index {folder}"
     )

@@ -149,7 +149,44 @@ def test_stats_and_show(examples_index):
     assert run("show", "nope.md", "--index", examples_index).exit_code == 2
 
 
-@pytest.mark.parametrize("command", ["index", "search", "stats", "show"])
+@pytest.mark.parametrize("command", ["index", "search", "stats", "show", "similar"])
 def test_every_command_has_help_with_examples(command):
     result = run(command, "--help")
     assert result.exit_code == 0 and "Examples:" in result.stdout
+
+
+def test_facets_count_the_whole_result_set(examples_index):
+    data = json.loads(
+        run(
+            "search", "数据中心", "--index", examples_index, "--json", "--facets", "--limit", "1"
+        ).stdout
+    )
+    facets = data["facets"]
+    assert set(facets) == {"categories", "tags", "years"}
+    assert len(data["hits"]) == 1
+    assert sum(facets["years"].values()) == data["total"]
+    assert facets["categories"]["technology"] >= 3
+    text = run("search", "数据中心", "--index", examples_index, "--facets")
+    assert "categories: technology" in text.stdout
+
+
+def test_similar_lists_other_posts_and_its_terms(examples_index):
+    path = "_posts/2021-07-01-data-center.md"
+    result = run("similar", path, "--index", examples_index, "--json", "--limit", "5")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["terms"] and all(t["weight"] > 0 for t in data["terms"])
+    paths = [h["path"] for h in data["hits"]]
+    assert path not in paths and len(paths) == len(set(paths)) <= 5
+    assert run("similar", "missing.md", "--index", examples_index).exit_code == 2
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and "searchkit" in result.stdout
+
+
+def test_show_marks_the_query_words(examples_index):
+    path = "_posts/2021-07-01-data-center.md"
+    data = json.loads(run("show", path, "--index", examples_index, "--json", "-q", "液冷").stdout)
+    assert data["highlights"] and all(data["text"][a:b] == "液冷" for a, b in data["highlights"])

@@ -1,0 +1,230 @@
+"""make bench: searchkit against the textbook peer, on the real posts and a generated archive.
+
+For each corpus: full build (time, Mchar/s, peak memory), incremental update of one changed
+post, cold CLI query (median of subprocess runs), warm p50/p95 with snippets, index size over
+corpus size. Every figure beside the peer's, with the ratio. Writes benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+SEARCHKIT = str(BIN / "searchkit")
+WORK = HERE / "work"
+
+
+def peak_rss(cmd: list[str]) -> tuple[float, float]:
+    """Run ``cmd``; return (seconds, peak RSS MiB of the largest process in its tree)."""
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.execv(cmd[0], cmd)
+    _, status, usage = os.wait4(pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} failed")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def corpus_stats(root: Path) -> tuple[int, int, int]:
+    files = [p for p in root.rglob("*.md")]
+    size = sum(p.stat().st_size for p in files)
+    chars = sum(len(p.read_text("utf-8", errors="replace")) for p in files)
+    return len(files), size, chars
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def pick_queries(root: Path, count: int, seed: int = 7) -> list[str]:
+    """Keyword queries: one or two words of post titles, segmented by jieba."""
+    import jieba
+
+    rng = random.Random(seed)
+    titles = []
+    for path in sorted(root.rglob("*.md"))[:5000]:
+        for line in path.read_text("utf-8", errors="replace").splitlines()[:8]:
+            if line.startswith("title:"):
+                titles.append(line[6:].strip().strip('"'))
+    words = sorted({w for t in titles for w in jieba.cut(t) if len(w) >= 2 and w.isalnum()})
+    queries = []
+    while len(queries) < count:
+        n = rng.choice((1, 1, 2))
+        queries.append(" ".join(rng.sample(words, n)))
+    return queries
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+PEER_BUILD = "import sys; sys.path.insert(0, {root!r}); from benchmarks.peer import build_peer; from pathlib import Path; build_peer(Path({corpus!r}), Path({out!r}))"
+PEER_UPDATE = """
+import sys, frontmatter
+from jieba.analyse import ChineseAnalyzer
+from whoosh import index
+ix = index.open_dir({out!r})
+post = frontmatter.load({path!r})
+w = ix.writer()
+w.update_document(path={rel!r}, title=str(post.get('title') or ''), content=post.content)
+w.commit()
+"""
+
+
+def bench_corpus(name: str, corpus: Path, queries: list[str], cold_runs: int) -> dict:
+    sys.path.insert(0, str(HERE.parent))
+    from benchmarks.peer import PeerSearcher
+    from searchkit.search import Searcher, SearchOptions
+
+    ours_ix, peer_ix = WORK / f"{name}-ours", WORK / f"{name}-peer"
+    shutil.rmtree(ours_ix, ignore_errors=True)
+    shutil.rmtree(peer_ix, ignore_errors=True)
+    files, size, chars = corpus_stats(corpus)
+    row: dict = {"corpus": name, "posts": files, "mbytes": size / 1e6, "mchars": chars / 1e6}
+    print(f"[{name}] {files} posts, {size / 1e6:.1f} MB", file=sys.stderr)
+
+    row["build"] = peak_rss([SEARCHKIT, "index", str(corpus), "--index", str(ours_ix)])
+    peer_code = PEER_BUILD.format(root=str(HERE.parent), corpus=str(corpus), out=str(peer_ix))
+    row["peer_build"] = peak_rss([sys.executable, "-c", peer_code])
+    print(f"[{name}] builds done", file=sys.stderr)
+
+    victim = sorted(corpus.rglob("*.md"))[files // 2]
+    original = victim.read_bytes()
+    try:
+        victim.write_bytes(original + "\n<p>更新：本文补充了一段新的内容。</p>\n".encode())
+        row["update"] = peak_rss([SEARCHKIT, "index", str(corpus), "--index", str(ours_ix)])
+        rel = os.path.relpath(victim, corpus)
+        code = PEER_UPDATE.format(out=str(peer_ix), path=str(victim), rel=rel)
+        row["peer_update"] = peak_rss([sys.executable, "-c", code])
+    finally:
+        victim.write_bytes(original)
+        subprocess.run(
+            [SEARCHKIT, "index", str(corpus), "--index", str(ours_ix)], capture_output=True
+        )
+
+    cold, peer_cold = [], []
+    for query in queries[:cold_runs]:
+        started = time.perf_counter()
+        subprocess.run(
+            [SEARCHKIT, "search", query, "--index", str(ours_ix), "--json"], capture_output=True
+        )
+        cold.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, str(HERE / "peer_query.py"), str(peer_ix), query], capture_output=True
+        )
+        peer_cold.append(time.perf_counter() - started)
+    row["cold"], row["peer_cold"] = statistics.median(cold), statistics.median(peer_cold)
+
+    warm, peer_warm = [], []
+    with Searcher(ours_ix) as searcher:
+        options = SearchOptions(limit=10)
+        for query in queries[:20]:
+            searcher.search(query, options)
+        for query in queries:
+            started = time.perf_counter()
+            searcher.search(query, options)
+            warm.append((time.perf_counter() - started) * 1000)
+    peer = PeerSearcher(peer_ix)
+    for query in queries:
+        started = time.perf_counter()
+        peer.search(query, snippets=True)
+        peer_warm.append((time.perf_counter() - started) * 1000)
+    peer.close()
+    row["warm"] = (percentile(warm, 0.5), percentile(warm, 0.95))
+    row["peer_warm"] = (percentile(peer_warm, 0.5), percentile(peer_warm, 0.95))
+    row["size"] = folder_bytes(ours_ix) / size
+    row["peer_size"] = folder_bytes(peer_ix) / size
+    return row
+
+
+def render(rows: list[dict]) -> str:
+    lines = [
+        "| corpus | measure | searchkit | peer | ratio (peer / searchkit) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        c = f"{r['corpus']} ({r['posts']} posts, {r['mbytes']:.1f} MB)"
+        b, pb = r["build"][0], r["peer_build"][0]
+        lines += [
+            f"| {c} | full build | {b:.1f} s ({r['mchars'] / b:.2f} Mchar/s) | {pb:.1f} s ({r['mchars'] / pb:.2f} Mchar/s) | {pb / b:.1f}x faster |",
+            f"| | update of one post (CLI run) | {r['update'][0]:.2f} s | {r['peer_update'][0]:.2f} s | {r['peer_update'][0] / r['update'][0]:.1f}x |",
+            f"| | cold CLI query (median, JSON) | {r['cold'] * 1000:.0f} ms | {r['peer_cold'] * 1000:.0f} ms | {r['peer_cold'] / r['cold']:.1f}x faster |",
+            f"| | warm query p50 / p95, snippets | {r['warm'][0]:.1f} / {r['warm'][1]:.1f} ms | {r['peer_warm'][0]:.1f} / {r['peer_warm'][1]:.1f} ms | {r['peer_warm'][1] / r['warm'][1]:.1f}x (p95) |",
+            f"| | index size / corpus size | {r['size']:.2f}x | {r['peer_size']:.2f}x | {r['size'] / r['peer_size']:.2f} of the peer's |",
+            f"| | peak memory of the build | {r['build'][1]:.0f} MiB | {r['peer_build'][1]:.0f} MiB | |",
+        ]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shared", default="../shared")
+    parser.add_argument("--posts", type=int, default=30000, help="size of the generated archive")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--cold-runs", type=int, default=7)
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE.parent))
+    from benchmarks.generate import generate
+
+    shared = Path(args.shared)
+    real = shared / "eval" / "zh-qa" / "posts"
+    if not real.is_dir():
+        print(f"bench: {real} not found", file=sys.stderr)
+        return 2
+    WORK.mkdir(exist_ok=True)
+    copy = WORK / "zh-qa-posts"  # a working copy: the update measure edits one post
+    if not copy.is_dir():
+        shutil.copytree(real, copy)
+    real = copy
+    generated = generate(WORK / f"gen-{args.posts}", args.posts, [real, shared / "corpora"])
+    rows = []
+    for name, corpus in (("zh-qa", real), (f"generated-{args.posts}", generated)):
+        queries = pick_queries(corpus, args.queries)
+        rows.append(bench_corpus(name, corpus, queries, args.cold_runs))
+    table = render(rows)
+    report = (
+        "# Benchmark results\n\n"
+        f"Measured by `make bench` on {time.strftime('%Y-%m-%d')}; machine: {machine()}.\n"
+        "Peer: Whoosh + jieba.analyse.ChineseAnalyzer + python-frontmatter, one writer, "
+        "MultifieldParser(title, content) with OR grouping. Ratios matter; absolute times drift.\n\n"
+        + table
+        + "\n"
+    )
+    (HERE / "RESULTS.md").write_text(report, encoding="utf-8")
+    print(table)
+    print(json.dumps(rows, default=str), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

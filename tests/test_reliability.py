@@ -1,0 +1,149 @@
+"""Crashes, concurrent readers and writers, hostile queries."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_post
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from searchkit import store
+from searchkit.cli import cli
+from searchkit.errors import QueryError
+from searchkit.indexer import index_paths
+from searchkit.search import Searcher
+
+SEARCHKIT = str(Path(sys.executable).with_name("searchkit"))
+WORDS = ["数据中心", "新能源", "基层治理", "人民币", "地铁", "防汛", "图书馆", "灯会"]
+
+
+def make_archive(folder: Path, count: int) -> Path:
+    for i in range(count):
+        body = "".join(f"第{i}号文章，关于{WORDS[(i + k) % len(WORDS)]}的报道。" for k in range(30))
+        write_post(folder, f"_posts/2020-01-01-p{i:05}.md", f"title: 文章{i}", f"<p>{body}</p>")
+    return folder
+
+
+def test_second_writer_waits_then_names_the_holder(tmp_path):
+    posts = make_archive(tmp_path / "posts", 3)
+    folder = tmp_path / "ix"
+    index_paths([posts], folder, jobs=1)
+    with store.write_lock(folder, timeout=1):
+        result = CliRunner().invoke(
+            cli, ["index", str(posts), "--index", str(folder), "--wait", "0.3"]
+        )
+    assert result.exit_code == 2
+    assert "locked by pid" in result.stderr and str(os.getpid()) in result.stderr
+    assert CliRunner().invoke(cli, ["index", str(posts), "--index", str(folder)]).exit_code == 0
+
+
+@pytest.mark.parametrize("delay", [0.4, 1.0, 2.0])
+def test_kill_9_leaves_an_index_that_opens_and_the_next_run_converges(tmp_path, delay):
+    posts = make_archive(tmp_path / "posts", 1500)
+    folder = tmp_path / "ix"
+    env = {**os.environ, "SEARCHKIT_COMMIT_EVERY": "300"}
+    proc = subprocess.Popen(
+        [SEARCHKIT, "index", str(posts), "--index", str(folder)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    time.sleep(delay)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    if store.current_generation(folder) is not None:
+        with Searcher(folder) as searcher:
+            searcher.search("数据中心")  # opens and answers, whatever it holds
+    report = index_paths([posts], folder)
+    assert report.documents == 1500
+    with Searcher(folder) as searcher:
+        assert searcher.search("title:文章1499").hits[0].path == "_posts/2020-01-01-p01499.md"
+
+
+@pytest.mark.parametrize("rebuild", [False, True])
+def test_searches_never_fail_during_a_write(tmp_path, rebuild):
+    posts = make_archive(tmp_path / "posts", 800)
+    folder = tmp_path / "ix"
+    index_paths([posts], folder)
+    before = Searcher(folder).search("数据中心").total
+    for i in range(800, 1200):
+        write_post(posts, f"_posts/2020-01-02-q{i:05}.md", f"title: 新{i}", "数据中心的新报道。")
+    args = [SEARCHKIT, "index", str(posts), "--index", str(folder)] + (
+        ["--rebuild"] if rebuild else []
+    )
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    totals = set()
+    searches = 0
+    while proc.poll() is None or searches < 5:
+        with Searcher(folder) as searcher:
+            totals.add(searcher.search("数据中心").total)
+        searches += 1
+    assert proc.wait() == 0, proc.stderr.read()
+    with Searcher(folder) as searcher:
+        after = searcher.search("数据中心").total
+    assert after == before + 400
+    assert totals <= set(range(before, after + 1))
+
+
+QUERY_ALPHABET = st.sampled_from(
+    list("()[]{}\"':-+*?^~ \t!@#$%&=<>/\\,.;")
+    + [
+        "AND",
+        "OR",
+        "NOT",
+        "TO",
+        "title:",
+        "tags:",
+        "date:",
+        "body:",
+        "categories:",
+        "“",
+        "”",
+        "（",
+        "）",
+        "：",
+        "，",
+        "。",
+        "数据",
+        "中心",
+        "a",
+        "1",
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    posts = make_archive(tmp_path_factory.mktemp("posts"), 20)
+    folder = tmp_path_factory.mktemp("ix") / "ix"
+    index_paths([posts], folder, jobs=1)
+    with Searcher(folder) as searcher:
+        yield searcher
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.one_of(st.text(max_size=80), st.lists(QUERY_ALPHABET, max_size=20).map("".join)))
+def test_any_query_gives_results_or_a_query_error(small, text):
+    try:
+        result = small.search(text)
+    except QueryError as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert result.total >= len(result.hits)
+        for hit in result.hits:
+            for start, end in hit.snippet.highlights:
+                assert 0 <= start < end <= len(hit.snippet.text)
+
+
+def test_very_long_query(small):
+    result = small.search("数据中心 " * 2000)
+    assert result.total >= 1
