@@ -110,31 +110,62 @@ def check_syntax(text: str) -> None:
             raise QueryError(f"unbalanced {opener!r}")
 
 
+def make_parser(schema):
+    """Whoosh's parser over title and body, OR grouping, ``-word`` only at a word's start."""
+    from whoosh import qparser
+
+    parser = qparser.MultifieldParser(
+        list(TEXT_FIELDS),
+        schema,
+        fieldboosts={"title": TITLE_WEIGHT, "body": 1.0},
+        group=qparser.OrGroup,
+    )
+    parser.remove_plugin_class(qparser.WildcardPlugin)
+    # "让-皮埃尔" and "T-92" are names, not negations
+    parser.add_plugin(
+        qparser.PlusMinusPlugin(
+            plusexpr=r"(?:^|(?<=\s))\+(?=\S)", minusexpr=r"(?:^|(?<=\s))-(?=\S)"
+        )
+    )
+    return parser
+
+
 class Searcher:
     """An open index that answers queries; reuse it for many queries (``--batch``)."""
 
     def __init__(self, index: str | Path | None = None):
-        from whoosh import qparser, scoring
+        from whoosh import scoring
 
         self.folder = store.index_dir(index)
-        self.ix = store.open_index(self.folder)
-        self.schema = self.ix.schema
+        self._weighting = scoring.BM25F(B=0.75, K1=1.2)
+        self._open()
+
+    def _open(self) -> None:
+        """Open the current generation, with the schema, analyzer and parser it was built with."""
+        for _attempt in range(5):
+            self.generation = store.current_generation(self.folder)
+            self.ix = store.open_index(self.folder)
+            try:
+                self.searcher = self.ix.searcher(weighting=self._weighting)
+                break
+            except FileNotFoundError:  # a rebuild replaced the index while we opened it
+                time.sleep(0.05)
+        else:
+            self.searcher = self.ix.searcher(weighting=self._weighting)
+        self.schema = self.searcher.schema
         self.config = analyzer_config(self.schema)
-        self.searcher = self.ix.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
-        parser = qparser.MultifieldParser(
-            list(TEXT_FIELDS),
-            self.schema,
-            fieldboosts={"title": TITLE_WEIGHT, "body": 1.0},
-            group=qparser.OrGroup,
-        )
-        parser.remove_plugin_class(qparser.WildcardPlugin)
-        # "-word" at the start of a word only: "让-皮埃尔" and "T-92" are names, not negations
-        parser.add_plugin(
-            qparser.PlusMinusPlugin(
-                plusexpr=r"(?:^|(?<=\s))\+(?=\S)", minusexpr=r"(?:^|(?<=\s))-(?=\S)"
-            )
-        )
-        self.parser = parser
+        self.parser = make_parser(self.schema)
+
+    def refresh(self) -> None:
+        """Move to the last committed state of the index (after an update or a rebuild)."""
+        if store.current_generation(self.folder) != self.generation:
+            self.searcher.close()
+            self._open()
+            return
+        try:
+            self.searcher = self.searcher.refresh()
+        except (TypeError, FileNotFoundError):  # Whoosh cannot refresh an empty reader
+            self.searcher = self.ix.searcher(weighting=self._weighting)
 
     def close(self) -> None:
         self.searcher.close()
@@ -198,7 +229,7 @@ class Searcher:
             raise QueryError(f"unknown sort {options.sort!r}; use one of {', '.join(SORTS)}")
         started = time.perf_counter()
         query = self.with_proximity(self.parse(text), text)
-        self.searcher = self.searcher.refresh()
+        self.refresh()
         if isinstance(query, type(wq.NullQuery)):
             return SearchResult(text, 0, _ms(started), [], {} if options.facets else None)
         first = (options.page - 1) * options.limit
@@ -231,7 +262,7 @@ class Searcher:
         from whoosh.classify import Bo1Model
 
         started = time.perf_counter()
-        self.searcher = self.searcher.refresh()
+        self.refresh()
         stored = self.searcher.document(path=path)
         if stored is None:
             raise SearchkitError(f"no post with path {path!r} in the index")
