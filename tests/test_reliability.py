@@ -1,5 +1,6 @@
 """Crashes, concurrent readers and writers, hostile queries."""
 
+import json
 import os
 import signal
 import subprocess
@@ -147,3 +148,21 @@ def test_any_query_gives_results_or_a_query_error(small, text):
 def test_very_long_query(small):
     result = small.search("数据中心 " * 2000)
     assert result.total >= 1
+
+
+def test_messy_archive_loses_nothing(tmp_path):
+    from messy_corpus import build
+
+    corpus = build(tmp_path / "site", huge_mb=20)
+    result = CliRunner().invoke(
+        cli, ["index", str(corpus.root), "--index", str(tmp_path / "ix"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    skipped = {p["path"] for p in report["problems"] if p["skipped"]}
+    assert corpus.skipped <= skipped
+    assert report["documents"] == len(corpus.expected) + len(corpus.empty)
+    with Searcher(tmp_path / "ix") as searcher:
+        for marker, path in corpus.expected.items():
+            assert path in [h.path for h in searcher.search(marker).hits], (marker, path)
+        assert searcher.search("mkhidden").total == 0
