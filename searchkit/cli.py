@@ -184,6 +184,7 @@ def _date(ctx, param, value):
 )
 @click.option("--facets", is_flag=True, help="Counts by category, tag and year.")
 @click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR=1).")
+@click.option("--pager", is_flag=True, help="Page the text output (less, or $PAGER).")
 def search(
     query,
     index,
@@ -199,6 +200,7 @@ def search(
     batch,
     facets,
     no_color,
+    pager,
 ):
     """Search the index; exit 0 with hits, 1 without, 2 on errors.
 
@@ -257,9 +259,17 @@ def search(
             click.echo(to_json(hit))
     else:
         color = use_color(no_color)
-        for line in render_hits(result, color):
-            click.echo(line, color=color)
+        _print_lines(render_hits(result, color), color, pager)
     sys.exit(EXIT_HITS if result.hits else EXIT_NO_HITS)
+
+
+def _print_lines(lines, color: bool, pager: bool) -> None:
+    """Print text lines, through a pager only when asked for one."""
+    if pager:
+        click.echo_via_pager((line + "\n" for line in lines), color=color)
+        return
+    for line in lines:
+        click.echo(line, color=color)
 
 
 @cli.command()

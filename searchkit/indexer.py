@@ -12,8 +12,8 @@ from pathlib import Path
 from . import store
 from .analysis import ANALYZER_VERSION, AnalyzerConfig, read_stopwords, read_userdict
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
-from .errors import AnalyzerMismatch
-from .schema import analyzer_config, build_schema, post_to_document
+from .errors import AnalyzerMismatch, SearchkitError
+from .schema import analyzer_config, build_schema, post_to_document, read_signature
 
 #: Commit at least this often during a long build, so that a crash loses little.
 COMMIT_EVERY = int(os.environ.get("SEARCHKIT_COMMIT_EVERY", "20000"))
@@ -163,10 +163,7 @@ def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
     from whoosh import index as whoosh_index
 
     ix = whoosh_index.open_dir(str(generation))
-    existing: dict[str, dict] = {}
-    with ix.searcher() as searcher:
-        for stored in searcher.all_stored_fields():
-            existing[stored["path"]] = stored["meta"]
+    existing = _signatures(ix)
     problems: list[Problem] = []
     to_read: list[SourceFile] = []
     seen: dict[str, str] = {}
@@ -175,18 +172,14 @@ def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
             problems.append(Problem(source.path, f"same path as a post under {seen[source.path]}"))
             continue
         seen[source.path] = source.root
-        meta = existing.get(source.path)
-        if meta and (meta["root"], meta["size"], meta["mtime"]) == (
-            source.root,
-            source.size,
-            source.mtime,
-        ):
+        old = existing.get(source.path)
+        if old and old[:3] == (source.root, source.size, source.mtime):
             report.unchanged += 1
         else:
             to_read.append(source)
     report.skipped.extend(problems)
     folders = {str(Path(p).resolve()) for p in paths if Path(p).is_dir()}
-    gone = [p for p, meta in existing.items() if meta["root"] in folders and p not in seen]
+    gone = [p for p, old in existing.items() if old[0] in folders and p not in seen]
 
     many = len(to_read) >= POOL_THRESHOLD
     writer = _writer(ix, jobs, many)
@@ -206,7 +199,7 @@ def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
                 continue
             report.warnings.extend(Problem(source.path, note, skipped=False) for note in notes)
             old = existing.get(source.path)
-            if old is not None and old["digest"] == post.digest:
+            if old is not None and old[3] == post.digest:
                 report.unchanged += 1
                 continue
             doc = post_to_document(post)
@@ -230,6 +223,23 @@ def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
         raise
     report.documents = ix.doc_count()
     return report
+
+
+def _signatures(ix) -> dict[str, tuple[str, int, float, str]]:
+    """``path -> (root, size, mtime, digest)`` of every indexed post, read from columns."""
+    if "sig" not in ix.schema:
+        raise SearchkitError(
+            f"{ix.storage.folder} was written by an older searchkit; run again with --rebuild"
+        )
+    out = {}
+    with ix.reader() as reader:
+        if reader.doc_count_all() == 0:
+            return out
+        paths = reader.column_reader("path")
+        sigs = reader.column_reader("sig", translate=False)
+        for docnum in reader.all_doc_ids():
+            out[paths[docnum]] = read_signature(sigs[docnum])
+    return out
 
 
 def _segments(ix) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import zlib
 
-from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.columns import VarBytesColumn
+from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from .analysis import AnalyzerConfig, ChineseAnalyzer
 from .documents import Post
@@ -26,7 +27,7 @@ class ChineseText(TEXT):
 def build_schema(config: AnalyzerConfig) -> Schema:
     analyzer = ChineseAnalyzer(config)
     return Schema(
-        path=ID(unique=True, stored=True),
+        path=ID(unique=True, stored=True, sortable=True),
         title=ChineseText(analyzer=analyzer, stored=True),
         body=ChineseText(analyzer=analyzer),
         tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
@@ -34,6 +35,7 @@ def build_schema(config: AnalyzerConfig) -> Schema:
         year=ID(stored=False),
         date=DATETIME(stored=True, sortable=True),
         meta=STORED(),
+        sig=COLUMN(VarBytesColumn()),
         text=STORED(),
     )
 
@@ -41,6 +43,16 @@ def build_schema(config: AnalyzerConfig) -> Schema:
 def analyzer_config(schema: Schema) -> AnalyzerConfig:
     """The analyzer configuration an index was built with."""
     return schema["body"].analyzer.config
+
+
+def signature(root: str, size: int, mtime: float, digest: str) -> bytes:
+    """What tells an unchanged file, kept in a column so an update reads it without the text."""
+    return "\0".join((root, str(size), repr(mtime), digest)).encode("utf-8")
+
+
+def read_signature(value: bytes) -> tuple[str, int, float, str]:
+    root, size, mtime, digest = value.decode("utf-8").split("\0")
+    return root, int(size), float(mtime), digest
 
 
 def compress_text(text: str) -> bytes:
@@ -70,6 +82,7 @@ def post_to_document(post: Post) -> dict:
             "url": post.url,
         },
         "text": compress_text(post.body),
+        "sig": signature(post.root, post.size, post.mtime, post.digest),
     }
     if post.tags:
         doc["tags"] = _keywords(post.tags)

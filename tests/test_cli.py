@@ -190,3 +190,8 @@ def test_show_marks_the_query_words(examples_index):
     path = "_posts/2021-07-01-data-center.md"
     data = json.loads(run("show", path, "--index", examples_index, "--json", "-q", "液冷").stdout)
     assert data["highlights"] and all(data["text"][a:b] == "液冷" for a, b in data["highlights"])
+
+
+def test_pager_only_when_asked(examples_index):
+    paged = run("search", "液冷", "--index", examples_index, "--pager")
+    assert paged.exit_code == 0 and "液冷" in paged.stdout
