@@ -115,7 +115,9 @@ def _walk_folder(root: Path, problems: list[Problem]) -> Iterator[SourceFile]:
         subdirs = []
         for entry in entries:
             name = entry.name
-            rel = _rel(entry.path, root_str)
+            rel = entry.path[len(prefix) :]
+            if os.sep != "/":
+                rel = rel.replace(os.sep, "/")
             if entry.is_symlink():
                 target = os.path.realpath(entry.path)
                 if not os.path.exists(target):
