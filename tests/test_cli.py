@@ -195,3 +195,17 @@ def test_show_marks_the_query_words(examples_index):
 def test_pager_only_when_asked(examples_index):
     paged = run("search", "液冷", "--index", examples_index, "--pager")
     assert paged.exit_code == 0 and "液冷" in paged.stdout
+
+
+def test_similar_and_show_in_text(examples_index):
+    path = "_posts/2021-07-01-data-center.md"
+    similar = run("similar", path, "--index", examples_index, "--limit", "3")
+    assert similar.exit_code == 0
+    assert similar.stdout.startswith("terms: ") and " 1. " in similar.stdout
+    shown = run("show", path, "--index", examples_index, "-q", "液冷")
+    assert shown.exit_code == 0
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "江北数据中心一期投入使用" and lines[1].startswith(
+        "2021-07-01T10:30:00+08:00"
+    )
+    assert "\x1b[" not in shown.stdout and "液冷技术" in shown.stdout
