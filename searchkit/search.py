@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -257,21 +258,34 @@ class Searcher:
         return frozenset(_positive_terms(self.parse(text)))
 
     def similar(self, path: str, limit: int = 10, numterms: int = 12) -> tuple[list, SearchResult]:
-        """Posts like the one at ``path``: its key terms (Whoosh's Bo1 model, which weighs a
-        term by how much more often the post uses it than the archive does) as an OR query."""
-        from whoosh.classify import Bo1Model
+        """Posts like the one at ``path``: its key terms asked as one weighted OR query.
 
+        A term's weight is its count in the post times its inverse document frequency in the
+        archive, so words every post uses do not dominate; single characters and bare numbers
+        are left out.
+        """
         started = time.perf_counter()
         self.refresh()
         stored = self.searcher.document(path=path)
         if stored is None:
             raise SearchkitError(f"no post with path {path!r} in the index")
         text = stored.get("title", "") + "\n" + decompress_text(stored.get("text"))
-        terms = self.searcher.key_terms_from_text("body", text, numterms=numterms, model=Bo1Model)
-        terms = [(word, round(float(weight), 4)) for word, weight in terms]
+        counts: dict[str, int] = {}
+        for token in self.schema["body"].analyzer(text, mode="query"):
+            word = token.text
+            if len(word) > 1 and not word.replace(".", "").isdigit():
+                counts[word] = counts.get(word, 0) + 1
+        docs = self.searcher.doc_count() or 1
+        weighted = []
+        for word, count in counts.items():
+            frequency = self.searcher.doc_frequency("body", word)
+            if 1 < frequency < docs:  # in some other posts, but not in every one
+                weighted.append((count * math.log(docs / frequency), word))
+        weighted.sort(reverse=True)
+        terms = [(word, round(weight, 4)) for weight, word in weighted[:numterms]]
         if not terms:
             return terms, SearchResult(path, 0, _ms(started), [])
-        top = max(weight for _, weight in terms) or 1.0
+        top = terms[0][1] or 1.0
         query = wq.Or([wq.Term("body", word, boost=weight / top) for word, weight in terms])
         results = self.searcher.search(query, limit=limit, mask=wq.Term("path", path))
         words = frozenset(word for word, _ in terms)

@@ -178,6 +178,10 @@ def test_similar_lists_other_posts_and_its_terms(examples_index):
     assert data["terms"] and all(t["weight"] > 0 for t in data["terms"])
     paths = [h["path"] for h in data["hits"]]
     assert path not in paths and len(paths) == len(set(paths)) <= 5
+    assert "数据中心" in [t["term"] for t in data["terms"]]
+    assert {"_posts/2024-03-05-hk-data-centre.md", "_posts/2023-12-01-data-center-green.md"} <= set(
+        paths[:3]
+    )
     assert run("similar", "missing.md", "--index", examples_index).exit_code == 2
 
 
