@@ -23,6 +23,8 @@ TITLE_WEIGHT = 0.5
 #: Weight of an optional phrase for each pair of neighbouring query words (``make eval``).
 PROXIMITY = 0.5
 PROXIMITY_SLOP = 1
+#: How many of the best hits the proximity reward may reorder.
+RERANK_DEPTH = 100
 SORTS = ("relevance", "date", "-date")
 _SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 TEXT_FIELDS = ("title", "body")
@@ -188,14 +190,14 @@ class Searcher:
         except Exception as exc:  # Whoosh raises many kinds on odd input
             raise QueryError(f"cannot parse query: {exc}") from exc
 
-    def with_proximity(self, query: wq.Query, text: str) -> wq.Query:
-        """Reward posts where the query's words stand next to each other, as they were typed.
+    def proximity(self, text: str) -> wq.Query | None:
+        """Phrases rewarding posts where the query's words stand next to each other.
 
-        Each pair of neighbouring words becomes an optional phrase (a little slop allowed);
-        it adds to the score of posts the query already matches and finds no new ones.
+        Each pair of neighbouring words becomes a phrase (a little slop allowed); its score is
+        added to the best-ranked posts the query already matches (see :meth:`search`).
         """
         if PROXIMITY <= 0 or _SYNTAX.search(text):
-            return query
+            return None
         analyzer = self.schema["body"].analyzer
         words = [(t.text, t.pos) for t in analyzer(text, positions=True, mode="query")]
         pairs = {
@@ -204,13 +206,13 @@ class Searcher:
             if a != b and pb - pa <= 2
         }
         if not pairs:
-            return query
+            return None
         phrases = [
             wq.Phrase(field, [a, b], slop=PROXIMITY_SLOP, boost=PROXIMITY * weight)
             for a, b in sorted(pairs)
             for field, weight in (("body", 1.0), ("title", TITLE_WEIGHT))
         ]
-        return wq.AndMaybe(query, wq.Or(phrases))
+        return wq.Or(phrases)
 
     def _filter(self, options: SearchOptions) -> wq.Query | None:
         parts: list[wq.Query] = []
@@ -229,7 +231,7 @@ class Searcher:
         if options.sort not in SORTS:
             raise QueryError(f"unknown sort {options.sort!r}; use one of {', '.join(SORTS)}")
         started = time.perf_counter()
-        query = self.with_proximity(self.parse(text), text)
+        query = self.parse(text)
         self.refresh()
         if isinstance(query, type(wq.NullQuery)):
             return SearchResult(text, 0, _ms(started), [], {} if options.facets else None)
@@ -242,16 +244,29 @@ class Searcher:
             kwargs["sortedby"] = sorting.FieldFacet("date", reverse=options.sort == "-date")
         if options.facets:
             kwargs["groupedby"] = _facet_spec()
-        results = self.searcher.search(query, limit=wanted + 32, **kwargs)
+        relevance = options.sort == "relevance"
+        depth = max(wanted + 32, RERANK_DEPTH if relevance else 0)
+        results = self.searcher.search(query, limit=depth, **kwargs)
         total = len(results)
-        ranked = _order(results, options.sort)[first:wanted]
-        terms = frozenset(_positive_terms(query))  # proximity phrases add no new words
+        bonus = self._proximity_bonus(text, results) if relevance else {}
+        ranked = _order(results, options.sort, bonus, wanted)[first:]
+        terms = frozenset(_positive_terms(query))
         hits = [
             self._hit(first + i + 1, score, fields, terms, options.snippets)
             for i, (score, fields) in enumerate(ranked)
         ]
         facets = _facets(results) if options.facets else None
         return SearchResult(text, total, _ms(started), hits, facets)
+
+    def _proximity_bonus(self, text: str, results) -> dict[int, float]:
+        """Phrase scores for the best-ranked hits only: the reward reorders the top of the
+        list at the cost of a few position reads, not a phrase search over the whole archive."""
+        phrases = self.proximity(text)
+        if phrases is None or not results:
+            return {}
+        top = {hit.docnum for hit in results[:RERANK_DEPTH]}
+        extra = self.searcher.search(phrases, filter=top, limit=len(top))
+        return {hit.docnum: hit.score for hit in extra}
 
     def terms_of(self, text: str) -> frozenset[str]:
         """The words a post must contain to be marked for ``text`` (not those under NOT)."""
@@ -353,12 +368,22 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-def _order(results, sort: str) -> list[tuple[float, dict]]:
-    """Scored hits, ties in score broken by the newer date."""
-    rows = [(hit.score or 0.0, hit.fields()) for hit in results]
+def _order(results, sort: str, bonus: dict[int, float], wanted: int) -> list[tuple[float, dict]]:
+    """The first ``wanted`` hits with their scores (plus any proximity bonus) and stored fields.
+
+    Equal scores are broken by the newer date; stored fields are read only for the hits kept
+    and for the ties that cross the end of the page.
+    """
+    rows = [(round((hit.score or 0.0) + bonus.get(hit.docnum, 0.0), 6), hit) for hit in results]
     if sort == "relevance":
-        rows.sort(key=lambda row: (-round(row[0], 6), _neg_date(row[1])))
-    return rows
+        rows.sort(key=lambda row: -row[0])
+        end = wanted
+        while 0 < end < len(rows) and rows[end][0] == rows[end - 1][0]:
+            end += 1
+        head = [(score, hit.fields()) for score, hit in rows[:end]]
+        head.sort(key=lambda row: (-row[0], _neg_date(row[1])))
+        return head[:wanted]
+    return [(score, hit.fields()) for score, hit in rows[:wanted]]
 
 
 def _neg_date(stored: dict) -> float:
