@@ -48,6 +48,10 @@ index_option = click.option(
 )
 
 
+def color_option(func):
+    return click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR=1).")(func)
+
+
 def json_option(func):
     return click.option("json_", "--json", is_flag=True, help="Print JSON.")(func)
 
@@ -183,7 +187,7 @@ def _date(ctx, param, value):
     help="Run one query per line (QID<TAB>QUERY or QUERY); '-' reads stdin.",
 )
 @click.option("--facets", is_flag=True, help="Counts by category, tag and year.")
-@click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR=1).")
+@color_option
 @click.option("--pager", is_flag=True, help="Page the text output (less, or $PAGER).")
 def search(
     query,
@@ -308,7 +312,7 @@ def stats(index, json_):
 @index_option
 @click.option("--query", "-q", metavar="QUERY", help="Mark this query's words in the text.")
 @json_option
-@click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR=1).")
+@color_option
 def show(path, index, query, json_, no_color):
     """One post's stored fields and text, by its path in the index.
 
@@ -351,7 +355,7 @@ def show(path, index, query, json_, no_color):
 @index_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @json_option
-@click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR=1).")
+@color_option
 def similar(path, index, limit, json_, no_color):
     """Posts like the one at PATH (its key terms, weighed against the archive).
 
