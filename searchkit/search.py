@@ -22,7 +22,7 @@ from .schema import analyzer_config, decompress_text
 TITLE_WEIGHT = 0.5
 #: Weight of an optional phrase for each pair of neighbouring query words (``make eval``).
 PROXIMITY = 0.5
-PROXIMITY_SLOP = 1
+PROXIMITY_SLOP = 2
 #: How many of the best hits the proximity reward may reorder.
 RERANK_DEPTH = 100
 SORTS = ("relevance", "date", "-date")
