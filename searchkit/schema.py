@@ -74,9 +74,7 @@ def post_to_document(post: Post) -> dict:
         "title": post.title,
         "body": post.body,
         "meta": {
-            "root": post.root,
             "size": post.size,
-            "mtime": post.mtime,
             "digest": post.digest,
             "date": post.date.isoformat() if post.date else None,
             "url": post.url,
