@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import store
 from .analysis import ANALYZER_VERSION, AnalyzerConfig, read_stopwords, read_userdict
+from .codec import SearchkitCodec
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, post_to_document, read_signature
@@ -75,9 +76,10 @@ def _read(sources: list[SourceFile]) -> Iterable[tuple[SourceFile, Post | None, 
 def _writer(ix, jobs: int, many: bool):
     """Whoosh's own multi-process writer for big batches: each process analyzes and writes
     a segment of its own, which the commit adds as it is (no merge)."""
+    codec = SearchkitCodec()
     if jobs > 1 and many:
-        return ix.writer(procs=jobs, multisegment=True, limitmb=WRITER_MB)
-    return ix.writer(limitmb=WRITER_MB)
+        return ix.writer(procs=jobs, multisegment=True, limitmb=WRITER_MB, codec=codec)
+    return ix.writer(limitmb=WRITER_MB, codec=codec)
 
 
 # --- main side ----------------------------------------------------------------------------

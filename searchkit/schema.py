@@ -8,6 +8,7 @@ from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from .analysis import AnalyzerConfig, ChineseAnalyzer
+from .codec import CompactPositions
 from .documents import Post
 
 
@@ -16,7 +17,26 @@ class ChineseText(TEXT):
 
     Query words are segmented in search mode (``学术研究`` also asks for ``学术`` and ``研究``),
     while phrases, which Whoosh tokenizes through :meth:`tokenize`, keep the default cut.
+    Positions are stored compactly, and indexing goes straight from the analyzer's tuples to
+    postings, without Whoosh's token objects.
     """
+
+    def __init__(self, analyzer: ChineseAnalyzer, stored: bool = False):
+        super().__init__(analyzer=analyzer, stored=stored)
+        self.format = CompactPositions(field_boost=self.format.field_boost)
+
+    def index(self, value, **kwargs):
+        positions: dict[str, list[int]] = {}
+        for token, pos, _start, _end in self.analyzer.tokens(value):
+            found = positions.get(token)
+            if found is None:
+                positions[token] = [pos]
+            else:
+                found.append(pos)
+        encode = self.format.encode
+        boost = self.format.field_boost
+        for token, found in positions.items():
+            yield token.encode("utf-8"), len(found), len(found) * boost, encode(found)
 
     def process_text(self, qstring, mode="", **kwargs):
         if mode == "query":

@@ -1,0 +1,67 @@
+"""The lean codec: compact positions, inline short posting lists, lengths read as a table."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import write_post
+from whoosh import index as whoosh_index
+
+from searchkit.codec import INLINE_LIMIT, CompactPositions, SearchkitCodec
+from searchkit.indexer import index_paths
+from searchkit.search import Searcher, SearchOptions
+from searchkit.store import current_generation
+
+
+@pytest.mark.parametrize(
+    "positions",
+    [[0], [7], [255], [256], [3, 4, 300], [70000], [1, 65535, 65536, 200000], list(range(500))],
+)
+def test_positions_round_trip(positions):
+    fmt = CompactPositions()
+    encoded = fmt.encode(positions)
+    assert fmt.decode_positions(encoded) == positions
+    assert fmt.decode_frequency(encoded) == len(positions)
+    assert fmt.decode_weight(encoded) == len(positions)
+
+
+def test_positions_are_smaller_than_whoosh_pickles():
+    from whoosh.formats import Positions
+
+    for positions in ([5], [12, 40, 41], [1000, 1500]):
+        assert len(CompactPositions().encode(positions)) < len(Positions().encode(positions)) / 2
+
+
+@pytest.fixture(scope="module")
+def mixed_index(tmp_path_factory):
+    """Words in one post (inline postings) and in many (blocks), long posts (big positions)."""
+    root = tmp_path_factory.mktemp("codec")
+    posts = root / "posts"
+    many = INLINE_LIMIT * 20
+    for i in range(many):
+        filler = "。".join(f"第{n}段普通的文字" for n in range(i * 5))
+        body = f"{filler}。常见词语出现在每一篇。独有标记{i}号在这里。数据中心液冷技术"
+        write_post(posts, f"_posts/2023-01-01-p{i}.md", f"title: 常见标题 {i}", body)
+    index_paths([posts], root / "ix", jobs=2)
+    return root / "ix", many
+
+
+def test_index_is_written_with_the_codec(mixed_index):
+    folder, many = mixed_index
+    ix = whoosh_index.open_dir(str(current_generation(folder)))
+    with ix.reader() as reader:
+        assert all(isinstance(s.codec(), SearchkitCodec) for s in ix._segments())
+        assert reader.doc_count() == many
+
+
+def test_rare_and_common_words_and_phrases_are_found(mixed_index):
+    folder, many = mixed_index
+    with Searcher(folder) as searcher:
+        rare = searcher.search("独有标记37号", SearchOptions(limit=5))
+        assert rare.hits[0].path == "_posts/2023-01-01-p37.md"
+        common = searcher.search("常见词语", SearchOptions(limit=many + 5))
+        assert common.total == many
+        phrase = searcher.search('"数据中心液冷"', SearchOptions(limit=many + 5))
+        assert phrase.total == many
+        # the last post is long: its words sit at positions above 255
+        late = searcher.search(f'"独有标记{many - 1}号"', SearchOptions(limit=5))
+        assert [hit.path for hit in late.hits] == [f"_posts/2023-01-01-p{many - 1}.md"]
