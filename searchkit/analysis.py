@@ -225,6 +225,79 @@ def segment(
                 yield tok, pos, s, e
 
 
+def word_positions(text: str, config: AnalyzerConfig) -> dict[str, list[int]]:
+    """Each token of normalised ``text`` with its positions: what :func:`segment` gives in
+    search mode, gathered by token.  This is the indexer's hot path, so it works on jieba's
+    plain word lists (no offsets) and decides each distinct word once per process."""
+    jieba = _segmenter(config.userdict)
+    words = jieba.cut(text, config.hmm)
+    full = jieba.cut_for_search(text, config.hmm)
+    main_tokens, extra_tokens = _token_tables(config)
+    found: dict[str, list[int]] = {}
+    pos = -1
+    j = 0
+    count = len(words)
+    for word in full:
+        if j < count and word == words[j]:
+            j += 1
+            keep = main_tokens.get(word)
+            if keep is None:
+                keep = main_tokens[word] = _main_tokens(word, config)
+            if keep is _PUNCT:
+                continue
+            pos += 1
+            at = pos
+        else:  # a shorter word of search mode, inside the next word of the default cut
+            keep = extra_tokens.get(word)
+            if keep is None:
+                keep = extra_tokens[word] = _extra_tokens(word, config)
+            if not keep:
+                continue
+            outer = main_tokens.get(words[j])
+            if outer is None:
+                outer = main_tokens[words[j]] = _main_tokens(words[j], config)
+            if keep[0] in outer:  # already given by the word it sits in
+                continue
+            at = pos + 1
+        for token in keep:
+            seen = found.get(token)
+            if seen is None:
+                found[token] = [at]
+            else:
+                seen.append(at)
+    return found
+
+
+_PUNCT: tuple[str, ...] = ("<punctuation>",)
+
+
+@lru_cache(maxsize=8)
+def _token_tables(config: AnalyzerConfig) -> tuple[dict, dict]:
+    return {}, {}
+
+
+def _main_tokens(word: str, config: AnalyzerConfig) -> tuple[str, ...]:
+    if len(word) == 1 and not word.isalnum():
+        return _PUNCT
+    stop = _stopset(config.stopwords)
+    if _WORDISH.fullmatch(word) and "_" not in word:
+        return () if word in stop else (word,)
+    out: list[str] = []
+    seen: set[tuple[str, int]] = set()
+    for m in _PARTS.finditer(word):
+        tok = m.group()
+        if tok not in stop and (tok, m.start()) not in seen:
+            seen.add((tok, m.start()))
+            out.append(tok)
+    return tuple(out)
+
+
+def _extra_tokens(word: str, config: AnalyzerConfig) -> tuple[str, ...]:
+    if word in _stopset(config.stopwords) or not _WORDISH.fullmatch(word) or "_" in word:
+        return ()
+    return (word,)
+
+
 @lru_cache(maxsize=8)
 def _stopset(stopwords: tuple[str, ...]) -> frozenset[str]:
     return frozenset(stopwords)
@@ -247,6 +320,10 @@ class ChineseAnalyzer(Analyzer):
 
     def __repr__(self):
         return f"ChineseAnalyzer({self.config.fingerprint()})"
+
+    def positions(self, value: str) -> dict[str, list[int]]:
+        """Each index token of ``value`` with its positions (see :func:`word_positions`)."""
+        return word_positions(normalize(value, self.config.fold)[0], self.config)
 
     def tokens(self, value: str, search: bool = True) -> Iterator[tuple[str, int, int, int]]:
         """``(token, position, start, end)`` with offsets into ``value`` itself."""

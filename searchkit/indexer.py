@@ -15,6 +15,7 @@ from .codec import SearchkitCodec
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, post_to_document, read_signature
+from .writer import build_here, build_parallel, shares
 
 #: Commit at least this often during a long build, so that a crash loses little.
 COMMIT_EVERY = int(os.environ.get("SEARCHKIT_COMMIT_EVERY", "20000"))
@@ -23,7 +24,6 @@ COMMIT_EVERY = int(os.environ.get("SEARCHKIT_COMMIT_EVERY", "20000"))
 MAX_SEGMENTS = 24
 #: Below this many files to write, extra writer processes cost more than they save.
 POOL_THRESHOLD = 64
-WRITER_MB = 256
 
 
 @dataclass
@@ -71,15 +71,6 @@ def _read(sources: list[SourceFile]) -> Iterable[tuple[SourceFile, Post | None, 
             yield source, None, f"unreadable: {type(exc).__name__}: {exc}"
             continue
         yield source, post, post.warnings
-
-
-def _writer(ix, jobs: int, many: bool):
-    """Whoosh's own multi-process writer for big batches: each process analyzes and writes
-    a segment of its own, which the commit adds as it is (no merge)."""
-    codec = SearchkitCodec()
-    if jobs > 1 and many:
-        return ix.writer(procs=jobs, multisegment=True, limitmb=WRITER_MB, codec=codec)
-    return ix.writer(limitmb=WRITER_MB, codec=codec)
 
 
 # --- main side ----------------------------------------------------------------------------
@@ -182,49 +173,72 @@ def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
     report.skipped.extend(problems)
     folders = {str(Path(p).resolve()) for p in paths if Path(p).is_dir()}
     gone = [p for p, old in existing.items() if old[0] in folders and p not in seen]
+    digests = {path: old[3] for path, old in existing.items()}
 
     many = len(to_read) >= POOL_THRESHOLD
-    writer = _writer(ix, jobs, many)
-    pending = 0
+    for first in range(0, max(len(to_read), 1), COMMIT_EVERY):
+        chunk = to_read[first : first + COMMIT_EVERY]
+        _write_chunk(
+            ix,
+            chunk,
+            gone if first == 0 else [],
+            digests,
+            jobs,
+            many,
+            report,
+            _progress(progress, first, len(to_read)),
+        )
+    report.documents = ix.doc_count()
+    return report
+
+
+def _progress(progress, before: int, total: int):
+    if progress is None:
+        return None
+    return lambda done: progress(before + done, total)
+
+
+def _write_chunk(ix, chunk, gone, digests, jobs, many, report, progress) -> None:
+    """Write the posts of ``chunk`` as new segments, delete what they replace and the posts in
+    ``gone``, and commit, all under one Whoosh writer."""
+    writer = ix.writer(codec=SearchkitCodec())
     try:
+        if jobs > 1 and len(chunk) >= POOL_THRESHOLD:
+            work = shares(chunk, digests, jobs)
+            segments, outcomes = build_parallel(ix, work, post_to_document, _read, progress)
+        else:
+            work = shares(chunk, digests, 1)[0]
+            segments, outcomes = build_here(ix, work, post_to_document, _read, progress)
+        deleted = bool(gone)
         for path in gone:
             writer.delete_by_term("path", path)
             report.deleted += 1
-            pending += 1
-        done = 0
-        for source, post, notes in _read(to_read):
-            done += 1
-            if progress:
-                progress(done, len(to_read))
-            if post is None:
-                report.skipped.append(Problem(source.path, notes))
+        for outcome in outcomes:
+            if outcome.kind == "skipped":
+                report.skipped.append(Problem(outcome.path, outcome.notes))
                 continue
-            report.warnings.extend(Problem(source.path, note, skipped=False) for note in notes)
-            old = existing.get(source.path)
-            if old is not None and old[3] == post.digest:
-                report.unchanged += 1
-                continue
-            doc = post_to_document(post)
-            if old is None:
-                writer.add_document(**doc)
-                report.added += 1
-            else:
-                writer.update_document(**doc)
-                report.updated += 1
-            pending += 1
-            if pending >= COMMIT_EVERY:
-                writer.commit()
-                writer = _writer(ix, jobs, many)
-                pending = 0
-        if pending:
-            writer.commit(merge=many or _segments(ix) >= MAX_SEGMENTS)
-        else:
+            report.warnings.extend(
+                Problem(outcome.path, note, skipped=False) for note in outcome.notes
+            )
+            if outcome.kind == "updated":
+                writer.delete_by_term("path", outcome.path)
+                deleted = True
+            setattr(report, outcome.kind, getattr(report, outcome.kind) + 1)
+        if not segments and not deleted:
             writer.cancel()
+            return
+        merge = many or len(writer.segments) + len(segments) >= MAX_SEGMENTS
+        final = writer._merge_segments(None, None, merge) + segments
+        if writer._added:  # a merge wrote the old segments anew
+            final.append(writer._finalize_segment())
+        else:
+            writer._close_segment()
+        writer._commit_toc(final)
+        writer._finish()
     except BaseException:
-        writer.cancel()
+        if not writer.is_closed:
+            writer.cancel()
         raise
-    report.documents = ix.doc_count()
-    return report
 
 
 def _signatures(ix) -> dict[str, tuple[str, int, float, str]]:

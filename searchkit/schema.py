@@ -25,17 +25,14 @@ class ChineseText(TEXT):
         super().__init__(analyzer=analyzer, stored=stored)
         self.format = CompactPositions(field_boost=self.format.field_boost)
 
+    def positions(self, value: str) -> dict[str, list[int]]:
+        """Each word of ``value`` with the positions it stands at."""
+        return self.analyzer.positions(value)
+
     def index(self, value, **kwargs):
-        positions: dict[str, list[int]] = {}
-        for token, pos, _start, _end in self.analyzer.tokens(value):
-            found = positions.get(token)
-            if found is None:
-                positions[token] = [pos]
-            else:
-                found.append(pos)
         encode = self.format.encode
         boost = self.format.field_boost
-        for token, found in positions.items():
+        for token, found in self.positions(value).items():
             yield token.encode("utf-8"), len(found), len(found) * boost, encode(found)
 
     def process_text(self, qstring, mode="", **kwargs):

@@ -84,3 +84,44 @@ def test_normalisation_is_idempotent(value):
 def test_token_offsets_stay_inside_the_text(value):
     for token in ChineseAnalyzer()(value, chars=True):
         assert 0 <= token.startchar <= token.endchar <= len(value)
+
+
+def test_index_positions_match_the_analyzer_tokens():
+    """The indexer's fast path gives exactly the tokens and positions of ``segment``."""
+    from conftest import EXAMPLES
+
+    from searchkit.analysis import normalize, segment, word_positions
+    from searchkit.documents import SkipFile, read_post, walk
+
+    config = AnalyzerConfig()
+    texts = [
+        "hfo-1234yf 6.35% a-a 北京大学生 3% _x_ 中华人民共和国的 T-92 让-皮埃尔·巴克利",
+        "ＡＢＣ１２３ 繁體中文測試，數據中心的液冷技術。",
+        "",
+        "！？。",
+    ]
+    for source in walk([EXAMPLES], []):
+        try:
+            post = read_post(source)
+        except SkipFile:
+            continue
+        texts += [post.title, post.body]
+    assert len(texts) > 50
+    for text in texts:
+        norm = normalize(text)[0]
+        expected: dict[str, list[int]] = {}
+        for token, pos, _start, _end in segment(norm, config):
+            expected.setdefault(token, []).append(pos)
+        assert word_positions(norm, config) == expected, text[:40]
+
+
+@given(st.text(alphabet="数据中心液冷技术北京大学生人民共和国的了-_.%6a Ｂ，。繁體", max_size=60))
+def test_index_positions_match_on_any_text(text):
+    from searchkit.analysis import segment, word_positions
+
+    config = AnalyzerConfig()
+    norm = normalize(text)[0]
+    expected: dict[str, list[int]] = {}
+    for token, pos, _start, _end in segment(norm, config):
+        expected.setdefault(token, []).append(pos)
+    assert word_positions(norm, config) == expected

@@ -65,3 +65,67 @@ def test_rare_and_common_words_and_phrases_are_found(mixed_index):
         # the last post is long: its words sit at positions above 255
         late = searcher.search(f'"独有标记{many - 1}号"', SearchOptions(limit=5))
         assert [hit.path for hit in late.hits] == [f"_posts/2023-01-01-p{many - 1}.md"]
+
+
+def _documents():
+    from conftest import EXAMPLES
+
+    from searchkit.documents import SkipFile, read_post, walk
+    from searchkit.schema import post_to_document
+
+    docs = []
+    for source in walk([EXAMPLES], []):
+        try:
+            docs.append(post_to_document(read_post(source)))
+        except SkipFile:
+            continue
+    return docs
+
+
+def test_segment_builder_writes_what_whoosh_writes(tmp_path):
+    """The same posts through Whoosh's own writer and through SegmentBuilder: the same terms,
+    postings, term statistics, lengths and stored fields."""
+    from searchkit.analysis import AnalyzerConfig
+    from searchkit.schema import build_schema
+    from searchkit.writer import SegmentBuilder
+
+    docs = _documents()
+    readers = []
+    for name in ("whoosh", "builder"):
+        folder = tmp_path / name
+        folder.mkdir()
+        ix = whoosh_index.create_in(str(folder), build_schema(AnalyzerConfig()))
+        if name == "whoosh":
+            writer = ix.writer(codec=SearchkitCodec())
+            for doc in docs:
+                writer.add_document(**doc)
+            writer.commit()
+        else:
+            builder = SegmentBuilder(ix)
+            for doc in docs:
+                builder.add_document(**doc)
+            segment = builder._finalize_segment()
+            writer = ix.writer(codec=SearchkitCodec())
+            writer._close_segment()
+            writer._commit_toc([segment])
+            writer._finish()
+        readers.append(whoosh_index.open_dir(str(folder)).reader())
+    whoosh, ours = readers
+    terms = list(whoosh.all_terms())
+    assert terms == list(ours.all_terms()) and len(terms) > 500
+    for fieldname, text in terms:
+        a, b = whoosh.term_info(fieldname, text), ours.term_info(fieldname, text)
+        assert (a.weight(), a.doc_frequency(), a.min_length(), a.max_length()) == (
+            b.weight(),
+            b.doc_frequency(),
+            b.min_length(),
+            b.max_length(),
+        )
+        assert (a.max_weight(), a.min_id(), a.max_id()) == (b.max_weight(), b.min_id(), b.max_id())
+        how = "positions" if fieldname in ("title", "body") else "weight"
+        assert list(whoosh.postings(fieldname, text).items_as(how)) == list(
+            ours.postings(fieldname, text).items_as(how)
+        )
+    for docnum in range(len(docs)):
+        assert whoosh.stored_fields(docnum) == ours.stored_fields(docnum)
+        assert whoosh.doc_field_length(docnum, "body") == ours.doc_field_length(docnum, "body")
