@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
-
 from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
@@ -72,12 +70,9 @@ def read_signature(value: bytes) -> tuple[str, int, float, str]:
     return root, int(size), float(mtime), digest
 
 
-def compress_text(text: str) -> bytes:
-    return zlib.compress(text.encode("utf-8"), 6)
-
-
-def decompress_text(blob: bytes | None) -> str:
-    return zlib.decompress(blob).decode("utf-8") if blob else ""
+def decompress_text(value: str | None) -> str:
+    """The body text kept for snippets (compressed with the rest of the stored fields)."""
+    return value or ""
 
 
 def _keywords(terms: list[str]) -> str:
@@ -96,7 +91,7 @@ def post_to_document(post: Post) -> dict:
             "date": post.date.isoformat() if post.date else None,
             "url": post.url,
         },
-        "text": compress_text(post.body),
+        "text": post.body,
         "sig": signature(post.root, post.size, post.mtime, post.digest),
     }
     if post.tags:
@@ -106,6 +101,10 @@ def post_to_document(post: Post) -> dict:
         doc["categories"] = _keywords(post.categories)
         doc["_stored_categories"] = post.categories
     if post.date:
-        doc["date"] = post.date.replace(tzinfo=None)
+        # Indexed by the day (date filters are by the day, and a day's posts share their
+        # terms), stored and sorted to the second.
+        moment = post.date.replace(tzinfo=None)
+        doc["date"] = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        doc["_stored_date"] = moment
         doc["year"] = str(post.date.year)
     return doc

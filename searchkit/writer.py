@@ -27,7 +27,7 @@ from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .codec import INLINE_LIMIT, SearchkitCodec
+from .codec import INLINE_LIMIT, PICKLE_PROTOCOL, SearchkitCodec
 from .errors import SearchkitError
 from .schema import ChineseText
 
@@ -123,7 +123,8 @@ def _inline_terminfo(docnums, weights, values, lengths) -> bytes:
         docnum, weight, value, length = docnums[0], weights[0], values[0], lengths[0]
         lbyte = length_to_byte(length) if length else 0
         head = _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
-        return head + dumps(((docnum,), (float(weight),), (value,) if value else ()), 2)
+        posting = ((docnum,), (_number(weight),), (value,) if value else ())
+        return head + dumps(posting, PICKLE_PROTOCOL)
     weights = array("f", weights)
     present = [n for n in lengths if n]
     head = _TERMINFO.pack(
@@ -136,7 +137,14 @@ def _inline_terminfo(docnums, weights, values, lengths) -> bytes:
         docnums[0],
         docnums[-1],
     )
-    return head + dumps((tuple(docnums), tuple(weights), tuple(v for v in values if v)), 2)
+    postings = (tuple(docnums), tuple(map(_number, weights)), tuple(v for v in values if v))
+    return head + dumps(postings, PICKLE_PROTOCOL)
+
+
+def _number(weight: float) -> float | int:
+    """Whole weights (frequencies, mostly) pickle shorter as ints."""
+    whole = int(weight)
+    return whole if whole == weight else weight
 
 
 def add_terms(tindex, entries: list[tuple[bytes, bytes]]) -> None:

@@ -122,3 +122,28 @@ def test_date_options():
     assert parse_date_option("2022-02", end=True) == date(2022, 2, 28)
     with pytest.raises(QueryError):
         parse_date_option("2022-13-01")
+
+
+def test_posts_of_one_day_filter_by_the_day_and_sort_to_the_second(tmp_path):
+    from conftest import write_post
+
+    from searchkit.indexer import index_paths
+
+    posts = tmp_path / "posts"
+    for name, when in (("early", "08:05:00"), ("late", "21:40:00"), ("next", "00:10:00")):
+        day = "2023-05-07" if name != "next" else "2023-05-08"
+        write_post(posts, f"_posts/{day}-{name}.md", f"date: {day} {when} +0800", "防汛会议")
+    index_paths([posts], tmp_path / "ix", jobs=1)
+    with Searcher(tmp_path / "ix") as searcher:
+        newest = searcher.search("防汛", SearchOptions(sort="-date"))
+        assert [h.path.split("-")[-1] for h in newest.hits] == ["next.md", "late.md", "early.md"]
+        assert newest.hits[1].date == "2023-05-07T21:40:00+08:00"
+        one_day = searcher.search(
+            "防汛", SearchOptions(since=date(2023, 5, 7), until=date(2023, 5, 7))
+        )
+        assert sorted(h.path for h in one_day.hits) == [
+            "_posts/2023-05-07-early.md",
+            "_posts/2023-05-07-late.md",
+        ]
+        ranged = searcher.search("防汛 date:[2023-05-08 TO 2023-05-09]")
+        assert [h.path for h in ranged.hits] == ["_posts/2023-05-08-next.md"]
