@@ -27,9 +27,12 @@ from whoosh.codec.whoosh3 import (
     W3Codec,
     W3PerDocReader,
     W3PostingsWriter,
+    W3Segment,
     _lenfield,
 )
 from whoosh.compat import dumps
+from whoosh.filedb.compound import CompoundStorage
+from whoosh.filedb.structfile import BufferFile
 from whoosh.formats import Positions
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
@@ -159,3 +162,78 @@ class SearchkitCodec(W3Codec):
 
     def per_document_reader(self, storage, segment):
         return _PerDocReader(storage, segment)
+
+    def new_segment(self, storage, indexname):
+        return _Segment(self, indexname)
+
+
+class _Segment(W3Segment):
+    def open_compound_file(self, storage):
+        name = self.make_filename(self.COMPOUND_EXT)
+        return _CompoundStorage(storage.open_file(name), use_mmap=storage.supports_mmap)
+
+
+class _CompoundStorage(CompoundStorage):
+    def open_file(self, name, *args, **kwargs):
+        if self.is_closed or self._source is None:
+            return super().open_file(name, *args, **kwargs)
+        offset, length = self.range(name)
+        return _ViewFile(memoryview(self._source)[offset : offset + length], name=name)
+
+
+class _ViewFile(BufferFile):
+    """Whoosh's BufferFile without the copy: reads go straight to the memory view."""
+
+    def __init__(self, buf, name=None, onclose=None):
+        super().__init__(b"", name=name, onclose=onclose)
+        self._buf = buf
+        self.file = _ViewReader(buf)
+
+    def subset(self, position, length, name=None):
+        return _ViewFile(self._buf[position : position + length], name=name or self._name)
+
+
+class _ViewReader:
+    """The read side of a binary file over a memoryview, for StructFile and pickle."""
+
+    def __init__(self, view: memoryview):
+        self._view = view
+        self._pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        start = self._pos
+        end = len(self._view) if size is None or size < 0 else min(start + size, len(self._view))
+        self._pos = end
+        return self._view[start:end].tobytes()
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int = -1) -> bytes:
+        view = self._view
+        start = self._pos
+        end = len(view) if size is None or size < 0 else min(start + size, len(view))
+        probe = start
+        while probe < end:  # look for the newline a little at a time, not in a copy of it all
+            window = view[probe : min(probe + 256, end)].tobytes()
+            at = window.find(b"\n")
+            if at >= 0:
+                return self.read(probe + at + 1 - start)
+            probe += len(window)
+        return self.read(end - start)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self._pos, len(self._view))[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        self._view = memoryview(b"")
+
+    def flush(self) -> None:
+        pass

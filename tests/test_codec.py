@@ -129,3 +129,23 @@ def test_segment_builder_writes_what_whoosh_writes(tmp_path):
     for docnum in range(len(docs)):
         assert whoosh.stored_fields(docnum) == ours.stored_fields(docnum)
         assert whoosh.doc_field_length(docnum, "body") == ours.doc_field_length(docnum, "body")
+
+
+def test_view_reader_reads_like_a_file():
+    import io
+    import pickle
+
+    from searchkit.codec import _ViewReader
+
+    data = pickle.dumps([b"abc", "数据\n中心", 3.5], 2) + b"line one\nline two\n" + b"x" * 1000
+    ours, theirs = _ViewReader(memoryview(data)), io.BytesIO(data)
+    assert pickle.load(ours) == pickle.load(theirs)
+    assert ours.tell() == theirs.tell()
+    for size in (-1, 3, 100):
+        assert ours.readline(size) == theirs.readline(size)
+    assert ours.read(5) == theirs.read(5)
+    ours.seek(-10, 2), theirs.seek(-10, 2)
+    assert ours.read() == theirs.read() and ours.read(4) == theirs.read(4) == b""
+    buffer, other = bytearray(4), bytearray(4)
+    ours.seek(2), theirs.seek(2)
+    assert ours.readinto(buffer) == theirs.readinto(other) and buffer == other
