@@ -48,6 +48,14 @@ def metrics(ranked: dict[str, list[str]], relevant: dict[str, str]) -> dict[str,
     return {"MRR@10": mrr / n, "Recall@10": recall / n, "nDCG@10": ndcg / n}
 
 
+def digest(ranked: dict[str, list[str]]) -> str:
+    """A short fingerprint of every top 10 of a run: equal digests, equal result lists."""
+    import hashlib
+
+    lines = (f"{qid}\t{' '.join(ranked[qid][:10])}" for qid in sorted(ranked))
+    return hashlib.sha1("\n".join(lines).encode("utf-8")).hexdigest()[:12]
+
+
 def run_searchkit(queries: Path, index: Path) -> dict[str, list[str]]:
     proc = subprocess.run(
         [SEARCHKIT, "search", "--batch", str(queries), "--index", str(index), "--limit", "10"],
@@ -96,11 +104,12 @@ def main() -> int:
         peer = PeerSearcher(work / "eval-peer")
     print()
     header = f"{'query set':<28} {'MRR@10':>14} {'Recall@10':>14} {'nDCG@10':>14}"
-    print(header + ("" if peer is None else "   (searchkit / peer)"))
+    print(header + ("" if peer is None else "   (searchkit / peer)") + "   top-10 digest")
     print("-" * len(header))
     for queries in sorted((zhqa / "queries").glob("*.tsv")):
         relevant = read_qrels(queries.with_name(queries.name.split(".")[0] + ".qrels"))
-        ours = metrics(run_searchkit(queries, index), relevant)
+        ranked = run_searchkit(queries, index)
+        ours = metrics(ranked, relevant)
         theirs = metrics(run_peer(queries, peer), relevant) if peer else None
         cells = []
         for key in ("MRR@10", "Recall@10", "nDCG@10"):
@@ -108,7 +117,7 @@ def main() -> int:
             if theirs:
                 cell += f" / {theirs[key]:.4f}"
             cells.append(f"{cell:>14}" if not theirs else f"{cell:>18}")
-        print(f"{queries.stem:<28} " + " ".join(cells))
+        print(f"{queries.stem:<28} " + " ".join(cells) + f"   {digest(ranked)}")
     return 0
 
 
