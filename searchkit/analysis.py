@@ -22,7 +22,7 @@ from whoosh.analysis import Analyzer, Token
 from .errors import SearchkitError
 
 #: Bump when a change to this module changes the tokens of the same text.
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
 
 _WORDISH = re.compile(r"\w+", re.UNICODE)
 _PARTS = re.compile(r"\d+(?:\.\d+)+|[^\W_]+", re.UNICODE)
@@ -183,6 +183,11 @@ def segment(
     mode share the position of the word they sit in and phrase queries still line up.
     Punctuation and spaces are dropped; a token mixing words and symbols (``6.3512%``,
     ``hfo-1234yf``) gives its word and number parts.
+
+    A Chinese word that jieba's HMM made up (not in the dictionary, three characters or more)
+    also gives its character pairs, in search mode: the model glues a name to its neighbour
+    differently in a question and in an article (``杨昊现|效力`` against ``杨昊|（``), and the
+    pairs let both meet on ``杨昊``.
     """
     jieba = _segmenter(config.userdict)
     words = jieba.tokenize(text, "default", config.hmm)
@@ -201,9 +206,17 @@ def segment(
         if wordish(word) and "_" not in word:
             if word not in stop:
                 yield word, pos, start, end
-            if end - start <= 2 or extras is None:
+            if extras is None:
                 continue
             seen = {(word, start)}
+            if end - start > 2 and _unknown_chinese(word, jieba):
+                for i in range(len(word) - 1):
+                    pair = word[i : i + 2]
+                    if pair not in stop and (pair, start + i) not in seen:
+                        seen.add((pair, start + i))
+                        yield pair, pos, start + i, start + i + 2
+            if end - start <= 2:
+                continue
         else:
             seen = set()
             for m in parts(word):
@@ -242,7 +255,7 @@ def word_positions(text: str, config: AnalyzerConfig) -> dict[str, list[int]]:
             j += 1
             keep = main_tokens.get(word)
             if keep is None:
-                keep = main_tokens[word] = _main_tokens(word, config)
+                keep = main_tokens[word] = _main_tokens(word, config, jieba)
             if keep is _PUNCT:
                 continue
             pos += 1
@@ -255,7 +268,7 @@ def word_positions(text: str, config: AnalyzerConfig) -> dict[str, list[int]]:
                 continue
             outer = main_tokens.get(words[j])
             if outer is None:
-                outer = main_tokens[words[j]] = _main_tokens(words[j], config)
+                outer = main_tokens[words[j]] = _main_tokens(words[j], config, jieba)
             if keep[0] in outer:  # already given by the word it sits in
                 continue
             at = pos + 1
@@ -269,6 +282,12 @@ def word_positions(text: str, config: AnalyzerConfig) -> dict[str, list[int]]:
 
 
 _PUNCT: tuple[str, ...] = ("<punctuation>",)
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def _unknown_chinese(word: str, jieba) -> bool:
+    """Chinese characters only, and not a word of jieba's dictionary (nor the user's)."""
+    return _CHINESE.fullmatch(word) is not None and not jieba.has_word(word)
 
 
 @lru_cache(maxsize=8)
@@ -276,12 +295,15 @@ def _token_tables(config: AnalyzerConfig) -> tuple[dict, dict]:
     return {}, {}
 
 
-def _main_tokens(word: str, config: AnalyzerConfig) -> tuple[str, ...]:
+def _main_tokens(word: str, config: AnalyzerConfig, jieba) -> tuple[str, ...]:
     if len(word) == 1 and not word.isalnum():
         return _PUNCT
     stop = _stopset(config.stopwords)
     if _WORDISH.fullmatch(word) and "_" not in word:
-        return () if word in stop else (word,)
+        out = [] if word in stop else [word]
+        if len(word) > 2 and _unknown_chinese(word, jieba):
+            out.extend(p for p in (word[i : i + 2] for i in range(len(word) - 1)) if p not in stop)
+        return tuple(out)
     out: list[str] = []
     seen: set[tuple[str, int]] = set()
     for m in _PARTS.finditer(word):
