@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from whoosh import query
 from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from .analysis import AnalyzerConfig, ChineseAnalyzer
 from .codec import CompactPositions
 from .documents import Post
+
+#: Weight of the shorter words search mode finds inside a query word (``影视作品``:
+#: ``影视``, ``视作``, ``作品``) beside the word itself.  Chosen with ``make eval``.
+WORD_PARTS = 0.8
 
 
 class ChineseText(TEXT):
@@ -37,6 +42,30 @@ class ChineseText(TEXT):
         if mode == "query":
             mode = "query-terms"
         return super().process_text(qstring, mode=mode, **kwargs)
+
+    def self_parsing(self) -> bool:
+        return True
+
+    def parse_query(self, fieldname, qstring, boost=1.0):
+        """A query word: the words of jieba's default cut in full, and the shorter words
+        search mode finds inside them (``影视作品``: ``影视``, ``视作``, ``作品``) at
+        ``WORD_PARTS`` of their weight, so that a long word does not outweigh a rare name."""
+        seen: set[str] = set()
+        terms: list[query.Query] = []
+        last = None
+        for token in self.analyzer(qstring, positions=True, mode="query-terms"):
+            if token.text in seen:
+                continue
+            seen.add(token.text)
+            weight = boost if token.pos != last else boost * WORD_PARTS
+            last = token.pos
+            terms.append(query.Term(fieldname, token.text, boost=weight))
+        if not terms:
+            return query.NullQuery
+        return terms[0] if len(terms) == 1 else query.Or(terms)
+
+    def parse_range(self, fieldname, start, end, startexcl, endexcl, boost=1.0):
+        return None  # the parser's own term range
 
 
 def build_schema(config: AnalyzerConfig) -> Schema:
