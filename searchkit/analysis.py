@@ -343,6 +343,11 @@ class ChineseAnalyzer(Analyzer):
     def __repr__(self):
         return f"ChineseAnalyzer({self.config.fingerprint()})"
 
+    def made_up(self, word: str) -> bool:
+        """Whether ``word`` (normalised) is a Chinese word jieba's HMM made up, so that search
+        mode adds its character pairs."""
+        return len(word) > 2 and _unknown_chinese(word, _segmenter(self.config.userdict))
+
     def positions(self, value: str) -> dict[str, list[int]]:
         """Each index token of ``value`` with its positions (see :func:`word_positions`)."""
         return word_positions(normalize(value, self.config.fold)[0], self.config)

@@ -53,13 +53,18 @@ class ChineseText(TEXT):
         seen: set[str] = set()
         terms: list[query.Query] = []
         last = None
+        parts = WORD_PARTS
         for token in self.analyzer(qstring, positions=True, mode="query-terms"):
-            if token.text in seen:
-                continue
-            seen.add(token.text)
-            weight = boost if token.pos != last else boost * WORD_PARTS
-            last = token.pos
-            terms.append(query.Term(fieldname, token.text, boost=weight))
+            if token.pos != last:  # a word of the default cut
+                last = token.pos
+                weight = boost
+                # the pairs of a made-up word stand for it in full
+                parts = 1.0 if self.analyzer.made_up(token.text) else WORD_PARTS
+            else:
+                weight = boost * parts
+            if token.text not in seen:
+                seen.add(token.text)
+                terms.append(query.Term(fieldname, token.text, boost=weight))
         if not terms:
             return query.NullQuery
         return terms[0] if len(terms) == 1 else query.Or(terms)

@@ -125,3 +125,14 @@ def test_index_positions_match_on_any_text(text):
     for token, pos, _start, _end in segment(norm, config):
         expected.setdefault(token, []).append(pos)
     assert word_positions(norm, config) == expected
+
+
+def test_made_up_words_also_give_their_character_pairs():
+    analyzer = ChineseAnalyzer()
+    # the HMM glues the name to the next character in a question ...
+    question = texts(analyzer, "杨昊现效力于哪里", mode="query-terms")
+    assert "杨昊现" in question and "杨昊" in question
+    # ... and keeps it apart in the article; dictionary words give no pairs
+    article = texts(analyzer, "锦地罗（学名），又称作宽叶毛毡苔")
+    assert {"锦地罗", "锦地", "地罗"} <= set(article)
+    assert "华人" not in texts(analyzer, "中华人民共和国", mode="query")

@@ -147,3 +147,32 @@ def test_posts_of_one_day_filter_by_the_day_and_sort_to_the_second(tmp_path):
         ]
         ranged = searcher.search("防汛 date:[2023-05-08 TO 2023-05-09]")
         assert [h.path for h in ranged.hits] == ["_posts/2023-05-08-next.md"]
+
+
+def test_a_name_glued_to_its_neighbour_in_the_question_is_still_found(tmp_path):
+    from conftest import write_post
+
+    from searchkit.indexer import index_paths
+
+    posts = tmp_path / "posts"
+    write_post(
+        posts, "_posts/2023-01-01-a.md", "title: 球员", "杨昊（），中国足球运动员，司职中场。"
+    )
+    for i, club in enumerate(("中乙", "中甲", "中超")):
+        body = f"这名球员现效力于{club}联赛的球队，成绩一般。"
+        write_post(posts, f"_posts/2023-01-0{i + 2}-b{i}.md", "title: 球队", body)
+    index_paths([posts], tmp_path / "ix", jobs=1)
+    with Searcher(tmp_path / "ix") as searcher:
+        assert searcher.search("杨昊现效力于哪里？").hits[0].path == "_posts/2023-01-01-a.md"
+
+
+def test_the_words_inside_a_long_query_word_weigh_less_than_it(examples):
+    from whoosh import query as wq
+
+    from searchkit.schema import WORD_PARTS
+
+    parsed = examples.parse("影视作品")
+    boosts = {(t.fieldname, t.text): t.boost for t in parsed.leaves() if isinstance(t, wq.Term)}
+    assert boosts[("body", "影视作品")] == 1.0
+    assert boosts[("body", "影视")] == boosts[("body", "作品")] == WORD_PARTS
+    assert boosts[("title", "影视作品")] == 0.5
