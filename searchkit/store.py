@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .analysis import ANALYZER_VERSION
 from .errors import IndexLocked, IndexMissing, SearchkitError
 
 DEFAULT_INDEX = "index"
@@ -75,7 +76,7 @@ def open_index(folder: Path):
         if generation is None:
             break
         try:
-            return index.open_dir(str(generation))
+            ix = index.open_dir(str(generation))
         except (EmptyIndexError, FileNotFoundError):
             time.sleep(0.05)  # a rebuild swapped generations under us; read CURRENT again
         except (AttributeError, ImportError, pickle.UnpicklingError, EOFError) as exc:
@@ -83,9 +84,24 @@ def open_index(folder: Path):
                 f"the index at {folder} was written by an incompatible searchkit version "
                 f"({type(exc).__name__}); rebuild it: searchkit index PATH --index {folder} --rebuild"
             ) from exc
+        if _analyzer_version(ix) != ANALYZER_VERSION:
+            raise SearchkitError(
+                f"the index at {folder} was written by another searchkit version; "
+                f"rebuild it: searchkit index PATH --index {folder} --rebuild"
+            )
+        return ix
     raise IndexMissing(
         f"no index at {folder}; build one with: searchkit index PATH --index {folder}"
     )
+
+
+def _analyzer_version(ix) -> int | None:
+    try:
+        field = ix.schema["body"]
+    except KeyError:
+        return None
+    config = getattr(getattr(field, "analyzer", None), "config", None)
+    return getattr(config, "version", None)
 
 
 def write_state(folder: Path, **values) -> None:

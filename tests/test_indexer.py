@@ -93,3 +93,30 @@ def test_a_second_folder_is_added_beside_the_first(tmp_path):
     assert (report.added, report.deleted, report.documents) == (1, 0, 2)
     shutil.rmtree(tmp_path / "two")
     assert index_paths([tmp_path / "two"], tmp_path / "ix", jobs=1).documents == 2
+
+
+def test_an_index_from_another_analyzer_version_asks_for_a_rebuild(tmp_path):
+    from whoosh import index as whoosh_index
+
+    from searchkit import store
+    from searchkit.analysis import ANALYZER_VERSION, AnalyzerConfig
+    from searchkit.errors import SearchkitError
+    from searchkit.schema import build_schema
+    from searchkit.search import Searcher
+
+    folder = tmp_path / "ix"
+    folder.mkdir()
+    generation = store.new_generation(folder)
+    old = AnalyzerConfig(version=ANALYZER_VERSION - 1)
+    whoosh_index.create_in(str(generation), build_schema(old))
+    store.make_current(folder, generation)
+    with pytest.raises(SearchkitError, match="--rebuild"):
+        Searcher(folder)
+    with pytest.raises(SearchkitError, match="--rebuild"):
+        index_paths([tmp_path / "nothing"], folder)
+    posts = tmp_path / "posts"
+    write_post(posts, "_posts/2023-01-01-a.md", "title: 新", "新的内容")
+    report = index_paths([posts], folder, rebuild=True)
+    assert report.added == 1
+    with Searcher(folder) as searcher:
+        assert searcher.search("内容").total == 1

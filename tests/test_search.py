@@ -87,7 +87,7 @@ def test_field_queries(examples):
     assert examples.search("tags:民俗").total >= 2
 
 
-@pytest.mark.parametrize("bad", ["title:(", "(数据", "a)", "[2022", "title:", "", "   "])
+@pytest.mark.parametrize("bad", ["title:(", "(数据", "a)", "[2022", "title:", "", "   ", 'date:""'])
 def test_bad_queries_raise_query_error(examples, bad):
     with pytest.raises(QueryError):
         examples.search(bad)
@@ -176,3 +176,20 @@ def test_the_words_inside_a_long_query_word_weigh_less_than_it(examples):
     assert boosts[("body", "影视作品")] == 1.0
     assert boosts[("body", "影视")] == boosts[("body", "作品")] == WORD_PARTS
     assert boosts[("title", "影视作品")] == 0.5
+
+
+@pytest.mark.parametrize(
+    "text, options",
+    [
+        ("数据中心 液冷", SearchOptions()),
+        ("香港 经济", SearchOptions(since=date(2022, 1, 1))),
+        ("数据", SearchOptions(tags=["科技"])),
+        ('"数据中心" 液冷', SearchOptions()),
+        ("数据中心 NOT 液冷", SearchOptions()),
+    ],
+)
+def test_total_is_the_number_of_matching_posts(examples, text, options):
+    found = examples.search(text, options)
+    filtered = examples._filter(options)
+    whoosh = examples.searcher.search(examples.parse(text), limit=None, filter=filtered)
+    assert found.total == len(whoosh) == whoosh.scored_length()
