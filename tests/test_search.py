@@ -193,3 +193,31 @@ def test_total_is_the_number_of_matching_posts(examples, text, options):
     filtered = examples._filter(options)
     whoosh = examples.searcher.search(examples.parse(text), limit=None, filter=filtered)
     assert found.total == len(whoosh) == whoosh.scored_length()
+
+
+def test_hits_holding_the_query_spans_gain_by_their_share(tmp_path):
+    from conftest import write_post
+
+    from searchkit.indexer import index_paths
+    from searchkit.search import SPAN
+
+    posts = tmp_path / "posts"
+    write_post(posts, "_posts/2023-01-01-a.md", "title: 甲", "动画在台湾台视播出，收视很好。")
+    write_post(
+        posts,
+        "_posts/2023-01-02-b.md",
+        "title: 乙",
+        "台视的动画很多，在台湾很受欢迎，播出时间不定。",
+    )
+    index_paths([posts], tmp_path / "ix", jobs=1)
+    with Searcher(tmp_path / "ix") as searcher:
+        text = "在台湾台视播出"
+        results = searcher.searcher.search(searcher.parse(text), limit=10)
+        bonus: dict[int, float] = {}
+        searcher._span_bonus(text, results, bonus)
+        scores = {hit["path"]: (hit.score, bonus[hit.docnum]) for hit in results}
+        score, gained = scores["_posts/2023-01-01-a.md"]
+        assert gained == pytest.approx(SPAN * score)  # every trigram of the query is there
+        score, gained = scores["_posts/2023-01-02-b.md"]
+        assert gained == pytest.approx(SPAN * score / 5)  # 在台湾, one of five
+        assert searcher.search(text).hits[0].path == "_posts/2023-01-01-a.md"
