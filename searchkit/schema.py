@@ -118,7 +118,10 @@ def post_to_document(post: Post) -> dict:
     doc = {
         "path": post.path,
         "title": post.title,
-        "body": post.body,
+        # The body field is the whole post: BM25 then sees a title word and the same word
+        # in the text together (make eval: +0.0006 MRR on both sets); the title field adds
+        # its own, lighter weight.
+        "body": post.title + "\n" + post.body,
         "meta": {
             "size": post.size,
             "digest": post.digest,
