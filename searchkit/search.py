@@ -166,14 +166,20 @@ class Searcher:
 
     def refresh(self) -> None:
         """Move to the last committed state of the index (after an update or a rebuild)."""
+        from whoosh.index import EmptyIndexError
+
         if store.current_generation(self.folder) != self.generation:
             self.searcher.close()
             self._open()
             return
         try:
-            self.searcher = self.searcher.refresh()
-        except (TypeError, FileNotFoundError):  # Whoosh cannot refresh an empty reader
-            self.searcher = self.ix.searcher(weighting=self._weighting)
+            try:
+                self.searcher = self.searcher.refresh()
+            except TypeError:  # Whoosh cannot refresh an empty reader
+                self.searcher = self.ix.searcher(weighting=self._weighting)
+        except (FileNotFoundError, EmptyIndexError):  # a rebuild removed this generation
+            self.searcher.close()
+            self._open()
 
     def close(self) -> None:
         self.searcher.close()

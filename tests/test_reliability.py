@@ -168,3 +168,28 @@ def test_messy_archive_loses_nothing(tmp_path):
         for marker, path in corpus.expected.items():
             assert path in [h.path for h in searcher.search(marker).hits], (marker, path)
         assert searcher.search("mkhidden").total == 0
+
+
+def test_a_search_that_races_a_rebuild_reopens(tmp_path, monkeypatch):
+    """The searcher checked CURRENT just before a rebuild switched it and removed the old
+    generation: its refresh finds the files gone and it opens the new one."""
+    from searchkit import search as search_module
+    from searchkit import store
+
+    posts = make_archive(tmp_path / "posts", 20)
+    folder = tmp_path / "ix"
+    index_paths([posts], folder, jobs=1)
+    searcher = Searcher(folder)
+    old = searcher.generation
+    write_post(posts, "_posts/2020-01-02-late.md", "title: 新", "数据中心的新报道。")
+    index_paths([posts], folder, rebuild=True, jobs=1)
+    assert not old.exists()
+    answers = iter([old])
+    real = store.current_generation
+    monkeypatch.setattr(
+        search_module.store, "current_generation", lambda f: next(answers, None) or real(f)
+    )
+    result = searcher.search("数据中心")
+    assert searcher.generation != old
+    assert "_posts/2020-01-02-late.md" in {hit.path for hit in searcher.search("新报道").hits}
+    assert result.total >= 1
