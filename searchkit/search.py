@@ -26,7 +26,7 @@ TITLE_WEIGHT = 0.5
 SPAN = 0.5
 SPAN_DEPTH = 20
 #: Weight of an optional phrase for each pair of neighbouring query words (``make eval``).
-PROXIMITY = 0.5
+PROXIMITY = 0.4
 PROXIMITY_SLOP = 2
 #: How many of the best hits the proximity reward may reorder.
 RERANK_DEPTH = 100
