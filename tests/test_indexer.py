@@ -120,3 +120,31 @@ def test_an_index_from_another_analyzer_version_asks_for_a_rebuild(tmp_path):
     assert report.added == 1
     with Searcher(folder) as searcher:
         assert searcher.search("内容").total == 1
+
+
+def test_a_failing_builder_process_fails_the_run_in_one_line(tmp_path):
+    from whoosh import index as whoosh_index
+
+    from searchkit.analysis import AnalyzerConfig
+    from searchkit.documents import walk
+    from searchkit.errors import SearchkitError
+    from searchkit.indexer import _read
+    from searchkit.schema import build_schema, post_to_document
+    from searchkit.writer import build_parallel, shares
+
+    posts = tmp_path / "posts"
+    for i in range(6):
+        write_post(posts, f"_posts/2023-01-0{i + 1}-p{i}.md", f"title: 第{i}篇", "内容")
+    (tmp_path / "ix").mkdir()
+    ix = whoosh_index.create_in(str(tmp_path / "ix"), build_schema(AnalyzerConfig()))
+
+    def broken(post):
+        if post.path.endswith("p4.md"):
+            raise OSError("disk full")
+        return post_to_document(post)
+
+    sources = list(walk([posts], []))
+    with pytest.raises(SearchkitError, match="indexing failed: OSError: disk full"):
+        build_parallel(ix, shares(sources, {}, 2), broken, _read)
+    segments, outcomes = build_parallel(ix, shares(sources, {}, 2), post_to_document, _read)
+    assert len(segments) == 2 and [o.kind for o in outcomes] == ["added"] * 6
