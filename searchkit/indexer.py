@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import store
-from .analysis import ANALYZER_VERSION, AnalyzerConfig, read_stopwords, read_userdict
+from .analysis import AnalyzerConfig, read_stopwords, read_userdict
 from .codec import SearchkitCodec
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
 from .errors import AnalyzerMismatch, SearchkitError
@@ -102,10 +102,6 @@ def choose_config(
         )
         raise AnalyzerMismatch(
             f"the {what} differ from those that built {folder}; run again with --rebuild"
-        )
-    if existing.version != ANALYZER_VERSION:
-        raise AnalyzerMismatch(
-            f"{folder} was built by another version of the analyzer; run again with --rebuild"
         )
     return existing
 
@@ -256,8 +252,3 @@ def _signatures(ix) -> dict[str, tuple[str, int, float, str]]:
         for docnum in reader.all_doc_ids():
             out[paths[docnum]] = read_signature(sigs[docnum])
     return out
-
-
-def _segments(ix) -> int:
-    with ix.reader() as reader:
-        return len(reader.leaf_readers())

@@ -28,14 +28,10 @@ class ChineseText(TEXT):
         super().__init__(analyzer=analyzer, stored=stored)
         self.format = CompactPositions(field_boost=self.format.field_boost)
 
-    def positions(self, value: str) -> dict[str, list[int]]:
-        """Each word of ``value`` with the positions it stands at."""
-        return self.analyzer.positions(value)
-
     def index(self, value, **kwargs):
         encode = self.format.encode
         boost = self.format.field_boost
-        for token, found in self.positions(value).items():
+        for token, found in self.analyzer.positions(value).items():
             yield token.encode("utf-8"), len(found), len(found) * boost, encode(found)
 
     def process_text(self, qstring, mode="", **kwargs):
@@ -104,9 +100,9 @@ def read_signature(value: bytes) -> tuple[str, int, float, str]:
     return root, int(size), float(mtime), digest
 
 
-def decompress_text(value: str | None) -> str:
-    """The body text kept for snippets (compressed with the rest of the stored fields)."""
-    return value or ""
+def whole_text(title: str, text: str | None) -> str:
+    """A post as its body field is indexed: the title, then the text."""
+    return f"{title}\n{text or ''}"
 
 
 def _keywords(terms: list[str]) -> str:
@@ -121,7 +117,7 @@ def post_to_document(post: Post) -> dict:
         # The body field is the whole post: BM25 then sees a title word and the same word
         # in the text together (make eval: +0.0006 MRR on both sets); the title field adds
         # its own, lighter weight.
-        "body": post.title + "\n" + post.body,
+        "body": whole_text(post.title, post.body),
         "meta": {
             "size": post.size,
             "digest": post.digest,

@@ -17,7 +17,7 @@ from . import store
 from .analysis import normalize
 from .errors import QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
-from .schema import analyzer_config, decompress_text
+from .schema import analyzer_config, whole_text
 
 #: Query-time weight of the title against the body (chosen by ``make eval``; see README).
 TITLE_WEIGHT = 0.5
@@ -306,7 +306,7 @@ class Searcher:
             return
         for hit in results[:SPAN_DEPTH]:
             stored = hit.fields()
-            body = stored.get("title", "") + "\n" + decompress_text(stored.get("text"))
+            body = whole_text(stored.get("title", ""), stored.get("text"))
             body = normalize(body, self.config.fold)[0]
             share = sum(1 for gram in grams if gram in body) / len(grams)
             bonus[hit.docnum] = bonus.get(hit.docnum, 0.0) + SPAN * share * hit.score
@@ -337,7 +337,7 @@ class Searcher:
         stored = self.searcher.document(path=path)
         if stored is None:
             raise SearchkitError(f"no post with path {path!r} in the index")
-        text = stored.get("title", "") + "\n" + decompress_text(stored.get("text"))
+        text = whole_text(stored.get("title", ""), stored.get("text"))
         counts: dict[str, int] = {}
         for token in self.schema["body"].analyzer(text, mode="query"):
             word = token.text
@@ -367,7 +367,7 @@ class Searcher:
         title = stored.get("title", "")
         snippet = Snippet("", [])
         if snippets:
-            body = decompress_text(stored.get("text"))
+            body = stored.get("text") or ""
             snippet = make_snippet(body, find_matches(body, terms, self.config.fold))
         return Hit(
             rank=rank,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import store
 from .errors import SearchkitError
-from .schema import analyzer_config, decompress_text
+from .schema import analyzer_config
 
 
 def index_stats(index: str | Path | None = None) -> dict:
@@ -59,5 +59,5 @@ def show_post(path: str, index: str | Path | None = None) -> dict:
         "url": meta.get("url"),
         "size": meta.get("size"),
         "digest": meta.get("digest"),
-        "text": decompress_text(stored.get("text")),
+        "text": stored.get("text") or "",
     }

@@ -29,7 +29,6 @@ from whoosh.writing import SegmentWriter
 
 from .codec import INLINE_LIMIT, PICKLE_PROTOCOL, SearchkitCodec
 from .errors import SearchkitError
-from .schema import ChineseText
 
 _TERMINFO = W3TermInfo._struct
 
@@ -57,21 +56,14 @@ class SegmentBuilder(SegmentWriter):
             length = 0
             if fieldobj.indexed:
                 terms = self._terms.setdefault(name, {})
-                if isinstance(fieldobj, ChineseText):  # straight from the analyzer
-                    encode = fieldobj.format.encode
-                    for token, found in fieldobj.positions(value).items():
-                        freq = len(found)
-                        posting = (docnum, float(freq), encode(found))
-                        length += freq
-                        btext = token.encode("utf-8")
-                        if btext in terms:
-                            terms[btext].append(posting)
-                        else:
-                            terms[btext] = [posting]
-                else:
-                    for btext, freq, weight, vbytes in fieldobj.index(value):
-                        terms.setdefault(btext, []).append((docnum, weight, vbytes))
-                        length += freq
+                for btext, freq, weight, vbytes in fieldobj.index(value):
+                    posting = (docnum, weight, vbytes)
+                    found = terms.get(btext)
+                    if found is None:
+                        terms[btext] = [posting]
+                    else:
+                        found.append(posting)
+                    length += freq
                 if fieldobj.scorable:
                     self._lengths.setdefault(name, {})[docnum] = byte_to_length(
                         length_to_byte(length)
