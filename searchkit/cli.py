@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
+import os
+import signal
 import sys
+import traceback
 
 import click
 
 from . import __version__
 from .errors import SearchkitError
 
-EXIT_HITS, EXIT_NO_HITS, EXIT_ERROR = 0, 1, 2
+EXIT_HITS, EXIT_NO_HITS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UserError(click.ClickException):
@@ -18,8 +24,21 @@ class UserError(click.ClickException):
     exit_code = EXIT_ERROR
 
 
+class Interrupted(BaseException):
+    """SIGTERM (or SIGHUP) arrived: unwind, so that what a run wrote is removed."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.exit_code = 128 + signum
+
+
+def _on_signal(signum, frame):
+    raise Interrupted(signum)
+
+
 class Group(click.Group):
-    """Turns searchkit errors, and any bug, into one line on stderr instead of a traceback."""
+    """Turns searchkit errors into one line on stderr and the documented exit code; a bug
+    is one line too, with its traceback when ``SEARCHKIT_DEBUG=1``."""
 
     def invoke(self, ctx):
         try:
@@ -29,12 +48,83 @@ class Group(click.Group):
         except SearchkitError as exc:
             raise UserError(str(exc)) from exc
         except KeyboardInterrupt:
-            raise click.Abort() from None
-        except BrokenPipeError:
-            sys.stderr.close()
-            raise click.exceptions.Exit(EXIT_ERROR) from None
+            _say("interrupted")
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except Interrupted as exc:
+            _say("stopped by a signal")
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except BrokenPipeError:  # the reader went away (| head): end quietly, as grep does
+            _silence_stdout()
+            raise click.exceptions.Exit(EXIT_HITS) from None
+        except OSError as exc:
+            if exc.errno == errno.EBADF and getattr(exc, "filename", None) == "<stdout>":
+                raise UserError("cannot write the results: standard output is closed") from exc
+            raise _internal(exc) from exc
         except Exception as exc:  # a bug: say so in one line
-            raise UserError(f"internal error: {type(exc).__name__}: {exc}") from exc
+            raise _internal(exc) from exc
+
+
+def _internal(exc: BaseException) -> UserError:
+    if os.environ.get("SEARCHKIT_DEBUG"):
+        traceback.print_exception(exc, file=sys.stderr)
+    return UserError(
+        f"internal error: {type(exc).__name__}: {exc} "
+        "(a bug in searchkit; SEARCHKIT_DEBUG=1 prints where)"
+    )
+
+
+def _say(message: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(f"searchkit: {message}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+class _ClosedStream(io.TextIOBase):
+    """Stands for a standard stream that was closed when searchkit started: its descriptor
+    is held open on /dev/null (so no index file can take that number), and writing or
+    reading it fails with a clear error."""
+
+    def __init__(self, name: str):
+        self.name = f"<{name}>"
+        self.what = "standard input" if name == "stdin" else "standard output"
+
+    def _closed(self, *args):
+        raise OSError(errno.EBADF, f"{self.what} is closed", self.name)
+
+    write = read = readline = _closed
+
+    def isatty(self) -> bool:
+        return False
+
+
+def guard_standard_streams() -> set[int]:
+    """Open /dev/null on any of the descriptors 0, 1 and 2 that the caller closed (``2>&-``,
+    as under some cron setups), before anything else can be given those numbers; returns
+    which were closed.  A closed stdin or stdout fails when used; a closed stderr is quiet."""
+    closed = set()
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.add(fd)
+            held = os.open(os.devnull, os.O_RDWR)
+            if held != fd:
+                os.dup2(held, fd)
+                os.close(held)
+    if 0 in closed:
+        sys.stdin = _ClosedStream("stdin")
+    if 1 in closed:
+        sys.stdout = _ClosedStream("stdout")
+    if 2 in closed:
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    return closed
 
 
 index_option = click.option(
@@ -82,6 +172,7 @@ def cli():
     help="Stop-word list, one word per line (replaces the built-in one).",
 )
 @click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores).")
+@click.option("--drafts", is_flag=True, help="Index Jekyll's _drafts/ folders too.")
 @click.option(
     "--wait",
     type=click.FloatRange(0),
@@ -90,7 +181,7 @@ def cli():
     help="Seconds to wait for another writer.",
 )
 @json_option
-def index(paths, index, rebuild, userdict, stopwords, jobs, wait, json_):
+def index(paths, index, rebuild, userdict, stopwords, jobs, drafts, wait, json_):
     """Index the posts under PATHS (files or folders), incrementally.
 
     New and changed posts are added, deleted ones removed, unchanged ones skipped.
@@ -115,6 +206,7 @@ def index(paths, index, rebuild, userdict, stopwords, jobs, wait, json_):
             jobs=jobs,
             lock_timeout=wait,
             progress=progress,
+            drafts=drafts,
         )
     finally:
         finish()
@@ -163,7 +255,7 @@ def _date(ctx, param, value):
         raise click.BadParameter(str(exc)) from exc
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1)
 @index_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
@@ -182,7 +274,6 @@ def _date(ctx, param, value):
 @click.option("--jsonl", is_flag=True, help="Print one JSON hit per line.")
 @click.option(
     "--batch",
-    type=click.File("r", encoding="utf-8"),
     metavar="FILE",
     help="Run one query per line (QID<TAB>QUERY or QUERY); '-' reads stdin.",
 )
@@ -235,8 +326,8 @@ def search(
     if batch is not None:
         if query:
             raise click.UsageError("give either QUERY or --batch, not both")
-        with Searcher(index) as searcher:
-            for qid, result in run_batch(searcher, batch, options):
+        with Searcher(index) as searcher, _open_batch(batch) as lines:
+            for qid, result in run_batch(searcher, lines, options):
                 if isinstance(result, SearchkitError):
                     click.echo(to_json({"qid": qid, "error": str(result)}))
                     continue
@@ -247,6 +338,7 @@ def search(
                             "qid": qid,
                             "query": row["query"],
                             "total": row["total"],
+                            "took_ms": row["took_ms"],
                             "hits": row["hits"],
                         }
                     )
@@ -265,6 +357,26 @@ def search(
         color = use_color(no_color)
         _print_lines(render_hits(result, color), color, pager)
     sys.exit(EXIT_HITS if result.hits else EXIT_NO_HITS)
+
+
+@contextlib.contextmanager
+def _open_batch(name: str):
+    """The lines of a batch file (``-``: stdin), as bytes: each is decoded on its own, so a
+    line that is not UTF-8 costs that line only."""
+    if name == "-":
+        stdin = getattr(sys.stdin, "buffer", None)
+        if stdin is None:
+            raise click.UsageError("--batch -: standard input is closed")
+        yield stdin
+        return
+    try:
+        handle = open(name, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {name}: {exc.strerror}", param_hint="--batch"
+        ) from None
+    with handle:
+        yield handle
 
 
 def _print_lines(lines, color: bool, pager: bool) -> None:
@@ -287,7 +399,7 @@ def stats(index, json_):
       searchkit stats
       searchkit stats --json | jq .years
     """
-    from .output import to_json
+    from .output import printable, to_json
     from .stats import index_stats
 
     data = index_stats(index)
@@ -303,7 +415,7 @@ def stats(index, json_):
     for name in ("categories", "tags", "years"):
         items = list(data[name].items())[:10]
         if items:
-            click.echo(f"{name}: " + "  ".join(f"{k} {v}" for k, v in items))
+            click.echo(printable(f"{name}: " + "  ".join(f"{k} {v}" for k, v in items)))
     click.echo("analyzer: " + ", ".join(f"{k}={v}" for k, v in data["analyzer"].items()))
 
 
@@ -322,7 +434,7 @@ def show(path, index, query, json_, no_color):
       searchkit show _posts/2022-06-09-NW202206092405998017.md -q 顶山 --json | jq .highlights
     """
     from .highlight import Snippet, find_matches
-    from .output import MATCH_STYLE, RESET, to_json, use_color
+    from .output import MATCH_STYLE, RESET, printable, to_json, use_color
     from .search import Searcher
     from .stats import show_post
 
@@ -337,16 +449,17 @@ def show(path, index, query, json_, no_color):
         )
         return
     color = use_color(no_color)
-    click.echo(post["title"])
+    click.echo(printable(post["title"]))
     meta = [
         post["date"] or "",
         " ".join(post["categories"]),
         " ".join(post["tags"]),
         post["url"] or "",
     ]
-    click.echo("  ".join(part for part in meta if part))
+    click.echo(printable("  ".join(part for part in meta if part)))
     click.echo("")
-    text = Snippet(post["text"], spans).marked(MATCH_STYLE, RESET) if color else post["text"]
+    text = printable(post["text"])
+    text = Snippet(text, spans).marked(MATCH_STYLE, RESET) if color else text
     click.echo(text, color=color)
 
 
@@ -364,7 +477,7 @@ def similar(path, index, limit, json_, no_color):
       searchkit similar _posts/2021-07-01-data-center.md
       searchkit similar _posts/2021-07-01-data-center.md --json | jq '.terms'
     """
-    from .output import render_hits, result_to_dict, to_json, use_color
+    from .output import printable, render_hits, result_to_dict, to_json, use_color
     from .search import Searcher
 
     with Searcher(index) as searcher:
@@ -383,14 +496,22 @@ def similar(path, index, limit, json_, no_color):
         )
     else:
         color = use_color(no_color)
-        click.echo("terms: " + " ".join(t for t, _ in terms))
+        click.echo(printable("terms: " + " ".join(t for t, _ in terms)))
         for line in render_hits(result, color):
             click.echo(line, color=color)
     sys.exit(EXIT_HITS if result.hits else EXIT_NO_HITS)
 
 
 def main():
-    cli(prog_name="searchkit")
+    guard_standard_streams()
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    try:
+        cli(prog_name="searchkit")
+    except Interrupted as exc:  # arrived outside a command (while starting or ending)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

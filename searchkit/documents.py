@@ -22,6 +22,10 @@ _HAS_YEAR = re.compile(r"\d{4}")
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$|<h[1-6][^>]*>(.*?)</h[1-6]>", re.M | re.I)
 _TITLE_MAX = 80
+#: The most characters of a post's text that are indexed and stored: about 3 MB of Chinese,
+#: far beyond any news post, and a bound on the memory one post can take (a 50 MB file
+#: would otherwise need gigabytes).  The rest is left out with a warning.
+MAX_TEXT = 1_000_000
 
 
 @dataclass
@@ -69,12 +73,16 @@ class SkipFile(Exception):
 # --- walking ------------------------------------------------------------------------------
 
 
-def walk(roots: Iterable[str | os.PathLike], problems: list[Problem]) -> Iterator[SourceFile]:
+def walk(
+    roots: Iterable[str | os.PathLike], problems: list[Problem], drafts: bool = False
+) -> Iterator[SourceFile]:
     """Every post file under ``roots`` (files or folders), with its document id.
 
-    Hidden folders and Jekyll's machinery folders are not entered; symbolic links are followed
-    only while they stay inside the root, and never twice to the same place.
+    Hidden folders and Jekyll's machinery folders are not entered, nor ``_drafts/`` unless
+    ``drafts`` (or unless it is the folder given); symbolic links are followed only while they
+    stay inside the root, and never twice to the same place.
     """
+    skipped_dirs = SKIPPED_DIRS if drafts else SKIPPED_DIRS | {"_drafts"}
     for given in roots:
         given_path = Path(given)
         if not given_path.exists():
@@ -87,7 +95,7 @@ def walk(roots: Iterable[str | os.PathLike], problems: list[Problem]) -> Iterato
             continue
         root = given_path.resolve()
         jekyll = (root / "_posts").is_dir() or (root / "_config.yml").is_file()
-        for source in _walk_folder(root, problems):
+        for source in _walk_folder(root, problems, skipped_dirs):
             outside_posts = "_posts" not in source.path.split("/")[:-1]
             if jekyll and outside_posts and not _starts_with_front_matter(source.abspath):
                 problems.append(Problem(source.path, _STATIC))
@@ -95,7 +103,9 @@ def walk(roots: Iterable[str | os.PathLike], problems: list[Problem]) -> Iterato
             yield source
 
 
-def _walk_folder(root: Path, problems: list[Problem]) -> Iterator[SourceFile]:
+def _walk_folder(
+    root: Path, problems: list[Problem], skipped_dirs: frozenset[str]
+) -> Iterator[SourceFile]:
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[tuple[int, int]] = set()
     root_str = str(root)
@@ -134,7 +144,7 @@ def _walk_folder(root: Path, problems: list[Problem]) -> Iterator[SourceFile]:
                 problems.append(Problem(rel, f"cannot read: {exc.strerror}"))
                 continue
             if stat.S_ISDIR(st.st_mode):
-                if name.startswith(".") or name in SKIPPED_DIRS:
+                if name.startswith(".") or name in skipped_dirs:
                     continue
                 if (st.st_dev, st.st_ino) in seen_dirs:
                     continue  # a link back up the tree
@@ -268,6 +278,13 @@ def parse_date(value) -> datetime:
     return parsed
 
 
+def _cut(text: str, limit: int) -> str:
+    """The start of ``text``, at most ``limit`` characters, ended at a line break if one is
+    near."""
+    cut = text.rfind("\n", limit - 10_000, limit)
+    return text[: cut if cut > 0 else limit]
+
+
 def _date_from_name(name: str) -> datetime | None:
     match = _NAME_DATE.match(os.path.basename(name))
     if not match:
@@ -334,7 +351,16 @@ def parse_post(data: bytes, source: SourceFile) -> Post:
     published = meta.get("published", True)
     if published is False or str(published).lower() == "false":
         raise SkipFile("published: false")
+    if len(raw_body) > 4 * MAX_TEXT:  # markup and all: no need to convert what is cut
+        raw_body = _cut(raw_body, 4 * MAX_TEXT)
     body = body_to_text(raw_body)
+    if len(body) > MAX_TEXT:
+        body = _cut(body, MAX_TEXT)
+    if len(text) > MAX_TEXT and len(body) >= MAX_TEXT - 10_000:
+        warnings.append(
+            f"a very long post: only the first {len(body):,} characters of its text are "
+            f"indexed (the file has {len(text):,})"
+        )
     title_value = meta.get("title")
     title = "" if title_value is None else " ".join(str(title_value).split())
     if not title:

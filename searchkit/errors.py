@@ -19,3 +19,11 @@ class IndexLocked(SearchkitError):
 
 class AnalyzerMismatch(SearchkitError):
     """The requested analyzer differs from the one that built the index."""
+
+
+class IndexDamaged(SearchkitError):
+    """The index on disk cannot be read as it is; the message says how to recover."""
+
+
+class DiskFull(SearchkitError):
+    """A write ran out of space; what the run wrote was removed."""

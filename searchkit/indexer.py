@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -89,8 +90,7 @@ def choose_config(
         changes["userdict"] = read_userdict(userdict)
     if stopwords:
         changes["stopwords"] = read_stopwords(stopwords)
-    generation = store.current_generation(folder)
-    if generation is None or rebuild:
+    if rebuild or store.current_generation(folder) is None:
         return AnalyzerConfig(**changes)
     existing = analyzer_config(store.open_index(folder).schema)
     wanted = replace(existing, **changes)
@@ -116,22 +116,43 @@ def index_paths(
     jobs: int | None = None,
     lock_timeout: float = 10.0,
     progress: Callable[[int, int], None] | None = None,
+    drafts: bool = False,
 ) -> IndexReport:
-    """Bring the index in line with the posts under ``paths``; return what changed."""
+    """Bring the index in line with the posts under ``paths``; return what changed.
+
+    A run that fails (a full disk, a signal) removes what it wrote and leaves the index as
+    its last commit left it.
+    """
     folder = store.index_dir(index)
     started = time.monotonic()
     paths = [str(p) for p in paths]
-    with store.write_lock(folder, lock_timeout):
+    for path in paths:
+        if not os.path.exists(path):
+            raise SearchkitError(f"no such file or folder: {path}; the index was not changed")
+    with store.write_lock(folder, lock_timeout), store.writing(folder):
+        report = IndexReport(index=str(folder), rebuilt=rebuild)
+        recovered = None if rebuild else store.recover_pointer(folder)
+        if recovered:
+            report.warnings.append(Problem(store.CURRENT, recovered, skipped=False))
         store.remove_stale_generations(folder)
         config = choose_config(folder, userdict, stopwords, rebuild)
-        report = IndexReport(index=str(folder), rebuilt=rebuild)
-        generation = store.current_generation(folder)
-        fresh = rebuild or generation is None
-        if fresh:
-            generation = _create(folder, config, make_current=not rebuild and generation is None)
-        report = _sync(paths, generation, config, jobs or os.cpu_count() or 1, report, progress)
+        generation = None if rebuild else store.current_generation(folder)
+        if generation is None:
+            generation = _create(folder, config, make_current=not rebuild)
+        else:
+            store.clean_uncommitted(generation)  # what a killed run left
+        try:
+            _sync(paths, generation, config, jobs or os.cpu_count() or 1, report, progress, drafts)
+            if rebuild:
+                store.make_current(folder, generation)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                if rebuild:
+                    store.remove_generation(generation)
+                else:
+                    store.clean_uncommitted(generation)
+            raise
         if rebuild:
-            store.make_current(folder, generation)
             store.remove_stale_generations(folder)
         store.write_state(folder, last_indexed=datetime.now(timezone.utc).isoformat())
     report.seconds = time.monotonic() - started
@@ -148,28 +169,37 @@ def _create(folder: Path, config: AnalyzerConfig, make_current: bool) -> Path:
     return generation
 
 
-def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
+Key = tuple[str, str]  # (root, path): two folders may hold the same relative path
+
+
+def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
     from whoosh import index as whoosh_index
 
     ix = whoosh_index.open_dir(str(generation))
     existing = _signatures(ix)
     problems: list[Problem] = []
     to_read: list[SourceFile] = []
-    seen: dict[str, str] = {}
-    for source in walk(paths, problems):
-        if source.path in seen:
-            problems.append(Problem(source.path, f"same path as a post under {seen[source.path]}"))
-            continue
-        seen[source.path] = source.root
-        old = existing.get(source.path)
-        if old and old[:3] == (source.root, source.size, source.mtime):
+    seen: set[Key] = set()
+    files: set[str] = set()
+    for source in walk(paths, problems, drafts=drafts):
+        key = (source.root, source.path)
+        if key in seen or source.abspath in files:
+            continue  # the same file reached twice (a file and its folder both given)
+        seen.add(key)
+        files.add(source.abspath)
+        old = existing.get(key)
+        if old and old[:2] == (source.size, source.mtime):
             report.unchanged += 1
         else:
             to_read.append(source)
     report.skipped.extend(problems)
     folders = {str(Path(p).resolve()) for p in paths if Path(p).is_dir()}
-    gone = [p for p, old in existing.items() if old[0] in folders and p not in seen]
-    digests = {path: old[3] for path, old in existing.items()}
+    gone = {key for key in existing if key[0] in folders and key not in seen}
+    gone |= _moved_away(existing, seen)
+    # one file, one post: a file indexed before under another id (given alone, then with its
+    # folder) keeps only the id it has now
+    gone |= {key for key in existing if key not in seen and os.path.join(*key) in files}
+    digests = {key: old[2] for key, old in existing.items()}
 
     many = len(to_read) >= POOL_THRESHOLD
     for first in range(0, max(len(to_read), 1), COMMIT_EVERY):
@@ -177,15 +207,31 @@ def _sync(paths, generation, config, jobs, report, progress) -> IndexReport:
         _write_chunk(
             ix,
             chunk,
-            gone if first == 0 else [],
+            gone if first == 0 else set(),
+            existing,
             digests,
             jobs,
             many,
             report,
             _progress(progress, first, len(to_read)),
         )
+        store.sync_folder(generation)
     report.documents = ix.doc_count()
-    return report
+
+
+def _moved_away(existing: dict[Key, tuple], seen: set[Key]) -> set[Key]:
+    """Posts of a folder that was moved (``mv arch1 arch2``, then ``index arch2``): a root
+    that no longer exists, some of whose posts now turn up, by the same relative path, under
+    a folder being indexed.  Its posts are replaced by what is found, and the rest of them,
+    deleted before the move, go too.  A root that still exists is another folder and keeps
+    its posts."""
+    found_paths = {path for _root, path in seen}
+    moved = {
+        root
+        for root, path in existing
+        if (root, path) not in seen and path in found_paths and not os.path.exists(root)
+    }
+    return {key for key in existing if key[0] in moved}
 
 
 def _progress(progress, before: int, total: int):
@@ -194,10 +240,12 @@ def _progress(progress, before: int, total: int):
     return lambda done: progress(before + done, total)
 
 
-def _write_chunk(ix, chunk, gone, digests, jobs, many, report, progress) -> None:
-    """Write the posts of ``chunk`` as new segments, delete what they replace and the posts in
-    ``gone``, and commit, all under one Whoosh writer."""
-    writer = ix.writer(codec=SearchkitCodec())
+def _write_chunk(ix, chunk, gone, existing, digests, jobs, many, report, progress) -> None:
+    """Write the posts of ``chunk`` as new segments, delete what they replace, the posts in
+    ``gone`` and the posts that can no longer be read, and commit, all under one writer
+    (searchkit's own lock keeps other writers out, so Whoosh's is not taken: a forked
+    builder must not inherit it)."""
+    writer = ix.writer(codec=SearchkitCodec(), _lk=False)
     try:
         if jobs > 1 and len(chunk) >= POOL_THRESHOLD:
             work = shares(chunk, digests, jobs)
@@ -205,21 +253,25 @@ def _write_chunk(ix, chunk, gone, digests, jobs, many, report, progress) -> None
         else:
             work = shares(chunk, digests, 1)[0]
             segments, outcomes = build_here(ix, work, post_to_document, _read, progress)
-        deleted = bool(gone)
-        for path in gone:
-            writer.delete_by_term("path", path)
-            report.deleted += 1
+        remove = set(gone)
+        replaced = set()
         for outcome in outcomes:
+            key = (outcome.root, outcome.path)
             if outcome.kind == "skipped":
-                report.skipped.append(Problem(outcome.path, outcome.notes))
+                reason = outcome.notes
+                if key in existing:  # it was indexed: what can no longer be read goes
+                    remove.add(key)
+                    reason += "; removed from the index"
+                report.skipped.append(Problem(outcome.path, reason))
                 continue
             report.warnings.extend(
                 Problem(outcome.path, note, skipped=False) for note in outcome.notes
             )
             if outcome.kind == "updated":
-                writer.delete_by_term("path", outcome.path)
-                deleted = True
+                replaced.add(key)
             setattr(report, outcome.kind, getattr(report, outcome.kind) + 1)
+        report.deleted += _delete(writer, remove)
+        deleted = _delete(writer, replaced) > 0 or bool(remove)
         if not segments and not deleted:
             writer.cancel()
             return
@@ -237,8 +289,27 @@ def _write_chunk(ix, chunk, gone, digests, jobs, many, report, progress) -> None
         raise
 
 
-def _signatures(ix) -> dict[str, tuple[str, int, float, str]]:
-    """``path -> (root, size, mtime, digest)`` of every indexed post, read from columns."""
+def _delete(writer, keys: set[Key]) -> int:
+    """Delete the posts with these ``(root, path)`` keys; returns how many there were."""
+    if not keys:
+        return 0
+    reader = writer.searcher().reader()
+    if reader.doc_count_all() == 0:
+        return 0
+    sigs = reader.column_reader("sig", translate=False)
+    count = 0
+    for root, path in sorted(keys):
+        if not reader.doc_frequency("path", path):
+            continue
+        for docnum in reader.postings("path", path).all_ids():
+            if not reader.is_deleted(docnum) and read_signature(sigs[docnum])[0] == root:
+                writer.delete_document(docnum)
+                count += 1
+    return count
+
+
+def _signatures(ix) -> dict[Key, tuple[int, float, str]]:
+    """``(root, path) -> (size, mtime, digest)`` of every indexed post, read from columns."""
     if "sig" not in ix.schema:
         raise SearchkitError(
             f"{ix.storage.folder} was written by an older searchkit; run again with --rebuild"
@@ -250,5 +321,6 @@ def _signatures(ix) -> dict[str, tuple[str, int, float, str]]:
         paths = reader.column_reader("path")
         sigs = reader.column_reader("sig", translate=False)
         for docnum in reader.all_doc_ids():
-            out[paths[docnum]] = read_signature(sigs[docnum])
+            root, size, mtime, digest = read_signature(sigs[docnum])
+            out[(root, paths[docnum])] = (size, mtime, digest)
     return out

@@ -19,6 +19,19 @@ DIM_STYLE = "\x1b[2m"
 RESET = "\x1b[0m"
 
 
+#: C0 and C1 control characters (but line feed and tab) and DEL, each drawn as U+FFFD: a
+#: post's title must not move the cursor, retitle the terminal or hide text (OSC and CSI
+#: sequences start with them).  One character for one, so highlight offsets still hold.
+_CONTROLS = {
+    code: "\ufffd" for code in [*range(0x20), *range(0x7F, 0xA0)] if chr(code) not in "\n\t"
+}
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal."""
+    return text.translate(_CONTROLS)
+
+
 def use_color(no_color: bool, stream=None) -> bool:
     """Colour only on a terminal, and never when ``NO_COLOR`` or ``--no-color`` says so."""
     stream = stream or sys.stdout
@@ -87,7 +100,7 @@ def _wrap_marked(snippet: Snippet, width: int, color: bool) -> list[str]:
     """Wrap a snippet by display width, keeping its highlights on each line."""
     out = []
     offset = 0
-    for line in wrap(snippet.text, width):
+    for line in wrap(printable(snippet.text), width):
         end = offset + len(line)
         spans = [
             (max(a, offset) - offset, min(b, end) - offset)
@@ -104,7 +117,7 @@ def render_hits(result: SearchResult, color: bool, width: int | None = None) -> 
     width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
     indent = " " * 5
     for hit in result.hits:
-        title = hit.title or hit.path
+        title = printable(hit.title or hit.path)
         title = _styled(title, hit.title_highlights, MATCH_STYLE, color)
         if color:
             title = TITLE_STYLE + title + RESET
@@ -112,6 +125,7 @@ def render_hits(result: SearchResult, color: bool, width: int | None = None) -> 
         meta = "  ".join(
             part for part in ((hit.date or "")[:10], " ".join(hit.categories), hit.path) if part
         )
+        meta = printable(meta)
         yield indent + (DIM_STYLE + meta + RESET if color else meta)
         for line in _wrap_marked(hit.snippet, max(width - len(indent), 20), color):
             yield indent + line

@@ -15,7 +15,7 @@ from whoosh import query as wq
 
 from . import store
 from .analysis import normalize
-from .errors import QueryError, SearchkitError
+from .errors import IndexDamaged, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
 from .schema import analyzer_config, whole_text
 
@@ -31,6 +31,9 @@ PROXIMITY_SLOP = 2
 #: How many of the best hits the proximity reward may reorder.
 RERANK_DEPTH = 100
 SORTS = ("relevance", "date", "-date")
+#: The longest query read, in characters: a long question is a few hundred; a query of
+#: megabytes would take minutes and gigabytes to segment and score.
+MAX_QUERY = 2000
 _SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 TEXT_FIELDS = ("title", "body")
 
@@ -129,13 +132,18 @@ def make_parser(schema):
         group=qparser.OrGroup,
     )
     parser.remove_plugin_class(qparser.WildcardPlugin)
-    # "让-皮埃尔" and "T-92" are names, not negations
-    parser.add_plugin(
-        qparser.PlusMinusPlugin(
-            plusexpr=r"(?:^|(?<=\s))\+(?=\S)", minusexpr=r"(?:^|(?<=\s))-(?=\S)"
-        )
-    )
+    # "让-皮埃尔" and "T-92" are names, not negations; a leading "-" is made "NOT" before
+    # parsing (see negate_minus), so that "-北京" and "NOT 北京" mean the same
+    parser.add_plugin(qparser.PlusMinusPlugin(plusexpr=r"(?:^|(?<=\s))\+(?=\S)", minusexpr=r"(?!)"))
     return parser
+
+
+_MINUS = re.compile(r'"[^"]*"|(?:^|(?<=\s))-(?=[^\s-])')
+
+
+def negate_minus(text: str) -> str:
+    """``-word`` at the start of a word (outside quotes) is ``NOT word``."""
+    return _MINUS.sub(lambda m: m.group() if m.group().startswith('"') else "NOT ", text)
 
 
 class Searcher:
@@ -150,16 +158,22 @@ class Searcher:
 
     def _open(self) -> None:
         """Open the current generation, with the schema, analyzer and parser it was built with."""
-        for _attempt in range(5):
-            self.generation = store.current_generation(self.folder)
-            self.ix = store.open_index(self.folder)
+        from whoosh.index import EmptyIndexError
+
+        for attempt in range(40):
+            self.generation, self.ix = store.open_generation(self.folder)
             try:
-                self.searcher = self.ix.searcher(weighting=self._weighting)
-                break
-            except FileNotFoundError:  # a rebuild replaced the index while we opened it
-                time.sleep(0.05)
+                with store.reading(self.folder):
+                    try:
+                        self.searcher = self.ix.searcher(weighting=self._weighting)
+                        break
+                    except (FileNotFoundError, EmptyIndexError, UnboundLocalError):
+                        time.sleep(0.01 * (attempt + 1))  # a rebuild removed it meanwhile
+            except IndexDamaged:
+                if store.current_generation(self.folder) == self.generation:
+                    raise
         else:
-            self.searcher = self.ix.searcher(weighting=self._weighting)
+            raise store.damaged(self.folder, FileNotFoundError(2, "segment files vanish"))
         self.schema = self.searcher.schema
         self.config = analyzer_config(self.schema)
         self.parser = make_parser(self.schema)
@@ -173,11 +187,13 @@ class Searcher:
             self._open()
             return
         try:
-            try:
-                self.searcher = self.searcher.refresh()
-            except TypeError:  # Whoosh cannot refresh an empty reader
-                self.searcher = self.ix.searcher(weighting=self._weighting)
-        except (FileNotFoundError, EmptyIndexError):  # a rebuild removed this generation
+            with store.reading(self.folder):
+                try:
+                    self.searcher = self.searcher.refresh()
+                except TypeError:  # Whoosh cannot refresh an empty reader
+                    self.searcher = self.ix.searcher(weighting=self._weighting)
+        except (IndexDamaged, EmptyIndexError, UnboundLocalError):
+            # a rebuild switched and removed this generation meanwhile: open the new one
             self.searcher.close()
             self._open()
 
@@ -191,20 +207,23 @@ class Searcher:
         self.close()
 
     def parse(self, text: str) -> wq.Query:
+        if len(text) > MAX_QUERY:
+            raise QueryError(
+                f"query too long: {len(text):,} characters (at most {MAX_QUERY:,}); "
+                "shorten it to its key words"
+            )
         if text.count('"') % 2:
             # an odd quote is a stray character of the text (often in pasted questions)
             cut = text.rfind('"')
             text = text[:cut] + " " + text[cut + 1 :]
         check_syntax(text)
-        try:
-            query = require_filters(lift_negations(self.parser.parse(text)))
-        except Exception as exc:  # Whoosh raises many kinds on odd input
-            raise QueryError(f"cannot parse query: {exc}") from exc
+        parsed = self.parser.parse(negate_minus(text))
+        query = require_filters(lift_negations(parsed))
         for leaf in query.leaves():
             if isinstance(leaf, wq.Term) and leaf.fieldname in self.schema:
-                try:  # what Whoosh would otherwise find out only while searching
+                try:  # a field value the user typed, which Whoosh reads only while searching
                     self.schema[leaf.fieldname].to_bytes(leaf.text)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - Whoosh raises a bare Exception
                     raise QueryError(f"cannot read {leaf.fieldname}:{leaf.text!r}") from exc
         return query
 
@@ -248,9 +267,17 @@ class Searcher:
         options = options or SearchOptions()
         if options.sort not in SORTS:
             raise QueryError(f"unknown sort {options.sort!r}; use one of {', '.join(SORTS)}")
+        if options.since and options.until and options.since > options.until:
+            raise QueryError(
+                f"--since {options.since.isoformat()} is after --until {options.until.isoformat()}"
+            )
         started = time.perf_counter()
         query = self.parse(text)
         self.refresh()
+        with store.reading(self.folder):
+            return self._search(text, query, options, started)
+
+    def _search(self, text, query, options, started) -> SearchResult:
         if isinstance(query, type(wq.NullQuery)):
             return SearchResult(text, 0, _ms(started), [], {} if options.facets else None)
         first = (options.page - 1) * options.limit
@@ -332,8 +359,12 @@ class Searcher:
         archive, so words every post uses do not dominate; single characters and bare numbers
         are left out.
         """
-        started = time.perf_counter()
         self.refresh()
+        with store.reading(self.folder):
+            return self._similar(path, limit, numterms)
+
+    def _similar(self, path: str, limit: int, numterms: int) -> tuple[list, SearchResult]:
+        started = time.perf_counter()
         stored = self.searcher.document(path=path)
         if stored is None:
             raise SearchkitError(f"no post with path {path!r} in the index")
@@ -479,16 +510,37 @@ def _facets(results) -> dict[str, dict[str, int]]:
     return out
 
 
-def run_batch(searcher: Searcher, lines: Iterable[str], options: SearchOptions) -> Iterator:
-    """``(qid, result or QueryError)`` for each ``QID<TAB>QUERY`` or bare query line."""
-    for number, line in enumerate(lines, 1):
+def run_batch(
+    searcher: Searcher, lines: Iterable[bytes | str], options: SearchOptions
+) -> Iterator[tuple[str, SearchResult | QueryError]]:
+    """``(qid, result or QueryError)`` for each ``QID<TAB>QUERY`` or bare query line.
+
+    Lines may be bytes: one that is not UTF-8 gets its error and the batch goes on.  A line
+    without a qid (or with an empty one) is known by its line number.
+    """
+    for number, raw in enumerate(lines, 1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                qid = raw.partition(b"\t")[0].decode("utf-8", "replace") if b"\t" in raw else ""
+                yield (
+                    qid or str(number),
+                    QueryError(
+                        f"line {number} is not UTF-8 text (convert the file, e.g. with "
+                        "iconv -f GB18030 -t UTF-8)"
+                    ),
+                )
+                continue
+        else:
+            line = raw
         line = line.rstrip("\r\n")
         if not line.strip():
             continue
         qid, sep, text = line.partition("\t")
         if not sep:
-            qid, text = str(number), line
+            qid, text = "", line
         try:
-            yield qid, searcher.search(text, options)
+            yield qid or str(number), searcher.search(text, options)
         except QueryError as exc:
-            yield qid, exc
+            yield qid or str(number), exc

@@ -13,6 +13,11 @@ from .schema import analyzer_config
 def index_stats(index: str | Path | None = None) -> dict:
     folder = store.index_dir(index)
     ix = store.open_index(folder)
+    with store.reading(folder):
+        return _index_stats(folder, ix)
+
+
+def _index_stats(folder: Path, ix) -> dict:
     categories: Counter[str] = Counter()
     tags: Counter[str] = Counter()
     years: Counter[str] = Counter()
@@ -44,8 +49,9 @@ def index_stats(index: str | Path | None = None) -> dict:
 
 def show_post(path: str, index: str | Path | None = None) -> dict:
     """Stored fields and text of the post whose id is ``path``."""
-    ix = store.open_index(store.index_dir(index))
-    with ix.searcher() as searcher:
+    folder = store.index_dir(index)
+    ix = store.open_index(folder)
+    with store.reading(folder), ix.searcher() as searcher:
         stored = searcher.document(path=path)
         if stored is None:
             raise SearchkitError(f"no post with path {path!r} in the index")

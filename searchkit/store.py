@@ -4,95 +4,326 @@ An index folder holds one or more Whoosh indexes (``gen-N/``) and a ``CURRENT`` 
 the one searches use.  Incremental runs write into the current generation (Whoosh commits are
 atomic); ``--rebuild`` writes a new generation and then replaces ``CURRENT`` in one rename, so
 searches never see a half-built index.
+
+What searchkit writes here it writes durably (the file, then the folder, are fsynced before a
+pointer names them), and it deletes only what it can prove it wrote and no longer needs: a
+generation carries a marker file from the moment it is made, and a generation is stale only
+when ``CURRENT`` is readable and names another one.  A damaged ``CURRENT`` is recovered when
+one intact generation could be meant, and refused, in words, when several could.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import pickle
+import re
 import shutil
 import socket
+import struct
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .analysis import ANALYZER_VERSION
-from .errors import IndexLocked, IndexMissing, SearchkitError
+from .errors import DiskFull, IndexDamaged, IndexLocked, IndexMissing, SearchkitError
 
 DEFAULT_INDEX = "index"
 CURRENT = "CURRENT"
 LOCK = "LOCK"
 STATE = "STATE.json"
+#: Written first into every generation searchkit makes: only folders holding it may be removed.
+MARKER = "SEARCHKIT-GENERATION"
+_GENERATION = re.compile(r"gen-(\d+)\Z")
+#: What reading a damaged index raises from inside Whoosh.
+READ_ERRORS = (OSError, EOFError, pickle.UnpicklingError, zlib.error, struct.error)
 
 
 def index_dir(given: str | os.PathLike | None) -> Path:
     """The index folder: the one given, else ``$SEARCHKIT_INDEX``, else ``./index``."""
-    return Path(given or os.environ.get("SEARCHKIT_INDEX") or DEFAULT_INDEX)
+    folder = Path(given or os.environ.get("SEARCHKIT_INDEX") or DEFAULT_INDEX)
+    if folder.exists() and not folder.is_dir():
+        raise SearchkitError(
+            f"the index folder {folder} is a file; give a folder with --index DIR "
+            "(or SEARCHKIT_INDEX)"
+        )
+    return folder
+
+
+def rebuild_hint(folder: Path) -> str:
+    return f"rebuild it: searchkit index PATH --index {folder} --rebuild"
+
+
+# --- generations ----------------------------------------------------------------------------
+
+
+def generations(folder: Path) -> list[Path]:
+    """The generations searchkit made in ``folder`` (those with its marker), oldest first."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for entry in entries:
+        match = _GENERATION.match(entry.name)
+        if match and entry.is_dir() and os.path.exists(os.path.join(entry.path, MARKER)):
+            found.append((int(match.group(1)), Path(entry.path)))
+    return [path for _, path in sorted(found)]
+
+
+def is_intact(generation: Path) -> bool:
+    """A generation with a readable Whoosh table of contents: a committed index."""
+    from whoosh import index
+
+    try:
+        return index.exists_in(str(generation))
+    except Exception:  # noqa: BLE001 - whatever a damaged folder raises, it is not intact
+        return False
+
+
+class _Pointer:
+    """What ``CURRENT`` says: a generation, nothing (no file), or something unreadable."""
+
+    def __init__(self, folder: Path):
+        self.generation: Path | None = None
+        self.missing = False
+        self.damage = ""
+        try:
+            data = (folder / CURRENT).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            self.missing = True
+            return
+        except OSError as exc:
+            self.damage = f"cannot be read ({exc.strerror})"
+            return
+        name = data.strip(b"\0 \t\r\n")
+        try:
+            text = name.decode("ascii")
+        except UnicodeDecodeError:
+            self.damage = "holds bytes that are not a generation's name"
+            return
+        if not name:
+            self.damage = "is zero-filled" if data else "is empty"
+        elif not _GENERATION.match(text):
+            self.damage = f"names {text[:40]!r}, not a generation"
+        elif not (folder / text).is_dir():
+            self.damage = f"names {text}, which does not exist"
+        else:
+            self.generation = folder / text
+
+    @property
+    def ok(self) -> bool:
+        return self.generation is not None
 
 
 def current_generation(folder: Path) -> Path | None:
-    try:
-        name = (folder / CURRENT).read_text("utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
+    """The generation searches use, or ``None`` when there is no index.
+
+    When ``CURRENT`` is missing or damaged (a crash can leave it empty or zero-filled), the
+    one intact generation is the index; when several could be, :class:`IndexDamaged` says so.
+    """
+    pointer = _Pointer(folder)
+    if pointer.ok:
+        return pointer.generation
+    intact = [g for g in generations(folder) if is_intact(g)]
+    if not intact:
         return None
-    path = folder / name
-    return path if name and path.is_dir() else None
+    if len(intact) == 1:
+        return intact[0]
+    names = ", ".join(g.name for g in intact)
+    what = "is missing" if pointer.missing else pointer.damage
+    raise IndexDamaged(
+        f"{folder / CURRENT} {what} and {len(intact)} generations could be the index "
+        f"({names}); write the right one's name into it, or {rebuild_hint(folder)}"
+    )
+
+
+def recover_pointer(folder: Path) -> str | None:
+    """Rewrite a missing or damaged ``CURRENT`` to name the one intact generation; returns a
+    note of what was done, or ``None`` when there was nothing to do."""
+    pointer = _Pointer(folder)
+    if pointer.ok:
+        return None
+    generation = current_generation(folder)  # raises when it cannot tell
+    if generation is None:
+        return None
+    make_current(folder, generation)
+    what = "was missing" if pointer.missing else pointer.damage
+    return f"{folder / CURRENT} {what}; recovered: it names {generation.name} again"
 
 
 def new_generation(folder: Path) -> Path:
+    """A new, empty generation folder, marked as searchkit's before anything else is written."""
     folder.mkdir(parents=True, exist_ok=True)
-    numbers = [int(p.name[4:]) for p in folder.glob("gen-*") if p.name[4:].isdigit() and p.is_dir()]
-    path = folder / f"gen-{max(numbers, default=0) + 1}"
+    taken = [
+        int(m.group(1)) for p in folder.iterdir() if (m := _GENERATION.match(p.name)) is not None
+    ]
+    path = folder / f"gen-{max(taken, default=0) + 1}"
     path.mkdir()
+    write_durably(path / MARKER, b"searchkit index generation\n")
     return path
 
 
 def make_current(folder: Path, generation: Path) -> None:
-    """Point searches at ``generation`` in one atomic rename."""
-    tmp = folder / f".{CURRENT}.{os.getpid()}"
-    tmp.write_text(generation.name + "\n", "utf-8")
-    os.replace(tmp, folder / CURRENT)
+    """Point searches at ``generation`` in one atomic rename, once its files are on disk."""
+    sync_folder(generation)
+    write_durably(folder / CURRENT, (generation.name + "\n").encode("ascii"))
 
 
 def remove_stale_generations(folder: Path) -> None:
-    """Delete generations that are no longer current (left by a rebuild or a crash)."""
-    current = current_generation(folder)
-    for path in folder.glob("gen-*"):
-        if path.is_dir() and (current is None or path.name != current.name):
-            shutil.rmtree(path, ignore_errors=True)
+    """Delete generations searchkit made that are provably not the index: left by a rebuild,
+    or by a crash.  Nothing is deleted while ``CURRENT`` cannot be read, unless no generation
+    at all holds a committed index."""
+    pointer = _Pointer(folder)
+    keep: Path | None = pointer.generation
+    for path in generations(folder):
+        if path == keep:
+            continue
+        if not pointer.ok and is_intact(path):
+            continue  # it might be the index CURRENT meant
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_generation(generation: Path) -> None:
+    """Delete a generation this run made and did not make current (a failed rebuild)."""
+    if (generation / MARKER).exists():
+        shutil.rmtree(generation, ignore_errors=True)
+
+
+def clean_uncommitted(generation: Path) -> None:
+    """Remove the files of ``generation`` that its committed table of contents does not name:
+    what a failed or killed run had begun to write.  Call it only under the writer's lock."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC, clean_files
+
+    storage = FileStorage(str(generation))
+    toc = TOC.read(storage, _INDEX_NAME)
+    clean_files(storage, _INDEX_NAME, toc.generation, toc.segments)
+    for entry in os.scandir(generation):
+        if entry.name.startswith(f"_{_INDEX_NAME}_") and ".toc." in entry.name:
+            os.unlink(entry.path)  # the temporary file of a table of contents being written
+        elif entry.name == f"{_INDEX_NAME}.tmp" and entry.is_dir():
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+_INDEX_NAME = "MAIN"  # Whoosh's default index name within a folder
 
 
 def open_index(folder: Path):
-    """The current Whoosh index of ``folder``; raises :class:`IndexMissing`."""
+    """The current Whoosh index of ``folder``; raises :class:`IndexMissing`,
+    :class:`IndexDamaged` or, for an index of another version, :class:`SearchkitError`."""
+    return open_generation(folder)[1]
+
+
+def open_generation(folder: Path):
+    """``(generation, Whoosh index)`` of the current generation, read again as often as a
+    rebuild switching generations under us requires."""
     from whoosh import index
     from whoosh.index import EmptyIndexError
 
-    for _attempt in range(5):
+    failures: list[Path] = []
+    for attempt in range(40):
         generation = current_generation(folder)
         if generation is None:
-            break
+            if _Pointer(folder).missing or attempt >= 3:
+                break
+            time.sleep(0.01 * (attempt + 1))  # a rebuild is switching generations
+            continue
         try:
             ix = index.open_dir(str(generation))
-        except (EmptyIndexError, FileNotFoundError):
-            time.sleep(0.05)  # a rebuild swapped generations under us; read CURRENT again
-        except (AttributeError, ImportError, pickle.UnpicklingError, EOFError) as exc:
+            version = _analyzer_version(ix)  # reads the table of contents again
+        except (EmptyIndexError, FileNotFoundError, UnboundLocalError) as exc:
+            # A commit or a rebuild removed what we were opening (Whoosh raises
+            # UnboundLocalError when a table of contents vanishes as it reads it): read
+            # CURRENT again.  The same generation failing three times running is damage.
+            failures.append(generation)
+            if failures[-3:] == [generation] * 3:
+                raise damaged(folder, exc) from exc
+            time.sleep(0.01 * (attempt + 1))
+            continue
+        except (AttributeError, ImportError, TypeError, pickle.UnpicklingError) as exc:
             raise SearchkitError(
                 f"the index at {folder} was written by an incompatible searchkit version "
-                f"({type(exc).__name__}); rebuild it: searchkit index PATH --index {folder} --rebuild"
+                f"({type(exc).__name__}); {rebuild_hint(folder)}"
             ) from exc
-        if _analyzer_version(ix) != ANALYZER_VERSION:
+        except READ_ERRORS as exc:
+            raise damaged(folder, exc) from exc
+        if version != ANALYZER_VERSION:
             raise SearchkitError(
                 f"the index at {folder} was written by another searchkit version; "
-                f"rebuild it: searchkit index PATH --index {folder} --rebuild"
+                f"{rebuild_hint(folder)}"
             )
-        return ix
+        return generation, ix
     raise IndexMissing(
         f"no index at {folder}; build one with: searchkit index PATH --index {folder}"
     )
+
+
+def damaged(folder: Path, exc: BaseException) -> IndexDamaged:
+    """The error for an index that cannot be read as it is, saying what is wrong and what to do."""
+    if isinstance(exc, FileNotFoundError):
+        what = "a file of it is missing"
+    elif isinstance(exc, OSError):
+        what = f"reading it failed: {exc.strerror or exc}"
+    elif isinstance(exc, EOFError):
+        what = "a file of it is truncated"
+    elif isinstance(exc, (pickle.UnpicklingError, zlib.error, struct.error)):
+        what = "a file of it is corrupt"
+    elif isinstance(exc, ValueError):
+        what = "a file of it is not as it was written"
+    else:  # EmptyIndexError, or Whoosh's UnboundLocalError for the same
+        what = "its table of contents is missing"
+    return IndexDamaged(f"the index at {folder} is damaged ({what}); {rebuild_hint(folder)}")
+
+
+@contextlib.contextmanager
+def reading(folder: Path) -> Iterator[None]:
+    """Turn what a damaged or truncated index raises while it is read into one clear error.
+
+    Garbled bytes can unpickle into anything, so any other exception is checked against the
+    checksums of the index's files: a file that changed since it was written is damage, and
+    when every file is as written the exception is a bug and goes on as it is.
+    """
+    try:
+        yield
+    except READ_ERRORS as exc:
+        raise damaged(folder, exc) from exc
+    except SearchkitError:
+        raise
+    except Exception as exc:
+        with contextlib.suppress(SearchkitError):
+            generation = current_generation(folder)
+            if generation is not None and not checksums_match(generation):
+                raise damaged(folder, ValueError("corrupt")) from exc
+        raise
+
+
+@contextlib.contextmanager
+def writing(folder: Path) -> Iterator[None]:
+    """Turn a failed write (full disk, read-only folder) into one clear error."""
+    try:
+        yield
+    except OSError as exc:
+        raise write_error(folder, exc) from exc
+
+
+def write_error(folder: Path, exc: OSError) -> SearchkitError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(
+            f"disk full while writing the index at {folder}; nothing of this run was kept "
+            "and the previous index is unchanged: free some space and run again"
+        )
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return SearchkitError(
+            f"cannot write the index at {folder}: {exc.strerror}; "
+            "give a folder you can write with --index DIR"
+        )
+    return SearchkitError(f"cannot write the index at {folder}: {exc.strerror or exc}")
 
 
 def _analyzer_version(ix) -> int | None:
@@ -104,23 +335,143 @@ def _analyzer_version(ix) -> int | None:
     return getattr(config, "version", None)
 
 
+# --- durable small files ---------------------------------------------------------------------
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` in one rename, with the file and its folder fsynced."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync every file of ``folder``, then the folder, and record each file's checksum:
+    what a pointer names is on disk, and damage to it can be told from a bug."""
+    for entry in os.scandir(folder):
+        if entry.is_file(follow_symlinks=False):
+            fd = os.open(entry.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _fsync_dir(folder)
+    _record_checksums(folder)
+
+
+CHECKSUMS = "CHECKSUMS.json"
+
+
+def _file_crc(path: str) -> int:
+    crc = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _record_checksums(generation: Path) -> None:
+    """``{file: [size, crc32]}`` of the generation's files.  Whoosh never rewrites a file in
+    place, so a file already recorded with its size keeps its checksum."""
+    try:
+        known = json.loads((generation / CHECKSUMS).read_bytes())
+    except (OSError, ValueError):
+        known = {}
+    table = {}
+    for entry in os.scandir(generation):
+        name = entry.name
+        if not entry.is_file(follow_symlinks=False) or name in (CHECKSUMS, MARKER):
+            continue
+        if name.startswith("."):
+            continue
+        size = entry.stat().st_size
+        old = known.get(name) if isinstance(known, dict) else None
+        table[name] = old if old and old[0] == size else [size, _file_crc(entry.path)]
+    write_durably(generation / CHECKSUMS, json.dumps(table).encode("ascii"))
+
+
+def checksums_match(generation: Path) -> bool:
+    """Whether every file the index names is as it was written (``True`` when no checksums
+    were recorded: there is nothing to hold against it)."""
+    try:
+        table = json.loads((generation / CHECKSUMS).read_bytes())
+    except (OSError, ValueError):
+        return True
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC
+
+    try:
+        toc = TOC.read(FileStorage(str(generation)), _INDEX_NAME)
+    except Exception:  # noqa: BLE001 - an unreadable table of contents is damage itself
+        return False
+    ids = {segment.segment_id() for segment in toc.segments}
+    for name, (size, crc) in table.items():
+        if not any(name.startswith(f"{segment_id}.") for segment_id in ids):
+            continue
+        path = generation / name
+        try:
+            if path.stat().st_size != size or _file_crc(str(path)) != crc:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_state(folder: Path, **values) -> None:
     state = read_state(folder)
     state.update(values)
-    tmp = folder / f".{STATE}.{os.getpid()}"
-    tmp.write_text(json.dumps(state, ensure_ascii=False), "utf-8")
-    os.replace(tmp, folder / STATE)
+    write_durably(folder / STATE, json.dumps(state, ensure_ascii=False).encode("utf-8"))
 
 
 def read_state(folder: Path) -> dict:
+    """``STATE.json`` as a dict; missing, unreadable or not an object, it is empty."""
     try:
-        return json.loads((folder / STATE).read_text("utf-8"))
-    except (FileNotFoundError, ValueError):
+        state = json.loads((folder / STATE).read_bytes())
+    except (OSError, ValueError):
         return {}
+    return state if isinstance(state, dict) else {}
 
 
 def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# --- the writer's lock -----------------------------------------------------------------------
+
+#: Descriptors of the locks this process holds: closed in every forked child, so that a
+#: child that outlives its parent can never keep the index locked.
+_HELD: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    for fd in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
 @contextlib.contextmanager
@@ -129,8 +480,10 @@ def write_lock(folder: Path, timeout: float, command: str = "searchkit index") -
 
     The lock is an ``flock`` on ``LOCK``, so a killed writer never leaves it behind.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    with writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    _HELD.add(fd)
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -147,17 +500,32 @@ def write_lock(folder: Path, timeout: float, command: str = "searchkit index") -
             "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command,
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)
+        with contextlib.suppress(OSError):  # who holds it is a courtesy, not the lock
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)
         yield
     finally:
+        _HELD.discard(fd)
         os.close(fd)
 
 
 def _holder_message(folder: Path, timeout: float) -> str:
     try:
         holder = json.loads((folder / LOCK).read_text("utf-8"))
-        who = f"pid {holder['pid']} on {holder['host']} ({holder['command']}, since {holder['since']})"
-    except (OSError, ValueError, KeyError):
+        pid, host = int(holder["pid"]), holder["host"]
+        who = f"pid {pid} on {host} ({holder['command']}, since {holder['since']})"
+        if host == socket.gethostname() and not _alive(pid):
+            who = f"another process (pid {pid}, which wrote the lock, has ended)"
+    except (OSError, ValueError, KeyError, TypeError):
         who = "another process"
     return f"index {folder} is locked by {who}; gave up after {timeout:g}s"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

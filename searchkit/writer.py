@@ -12,8 +12,10 @@ there too) and returns the segments for the caller's writer to commit.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
+import signal
 import traceback
 from array import array
 from collections.abc import Callable
@@ -188,6 +190,7 @@ def add_postings(postwriter, docnums, weights, values, lengths) -> None:
 class Outcome:
     """What became of one file given to a builder."""
 
+    root: str
     path: str
     kind: str  # "added", "updated", "unchanged" or "skipped"
     notes: list[str] | str = field(default_factory=list)
@@ -195,13 +198,14 @@ class Outcome:
 
 @dataclass
 class Share:
-    """One builder's work: the files, and the digests already indexed for them."""
+    """One builder's work: the files, and the digests already indexed for them, by
+    ``(root, path)``."""
 
     sources: list
-    digests: dict[str, str]
+    digests: dict[tuple[str, str], str]
 
 
-def shares(sources: list, digests: dict[str, str], count: int) -> list[Share]:
+def shares(sources: list, digests: dict[tuple[str, str], str], count: int) -> list[Share]:
     """Cut ``sources`` into ``count`` contiguous runs of about equal bytes (so that
     document order, and with it the order of equal scores, does not depend on the cores)."""
     total = sum(s.size for s in sources) or 1
@@ -217,7 +221,8 @@ def shares(sources: list, digests: dict[str, str], count: int) -> list[Share]:
     if current or not out:
         out.append(Share(current, {}))
     for share in out:
-        share.digests = {s.path: digests[s.path] for s in share.sources if s.path in digests}
+        keys = ((s.root, s.path) for s in share.sources)
+        share.digests = {key: digests[key] for key in keys if key in digests}
     return out
 
 
@@ -233,14 +238,15 @@ def build(ix, share: Share, to_document: Callable, read: Callable, tick: Callabl
         for source, post, notes in read(share.sources):
             tick()
             if post is None:
-                outcomes.append(Outcome(source.path, "skipped", notes))
+                outcomes.append(Outcome(source.root, source.path, "skipped", notes))
                 continue
-            old = share.digests.get(source.path)
+            old = share.digests.get((source.root, source.path))
             if old == post.digest:
-                outcomes.append(Outcome(source.path, "unchanged", notes))
+                outcomes.append(Outcome(source.root, source.path, "unchanged", notes))
                 continue
             builder.add_document(**to_document(post))
-            outcomes.append(Outcome(source.path, "added" if old is None else "updated", notes))
+            kind = "added" if old is None else "updated"
+            outcomes.append(Outcome(source.root, source.path, kind, notes))
         if not builder._added:
             builder._close_segment()
             return None, outcomes
@@ -261,8 +267,13 @@ def build_parallel(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list, list[Outcome]]:
     """Build a segment per share, each in a forked process; returns the segments and the
-    outcomes, in the order of the shares."""
+    outcomes, in the order of the shares.
+
+    The builders die with this process (whatever kills it), hold none of its locks, and are
+    killed when it stops for any reason before they are done.
+    """
     import multiprocessing as mp
+    import queue
     import time
 
     context = mp.get_context("fork")
@@ -271,6 +282,8 @@ def build_parallel(
     parent = os.getpid()
 
     def run(number: int, share: Share) -> None:
+        _die_with(parent)
+
         def tick() -> None:
             if os.getppid() != parent:  # the indexer is gone: stop writing
                 os._exit(1)
@@ -280,36 +293,70 @@ def build_parallel(
         try:
             results.put((number, build(ix, share, to_document, read, tick), None))
         except BaseException as exc:  # the parent reports it
-            results.put((number, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            results.put((number, None, _failure(exc)))
 
     workers = [context.Process(target=run, args=(n, s), daemon=True) for n, s in enumerate(work)]
-    for worker in workers:
-        worker.start()
     got: dict[int, tuple] = {}
     failure = None
-    while len(got) < len(workers):
-        if progress:
-            progress(counter.value)
-        try:
-            number, built, error = results.get(timeout=0.1)
-        except Exception:  # queue.Empty: check that no builder died without a word
-            if any(w.exitcode not in (None, 0) for w in workers) and results.empty():
-                time.sleep(0.2)
-                if results.empty():
-                    failure = "a builder process died"
-                    break
-            continue
-        got[number] = built
-        failure = failure or error
-    for worker in workers:
-        worker.join(timeout=5)
+    try:
+        for worker in workers:
+            worker.start()
+        while len(got) < len(workers):
+            if progress:
+                progress(counter.value)
+            try:
+                number, built, error = results.get(timeout=0.1)
+            except queue.Empty:  # check that no builder died without a word
+                if any(w.exitcode not in (None, 0) for w in workers) and results.empty():
+                    time.sleep(0.2)
+                    if results.empty():
+                        failure = (None, "a builder process died")
+                        break
+                continue
+            got[number] = built
+            failure = failure or error
+        for worker in workers:
+            worker.join(timeout=5)
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
     if progress:
         progress(counter.value)
     if failure:
-        raise SearchkitError(f"indexing failed: {failure.splitlines()[0]}")
+        code, message = failure
+        if code is not None:  # a full disk or a read-only folder: the caller says which
+            raise OSError(code, os.strerror(code))
+        raise SearchkitError(f"indexing failed: {message.splitlines()[0]}")
     segments = [got[n][0] for n in range(len(work)) if got[n][0] is not None]
     outcomes = [o for n in range(len(work)) for o in got[n][1]]
     return segments, outcomes
+
+
+#: ``prctl(PR_SET_PDEATHSIG, ...)``: Linux sends the signal to a child when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Make this forked builder end with the indexer: killed when it dies (Linux), and left
+    to it for Ctrl-C and SIGTERM, which it answers by stopping its builders."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the tick's parent check still stops it
+        pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def _failure(exc: BaseException) -> tuple[int | None, str]:
+    """What a builder sends back about its failure: an OS error number, when the cause is
+    the disk, and a message."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    return code, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
 
 
 def build_here(

@@ -4,7 +4,7 @@ import shutil
 import pytest
 from conftest import DASH_PATH, FINEWS, SEED, SEED_PATH, needs_shared, write_post
 
-from searchkit.errors import AnalyzerMismatch
+from searchkit.errors import AnalyzerMismatch, SearchkitError
 from searchkit.indexer import index_paths
 from searchkit.stats import index_stats, show_post
 
@@ -92,7 +92,9 @@ def test_a_second_folder_is_added_beside_the_first(tmp_path):
     report = index_paths([tmp_path / "two"], tmp_path / "ix", jobs=1)
     assert (report.added, report.deleted, report.documents) == (1, 0, 2)
     shutil.rmtree(tmp_path / "two")
-    assert index_paths([tmp_path / "two"], tmp_path / "ix", jobs=1).documents == 2
+    with pytest.raises(SearchkitError, match="no such file or folder"):
+        index_paths([tmp_path / "two"], tmp_path / "ix", jobs=1)
+    assert index_paths([tmp_path / "one"], tmp_path / "ix", jobs=1).documents == 2
 
 
 def test_an_index_from_another_analyzer_version_asks_for_a_rebuild(tmp_path):
@@ -112,10 +114,10 @@ def test_an_index_from_another_analyzer_version_asks_for_a_rebuild(tmp_path):
     store.make_current(folder, generation)
     with pytest.raises(SearchkitError, match="--rebuild"):
         Searcher(folder)
-    with pytest.raises(SearchkitError, match="--rebuild"):
-        index_paths([tmp_path / "nothing"], folder)
     posts = tmp_path / "posts"
     write_post(posts, "_posts/2023-01-01-a.md", "title: 新", "新的内容")
+    with pytest.raises(SearchkitError, match="--rebuild"):
+        index_paths([posts], folder)
     report = index_paths([posts], folder, rebuild=True)
     assert report.added == 1
     with Searcher(folder) as searcher:
