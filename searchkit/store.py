@@ -38,7 +38,11 @@ CURRENT = "CURRENT"
 LOCK = "LOCK"
 STATE = "STATE.json"
 #: Written first into every generation searchkit makes: only folders holding it may be removed.
+#: It names the format of the files in the generation, checked whenever the index is opened.
 MARKER = "SEARCHKIT-GENERATION"
+#: The format of a generation's files: bumped whenever what the codec writes changes, so that
+#: an index of another format is refused ("rebuild it"), never misread.
+FORMAT = 1
 _GENERATION = re.compile(r"gen-(\d+)\Z")
 #: What reading a damaged index raises from inside Whoosh.
 READ_ERRORS = (OSError, EOFError, pickle.UnpicklingError, zlib.error, struct.error)
@@ -74,6 +78,19 @@ def generations(folder: Path) -> list[Path]:
         if match and entry.is_dir() and os.path.exists(os.path.join(entry.path, MARKER)):
             found.append((int(match.group(1)), Path(entry.path)))
     return [path for _, path in sorted(found)]
+
+
+def generation_format(generation: Path) -> int | None:
+    """The format a generation's marker names; ``None`` for a generation without one."""
+    try:
+        lines = (generation / MARKER).read_text("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, _, value = line.partition(" ")
+        if key == "format" and value.strip().isdigit():
+            return int(value)
+    return None
 
 
 def is_intact(generation: Path) -> bool:
@@ -165,7 +182,7 @@ def new_generation(folder: Path) -> Path:
     ]
     path = folder / f"gen-{max(taken, default=0) + 1}"
     path.mkdir()
-    write_durably(path / MARKER, b"searchkit index generation\n")
+    write_durably(path / MARKER, f"searchkit index generation\nformat {FORMAT}\n".encode())
     return path
 
 
@@ -253,6 +270,13 @@ def open_generation(folder: Path):
             ) from exc
         except READ_ERRORS as exc:
             raise damaged(folder, exc) from exc
+        found = generation_format(generation)
+        if found != FORMAT:
+            written = f"format {found}" if found is not None else "an older format"
+            raise SearchkitError(
+                f"the index at {folder} is in {written} and this searchkit reads format "
+                f"{FORMAT}; {rebuild_hint(folder)}"
+            )
         if version != ANALYZER_VERSION:
             raise SearchkitError(
                 f"the index at {folder} was written by another searchkit version; "

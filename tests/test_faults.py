@@ -658,3 +658,22 @@ def test_not_and_minus_agree(tmp_path):
             assert minus.total == word.total == len(expected)
     result = run("search", "-北京", "--index", folder, "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["total"] == 2
+
+
+def test_an_index_of_another_format_is_refused_until_rebuilt(tmp_path):
+    posts = make_archive(tmp_path / "posts", 3)
+    folder = tmp_path / "ix"
+    index_paths([posts], folder, jobs=1)
+    marker = store.current_generation(folder) / store.MARKER
+    for text in (f"searchkit index generation\nformat {store.FORMAT + 1}\n", None):
+        if text is None:
+            marker.unlink()  # a generation written before formats were named
+        else:
+            marker.write_text(text)
+        with pytest.raises(SearchkitError, match="this searchkit reads format.*--rebuild"):
+            Searcher(folder)
+        result = run("index", posts, "--index", folder)
+        assert result.exit_code == 2 and "--rebuild" in result.stderr
+    assert index_paths([posts], folder, jobs=1, rebuild=True).documents == 3
+    with Searcher(folder) as searcher:
+        assert searcher.search("数据中心").total == 3
