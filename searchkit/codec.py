@@ -1,51 +1,62 @@
-"""Whoosh's W3 codec, made lean for many short posting lists.
+"""searchkit's segment format, and every use of Whoosh's internals, in one module.
 
-Three things cost most of a build in plain Whoosh and are changed here, on the index format's
-own extension points (the codec and the format are pickled with each segment and the schema,
-so an index always reads back with the code that wrote it):
+An index is a Whoosh index (schema, storage, stored fields, columns, the term dictionary and
+the table of contents are Whoosh's), written with :class:`SearchkitCodec`, W3 with these
+changes made on the format's own extension points:
 
-* Postings are pickled with protocol 5, not 2 (half the bytes for short lists).
-* Positions are stored as one array of deltas (1, 2 or 4 bytes each) instead of a pickled
-  list behind a 4-byte count: about a quarter of the bytes, and decoded in C.
-* A term found in only a few posts keeps its postings inline in the term dictionary, with no
-  block in the postings file (W3 has this switch, but its writer calls a method that does not
-  exist, so it was never used).  Blocks too small to gain from zlib are stored as they are.
-* Field lengths, looked up once per posting while a segment is written and once per hit
-  while scoring, are read from their column in one go and kept as a table.
+* A term's postings are three typed arrays and a blob, which numpy reads from the mapped
+  file without a copy (see :func:`write_postings`): document numbers (``uint32``), weights
+  (``float32``), the end of each posting's positions in the blob (``uint32``), then the
+  positions.  The search engine (:mod:`searchkit.engine`) scores whole arrays at a time;
+  Whoosh's own matchers read the same arrays as lists (:class:`whoosh.matching.ListMatcher`).
+* Positions are one array of deltas (1, 2 or 4 bytes each), decoded in C.
+* A term found in only a few posts keeps its postings inline in the term dictionary.
+* Field lengths are read from their column in one go and kept as a table.
+* Segment files are read through memory views of the mapped compound file, not copies.
+
+Anything here that names a private Whoosh attribute is marked so; a Whoosh upgrade touches
+this module only.  The format is versioned by :data:`searchkit.store.FORMAT`.
 """
 
 from __future__ import annotations
 
+import pickle
 import sys
-import zlib
 from array import array
+from hashlib import md5
 from itertools import accumulate
 
+import numpy as np
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
-    WHOOSH3_HEADER_MAGIC,
     W3Codec,
     W3PerDocReader,
-    W3PostingsWriter,
     W3Segment,
+    W3TermInfo,
     _lenfield,
 )
-from whoosh.compat import dumps
 from whoosh.filedb.compound import CompoundStorage
+from whoosh.filedb.filetables import _lengths as _LENGTHS
 from whoosh.filedb.structfile import BufferFile
 from whoosh.formats import Positions
+from whoosh.matching import ListMatcher
+from whoosh.reading import TermNotFound
+from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.writing import SegmentWriter
 
 #: Terms in at most this many posts of a segment are stored inline in the term dictionary.
 INLINE_LIMIT = 8
-#: W3 pickles with protocol 2, which spells each bytes object as a call to
-#: ``_codecs.encode`` (about 30 bytes more per posting); any protocol reads back.
 PICKLE_PROTOCOL = 5
-#: Pickled blocks shorter than this are stored uncompressed.
-COMPRESS_MIN = 64
 
 _SWAP = sys.byteorder == "big"  # positions are stored little-endian
 _ONE_BYTE = [b"B" + bytes((pos,)) for pos in range(0x100)]
+_TERMINFO = W3TermInfo._struct  # private: the fixed part of a term-dictionary entry
+_IDS = np.dtype("<u4")
+_WEIGHTS = np.dtype("<f4")
+_ENDS = np.dtype("<u4")
+#: One byte per post and field stands for its length, as Whoosh stores it.
+LENGTH_TABLE = np.array([0.0] + [float(byte_to_length(b)) for b in range(1, 256)])
 
 
 class CompactPositions(Positions):
@@ -68,11 +79,7 @@ class CompactPositions(Positions):
         return code.encode("ascii") + packed.tobytes()
 
     def decode_positions(self, valuestring):
-        packed = array(chr(valuestring[0]))
-        packed.frombytes(valuestring[1:])
-        if _SWAP:
-            packed.byteswap()
-        return list(accumulate(packed))
+        return decode_positions(valuestring)
 
     def decode_frequency(self, valuestring):
         return (len(valuestring) - 1) // array(chr(valuestring[0])).itemsize
@@ -84,80 +91,168 @@ class CompactPositions(Positions):
         return [(pos, 1) for pos in self.decode_positions(valuestring)]
 
 
-class _PostingsWriter(W3PostingsWriter):
-    def finish_postings(self):
-        if not self.written() and len(self) <= self._inlinelimit:
-            terminfo = self._terminfo
-            terminfo.add_block(self)
-            terminfo.set_inlined(self._ids, self._weights, self._values)
-            self._terminfo = None
-            return terminfo
-        return super().finish_postings()
+def decode_positions(valuestring) -> list[int]:
+    packed = array(chr(valuestring[0]))
+    packed.frombytes(valuestring[1:])
+    if _SWAP:
+        packed.byteswap()
+    return list(accumulate(packed))
 
-    def _write_block(self, last=False):
-        # W3PostingsWriter._write_block, with the compression decided per block
-        if not self._blockcount:
-            self._postfile.write(WHOOSH3_HEADER_MAGIC)
-        self._terminfo.add_block(self)
-        databytes = dumps(
-            (self._mini_ids(), self._mini_weights(), self._mini_values()), PICKLE_PROTOCOL
+
+# --- postings as arrays -----------------------------------------------------------------------
+
+
+def write_postings(postfile, docnums, weights, values, lengths) -> bytes:
+    """Write one term's postings and return its term-dictionary entry.
+
+    ``docnums`` increase; ``weights`` are the postings' weights (frequencies, mostly),
+    ``values`` their encoded positions (or empty), ``lengths`` the field's length in each post
+    (0 if not kept).  A term in at most :data:`INLINE_LIMIT` posts is kept inline.
+    """
+    if len(docnums) <= INLINE_LIMIT:
+        return _inline_entry(docnums, weights, values, lengths)
+    ids = np.asarray(docnums, dtype=_IDS)
+    found = np.asarray(weights, dtype=_WEIGHTS)
+    blob = b"".join(v or b"" for v in values)
+    ends = np.fromiter((len(v or b"") for v in values), dtype=np.int64, count=len(values))
+    ends = np.cumsum(ends).astype(_ENDS) if blob else np.zeros(len(values), _ENDS)
+    present = [n for n in lengths if n]
+    info = W3TermInfo()
+    info._weight = float(found.sum(dtype=np.float64))  # private: W3TermInfo's fields
+    info._df = len(docnums)
+    info._minlength = min(present) if present else None
+    info._maxlength = max(present) if present else 0
+    info._maxweight = float(found.max())
+    info._minid, info._maxid = int(docnums[0]), int(docnums[-1])
+    info._offset = postfile.tell()
+    postfile.write(ids.tobytes() + found.tobytes() + ends.tobytes() + blob)
+    info._length = postfile.tell() - info._offset
+    return info.to_bytes()
+
+
+def _inline_entry(docnums, weights, values, lengths) -> bytes:
+    """The entry of a term whose postings are kept inline: the bytes ``W3TermInfo.to_bytes``
+    gives after W3's own writer has buffered the same postings."""
+    if len(docnums) == 1:  # most terms
+        docnum, weight, value, length = docnums[0], weights[0], values[0], lengths[0]
+        lbyte = length_to_byte(length) if length else 0
+        head = _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
+        posting = ((docnum,), (_number(weight),), (value,) if value else ())
+        return head + pickle.dumps(posting, PICKLE_PROTOCOL)
+    weights = array("f", weights)
+    present = [n for n in lengths if n]
+    head = _TERMINFO.pack(
+        1,
+        sum(weights),
+        len(docnums),
+        length_to_byte(min(present)) if present else 0,
+        length_to_byte(max(present)) if present else 0,
+        max(weights),
+        docnums[0],
+        docnums[-1],
+    )
+    postings = (tuple(docnums), tuple(map(_number, weights)), tuple(v for v in values if v))
+    return head + pickle.dumps(postings, PICKLE_PROTOCOL)
+
+
+def _number(weight: float) -> float | int:
+    """Whole weights (frequencies, mostly) pickle shorter as ints."""
+    whole = int(weight)
+    return whole if whole == weight else weight
+
+
+class Postings:
+    """One term's postings in one segment, as arrays (views of the mapped file)."""
+
+    __slots__ = ("ids", "weights", "_ends", "_blob")
+
+    def __init__(self, ids, weights, ends=None, blob=None):
+        self.ids = ids
+        self.weights = weights
+        self._ends = ends
+        self._blob = blob
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def value(self, i: int) -> bytes:
+        if self._blob is None:
+            return b""
+        if isinstance(self._blob, tuple):  # inline: the values themselves
+            return self._blob[i] if i < len(self._blob) else b""
+        start = int(self._ends[i - 1]) if i else 0
+        return bytes(self._blob[start : int(self._ends[i])])
+
+    def positions(self, i: int) -> list[int]:
+        value = self.value(i)
+        return decode_positions(value) if value else []
+
+
+def read_postings(dbfile, info) -> Postings:
+    """The postings a term-dictionary entry points to."""
+    if info.is_inlined():
+        ids, weights, values = info.inlined_postings()
+        return Postings(
+            np.asarray(ids, dtype=np.int64),
+            np.asarray(weights, dtype=np.float64),
+            blob=tuple(values) if values else None,
         )
-        comp = self._compression if len(databytes) >= COMPRESS_MIN else 0
-        if comp:
-            databytes = zlib.compress(databytes, comp)
-        ids = self._ids
-        infobytes = dumps(
-            (
-                len(ids),
-                ids[-1],
-                self._maxweight,
-                comp,
-                length_to_byte(self._minlength),
-                length_to_byte(self._maxlength),
-            ),
-            PICKLE_PROTOCOL,
-        )
-        blocklength = len(infobytes) + len(databytes)
-        if last:
-            blocklength *= -1
-        self._postfile.write_int(blocklength)
-        self._postfile.write(infobytes)
-        self._postfile.write(databytes)
-        self._blockcount += 1
-        self._new_block()
+    count = info.doc_frequency()
+    offset = info._offset  # private: where the arrays start
+    buf, base = _buffer(dbfile, offset, count * 12)
+    ids = np.frombuffer(buf, _IDS, count, base)
+    weights = np.frombuffer(buf, _WEIGHTS, count, base + 4 * count)
+    ends = np.frombuffer(buf, _ENDS, count, base + 8 * count)
+    size = int(ends[-1]) if count else 0
+    if not size:
+        return Postings(ids, weights)
+    blob, start = _buffer(dbfile, offset + 12 * count, size)
+    return Postings(ids, weights, ends, memoryview(blob)[start : start + size])
 
 
-class _PerDocReader(W3PerDocReader):
-    def __init__(self, storage, segment):
-        super().__init__(storage, segment)
-        self._length_tables = {}
+def _buffer(dbfile, offset: int, length: int):
+    """``(buffer, start)`` holding ``length`` bytes of ``dbfile`` at ``offset``: the mapped
+    file itself when there is one, else a copy."""
+    if isinstance(dbfile, _ViewFile):
+        return dbfile._buf, offset
+    return dbfile.get(offset, length), 0
 
-    def doc_field_length(self, docnum, fieldname, default=0):
-        table = self._length_tables.get(fieldname)
-        if table is None:
-            reader = self._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-            if reader is None:
-                return default
-            # one read of the whole one-byte-per-post column
-            table = reader._dbfile.get(reader._basepos, reader._count)
-            self._length_tables[fieldname] = table
-        lbyte = table[docnum] if docnum < len(table) else 0
-        return byte_to_length(lbyte) if lbyte else None
+
+class _Values:
+    """The positions of a term's postings, for Whoosh's ListMatcher, decoded when asked."""
+
+    def __init__(self, postings: Postings):
+        self._postings = postings
+
+    def __len__(self) -> int:
+        return len(self._postings)
+
+    def __getitem__(self, i: int) -> bytes:
+        return self._postings.value(i)
 
 
 class SearchkitCodec(W3Codec):
-    """W3 with inline short posting lists, per-block compression and table lookups of lengths."""
+    """W3 with postings as arrays, inline short posting lists and lengths as a table."""
 
     def __init__(self, blocklimit=128, compression=3, inlinelimit=INLINE_LIMIT):
         super().__init__(blocklimit, compression, inlinelimit)
 
     def postings_writer(self, dbfile, byteids=False):
-        return _PostingsWriter(
-            dbfile,
-            blocklimit=self._blocklimit,
-            byteids=byteids,
-            compression=self._compression,
-            inlinelimit=self._inlinelimit,
+        return _PostingsWriter(dbfile)
+
+    def postings_reader(self, dbfile, terminfo, format_, term=None, scorer=None):
+        if terminfo.is_inlined():
+            return super().postings_reader(dbfile, terminfo, format_, term, scorer)
+        postings = read_postings(dbfile, terminfo)
+        values = _Values(postings) if postings._blob is not None else None
+        return ListMatcher(
+            postings.ids.tolist(),
+            postings.weights.tolist(),
+            values,
+            format_,
+            scorer=scorer,
+            term=term,
+            terminfo=terminfo,
         )
 
     def per_document_reader(self, storage, segment):
@@ -165,6 +260,61 @@ class SearchkitCodec(W3Codec):
 
     def new_segment(self, storage, indexname):
         return _Segment(self, indexname)
+
+
+class _PostingsWriter:
+    """What W3's field writer calls to write a term's postings (during merges)."""
+
+    def __init__(self, postfile):
+        self._postfile = postfile
+        self._postings: list[tuple[int, float, bytes, int]] = []
+
+    def start_postings(self, format_, terminfo):
+        self._postings = []
+
+    def add_posting(self, id_, weight, vbytes, length=None):
+        self._postings.append((id_, weight, vbytes, length or 0))
+
+    def finish_postings(self):
+        docnums, weights, values, lengths = zip(*self._postings, strict=True)
+        return _Entry(write_postings(self._postfile, docnums, weights, values, lengths))
+
+    def written(self) -> bool:
+        return False
+
+
+class _Entry:
+    """A finished term-dictionary entry, as W3's field writer expects it back."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+
+    def to_bytes(self) -> bytes:
+        return self._data
+
+
+class _PerDocReader(W3PerDocReader):
+    def __init__(self, storage, segment):
+        super().__init__(storage, segment)
+        self._length_tables = {}
+
+    def length_bytes(self, fieldname) -> bytes | None:
+        """The one-byte-per-post length column of a field, read in one go."""
+        table = self._length_tables.get(fieldname)
+        if table is None:
+            reader = self._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+            if reader is None:
+                return None
+            table = reader._dbfile.get(reader._basepos, reader._count)  # private
+            self._length_tables[fieldname] = table
+        return table
+
+    def doc_field_length(self, docnum, fieldname, default=0):
+        table = self.length_bytes(fieldname)
+        if table is None:
+            return default
+        lbyte = table[docnum] if docnum < len(table) else 0
+        return byte_to_length(lbyte) if lbyte else None
 
 
 class _Segment(W3Segment):
@@ -237,3 +387,220 @@ class _ViewReader:
 
     def flush(self) -> None:
         pass
+
+
+# --- writing segments ---------------------------------------------------------------------------
+
+
+class SegmentBuilder(SegmentWriter):
+    """A writer of one new segment: documents in, a segment out; no deletes, no merges.
+
+    Whoosh's own writer sends each posting through an external-sort pool, then through a
+    generic loop that checks their order one by one; this one groups postings by term in a
+    dictionary as the posts come in and writes each term's arrays in one go at the end.
+    """
+
+    def __init__(self, ix, **kwargs):
+        super().__init__(ix, _lk=False, codec=SearchkitCodec(), **kwargs)
+        # fieldname -> term bytes -> [(docnum, weight, value), ...]
+        self._terms: dict[str, dict[bytes, list[tuple[int, float, bytes]]]] = {}
+        # fieldname -> docnum -> field length, as Whoosh keeps it (one byte, approximate)
+        self._lengths: dict[str, dict[int, int]] = {}
+
+    @property
+    def added(self) -> bool:
+        return self._added  # private: whether any document was added
+
+    def add_document(self, **fields):
+        schema = self.schema
+        docnum = self.docnum
+        perdoc = self.perdocwriter
+        perdoc.start_doc(docnum)
+        for name in sorted(n for n in fields if not n.startswith("_")):
+            value = fields[name]
+            if value is None:
+                continue
+            fieldobj = schema[name]
+            length = 0
+            if fieldobj.indexed:
+                terms = self._terms.setdefault(name, {})
+                for btext, freq, weight, vbytes in fieldobj.index(value):
+                    posting = (docnum, weight, vbytes)
+                    found = terms.get(btext)
+                    if found is None:
+                        terms[btext] = [posting]
+                    else:
+                        found.append(posting)
+                    length += freq
+                if fieldobj.scorable:
+                    self._lengths.setdefault(name, {})[docnum] = byte_to_length(
+                        length_to_byte(length)
+                    )
+                else:
+                    length = 0
+            stored = fields.get(f"_stored_{name}", value)
+            perdoc.add_field(name, fieldobj, stored if fieldobj.stored else None, length)
+            if fieldobj.column_type and stored is not None:
+                perdoc.add_column_value(
+                    name, fieldobj.column_type, fieldobj.to_column_value(stored)
+                )
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _flush_segment(self):
+        self.perdocwriter.close()
+        fieldwriter = self.fieldwriter
+        postfile = fieldwriter._postfile  # private: the segment's postings file
+        for name in sorted(self._terms):
+            terms = self._terms[name]
+            lengths = self._lengths.get(name, {})
+            fieldwriter.start_field(name, self.schema[name])
+            prefix = pack_ushort(fieldwriter._fieldid)  # private: the field's number
+            entries = []
+            for btext in sorted(terms):
+                docnums, weights, values = zip(*terms[btext], strict=True)
+                found = [lengths.get(d, 0) for d in docnums]
+                entry = write_postings(postfile, docnums, weights, values, found)
+                entries.append((prefix + btext, entry))
+            add_terms(fieldwriter._tindex, entries)  # private: the term dictionary
+            fieldwriter.finish_field()
+        fieldwriter.close()
+        self._terms.clear()
+        self._lengths.clear()
+
+    def finish(self):
+        """The finished segment, or None when no document was added."""
+        if not self._added:
+            self._close_segment()
+            return None
+        return self._finalize_segment()
+
+    def abandon(self) -> None:
+        self._close_segment()
+
+
+def add_terms(tindex, entries: list[tuple[bytes, bytes]]) -> None:
+    """``OrderedHashWriter.add`` for many keys (in order) at once: the same bytes on disk,
+    one write, and MD5 hashes taken straight from the digest."""
+    if not entries:
+        return
+    if entries[0][0] <= tindex.lastkey:
+        raise ValueError(f"keys must increase: {tindex.lastkey!r}..{entries[0][0]!r}")
+    dbfile = tindex.dbfile
+    pos = dbfile.tell()
+    chunks = []
+    positions = tindex.index.append
+    buckets = tindex.buckets
+    pack = _LENGTHS.pack
+    for key, value in entries:
+        positions(pos)
+        chunks.append(pack(len(key), len(value)))
+        chunks.append(key)
+        chunks.append(value)
+        h = int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big")
+        buckets[h & 255].append((h, pos))
+        pos += 8 + len(key) + len(value)
+    dbfile.write(b"".join(chunks))
+    tindex.lastkey = entries[-1][0]
+
+
+def commit_segments(writer, segments: list, merge: bool) -> None:
+    """Commit ``writer`` (its deletions) with ``segments`` built elsewhere added; ``merge``
+    lets Whoosh merge the small segments first."""
+    final = writer._merge_segments(None, None, merge) + segments  # private from here on
+    if writer._added:  # a merge wrote the old segments anew
+        final.append(writer._finalize_segment())
+    else:
+        writer._close_segment()
+    writer._commit_toc(final)
+    writer._finish()
+
+
+def segment_count(writer) -> int:
+    return len(writer.segments)
+
+
+# --- reading segments as arrays ---------------------------------------------------------------
+
+
+class SegmentArrays:
+    """One segment of an open index, as the arrays the engine scores with.
+
+    ``offset`` is the number of its first document in the whole index.  Whatever is read
+    is kept for the next query (field lengths, deletions, dates).
+    """
+
+    def __init__(self, reader, offset: int):
+        self.reader = reader
+        self.offset = offset
+        self.size = reader.doc_count_all()
+        self._terms = reader._terms  # private: the segment's term dictionary
+        self._postfile = self._terms._postfile  # private: its postings
+        self._perdoc = reader._perdoc  # private: its per-document reader
+        self._lengths: dict[str, np.ndarray] = {}
+        self._live: np.ndarray | None = None
+        self._columns: dict[str, np.ndarray | None] = {}
+
+    def postings(self, fieldname: str, btext: bytes) -> Postings | None:
+        try:
+            info = self._terms.term_info(fieldname, btext)
+        except (TermNotFound, KeyError):
+            return None
+        return read_postings(self._postfile, info)
+
+    def doc_frequency(self, fieldname: str, btext: bytes) -> int:
+        try:
+            return self._terms.doc_frequency(fieldname, btext)
+        except (TermNotFound, KeyError):
+            return 0
+
+    def terms(self, fieldname: str):
+        """``(term bytes, postings)`` of every term of a field, in order."""
+        if fieldname not in self._terms.indexed_field_names():
+            return
+        for key, info in self._terms.items_from(fieldname, b""):
+            if key[0] != fieldname:
+                break
+            yield key[1], read_postings(self._postfile, info)
+
+    def lengths(self, fieldname: str) -> np.ndarray:
+        """Each post's length in a field (as Whoosh stores it: one byte, approximate)."""
+        found = self._lengths.get(fieldname)
+        if found is None:
+            table = self._perdoc.length_bytes(fieldname)
+            found = np.zeros(self.size)
+            if table is not None:
+                codes = np.frombuffer(table, np.uint8)[: self.size]
+                found[: len(codes)] = LENGTH_TABLE[codes]
+            self._lengths[fieldname] = found
+        return found
+
+    def live(self) -> np.ndarray:
+        """True for each post not deleted."""
+        if self._live is None:
+            live = np.ones(self.size, dtype=bool)
+            deleted = list(self._perdoc.deleted_docs())
+            if deleted:
+                live[np.asarray(deleted, dtype=np.int64)] = False
+            self._live = live
+        return self._live
+
+    def numeric_column(self, fieldname: str) -> np.ndarray | None:
+        """A fixed-width numeric column (such as the date), or None when it has none."""
+        if fieldname not in self._columns:
+            column = None
+            if self.reader.has_column(fieldname):
+                creader = self.reader.column_reader(fieldname, translate=False)
+                code = creader._typecode  # private: the column's struct code and layout
+                data = creader._dbfile.get(creader._basepos, creader._count * creader._fixedlen)
+                column = np.full(self.size, creader._default, dtype=np.dtype(">" + code))
+                found = np.frombuffer(data, dtype=np.dtype(">" + code))
+                column[: len(found)] = found[: self.size]
+            self._columns[fieldname] = column
+        return self._columns[fieldname]
+
+
+def leaf_segments(searcher) -> list[SegmentArrays]:
+    """The segments of an open Whoosh searcher, with their document offsets."""
+    return [SegmentArrays(sub.reader(), offset) for sub, offset in searcher.leaf_searchers()]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import store
 from .analysis import AnalyzerConfig, read_stopwords, read_userdict
-from .codec import SearchkitCodec
+from .codec import SearchkitCodec, commit_segments, segment_count
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, post_to_document, read_signature
@@ -275,14 +275,8 @@ def _write_chunk(ix, chunk, gone, existing, digests, jobs, many, report, progres
         if not segments and not deleted:
             writer.cancel()
             return
-        merge = many or len(writer.segments) + len(segments) >= MAX_SEGMENTS
-        final = writer._merge_segments(None, None, merge) + segments
-        if writer._added:  # a merge wrote the old segments anew
-            final.append(writer._finalize_segment())
-        else:
-            writer._close_segment()
-        writer._commit_toc(final)
-        writer._finish()
+        merge = many or segment_count(writer) + len(segments) >= MAX_SEGMENTS
+        commit_segments(writer, segments, merge)
     except BaseException:
         if not writer.is_closed:
             writer.cancel()

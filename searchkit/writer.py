@@ -1,13 +1,9 @@
-"""Writing new posts as Whoosh segments, fast and on every core.
+"""Writing new posts as segments, on every core.
 
-Whoosh's own writer sends each posting through an external-sort pool, then through a
-generic loop that checks their order one by one.  :class:`SegmentBuilder` groups postings by
-term in a dictionary as the posts come in and, at the end, writes each term's postings in
-one go; the files it writes are plain Whoosh segments (with :class:`SearchkitCodec`).
-
-:func:`build_segments` splits the posts to write into one contiguous share per core, builds
-a segment from each share in a forked process (the posts are read, converted and analysed
-there too) and returns the segments for the caller's writer to commit.
+:func:`build_parallel` splits the posts to write into one contiguous share per core, builds
+a segment from each share (with :class:`searchkit.codec.SegmentBuilder`) in a forked
+process (the posts are read, converted and analysed there too) and returns the segments for
+the caller's writer to commit.
 """
 
 from __future__ import annotations
@@ -17,173 +13,11 @@ import gc
 import os
 import signal
 import traceback
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from hashlib import md5
 
-from whoosh.codec.whoosh3 import W3TermInfo
-from whoosh.compat import dumps
-from whoosh.filedb.filetables import _lengths as _LENGTHS
-from whoosh.system import pack_ushort
-from whoosh.util.numeric import byte_to_length, length_to_byte
-from whoosh.writing import SegmentWriter
-
-from .codec import INLINE_LIMIT, PICKLE_PROTOCOL, SearchkitCodec
+from .codec import SegmentBuilder
 from .errors import SearchkitError
-
-_TERMINFO = W3TermInfo._struct
-
-
-class SegmentBuilder(SegmentWriter):
-    """A writer of one new segment: documents in, a segment out; no deletes, no merges."""
-
-    def __init__(self, ix, **kwargs):
-        super().__init__(ix, _lk=False, codec=SearchkitCodec(), **kwargs)
-        # fieldname -> term bytes -> [(docnum, weight, value), ...]
-        self._terms: dict[str, dict[bytes, list[tuple[int, float, bytes]]]] = {}
-        # fieldname -> docnum -> field length, as Whoosh keeps it (one byte, approximate)
-        self._lengths: dict[str, dict[int, int]] = {}
-
-    def add_document(self, **fields):
-        schema = self.schema
-        docnum = self.docnum
-        perdoc = self.perdocwriter
-        perdoc.start_doc(docnum)
-        for name in sorted(n for n in fields if not n.startswith("_")):
-            value = fields[name]
-            if value is None:
-                continue
-            fieldobj = schema[name]
-            length = 0
-            if fieldobj.indexed:
-                terms = self._terms.setdefault(name, {})
-                for btext, freq, weight, vbytes in fieldobj.index(value):
-                    posting = (docnum, weight, vbytes)
-                    found = terms.get(btext)
-                    if found is None:
-                        terms[btext] = [posting]
-                    else:
-                        found.append(posting)
-                    length += freq
-                if fieldobj.scorable:
-                    self._lengths.setdefault(name, {})[docnum] = byte_to_length(
-                        length_to_byte(length)
-                    )
-                else:
-                    length = 0
-            stored = fields.get(f"_stored_{name}", value)
-            perdoc.add_field(name, fieldobj, stored if fieldobj.stored else None, length)
-            if fieldobj.column_type and stored is not None:
-                perdoc.add_column_value(
-                    name, fieldobj.column_type, fieldobj.to_column_value(stored)
-                )
-        perdoc.finish_doc()
-        self._added = True
-        self.docnum += 1
-
-    def _flush_segment(self):
-        self.perdocwriter.close()
-        fieldwriter = self.fieldwriter
-        for name in sorted(self._terms):
-            terms = self._terms[name]
-            lengths = self._lengths.get(name, {})
-            fieldobj = self.schema[name]
-            fieldwriter.start_field(name, fieldobj)
-            prefix = pack_ushort(fieldwriter._fieldid)
-            postwriter = fieldwriter._postwriter
-            entries = []
-            for btext in sorted(terms):
-                docnums, weights, values = zip(*terms[btext], strict=True)
-                found = [lengths.get(d, 0) for d in docnums]
-                if len(docnums) <= INLINE_LIMIT:
-                    info = _inline_terminfo(docnums, weights, values, found)
-                else:
-                    postwriter.start_postings(fieldobj.format, W3TermInfo())
-                    add_postings(postwriter, docnums, weights, values, found)
-                    info = postwriter.finish_postings().to_bytes()
-                entries.append((prefix + btext, info))
-            add_terms(fieldwriter._tindex, entries)
-            fieldwriter.finish_field()
-        fieldwriter.close()
-        self._terms.clear()
-        self._lengths.clear()
-
-
-def _inline_terminfo(docnums, weights, values, lengths) -> bytes:
-    """The term-dictionary entry of a term whose postings are kept inline: the bytes
-    ``W3TermInfo.to_bytes`` gives after W3's own writer has buffered the same postings."""
-    if len(docnums) == 1:  # most terms
-        docnum, weight, value, length = docnums[0], weights[0], values[0], lengths[0]
-        lbyte = length_to_byte(length) if length else 0
-        head = _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
-        posting = ((docnum,), (_number(weight),), (value,) if value else ())
-        return head + dumps(posting, PICKLE_PROTOCOL)
-    weights = array("f", weights)
-    present = [n for n in lengths if n]
-    head = _TERMINFO.pack(
-        1,
-        sum(weights),
-        len(docnums),
-        length_to_byte(min(present)) if present else 0,
-        length_to_byte(max(present)) if present else 0,
-        max(weights),
-        docnums[0],
-        docnums[-1],
-    )
-    postings = (tuple(docnums), tuple(map(_number, weights)), tuple(v for v in values if v))
-    return head + dumps(postings, PICKLE_PROTOCOL)
-
-
-def _number(weight: float) -> float | int:
-    """Whole weights (frequencies, mostly) pickle shorter as ints."""
-    whole = int(weight)
-    return whole if whole == weight else weight
-
-
-def add_terms(tindex, entries: list[tuple[bytes, bytes]]) -> None:
-    """``OrderedHashWriter.add`` for many keys (in order) at once: the same bytes on disk,
-    one write, and MD5 hashes taken straight from the digest."""
-    if not entries:
-        return
-    if entries[0][0] <= tindex.lastkey:
-        raise ValueError(f"keys must increase: {tindex.lastkey!r}..{entries[0][0]!r}")
-    dbfile = tindex.dbfile
-    pos = dbfile.tell()
-    chunks = []
-    positions = tindex.index.append
-    buckets = tindex.buckets
-    pack = _LENGTHS.pack
-    for key, value in entries:
-        positions(pos)
-        chunks.append(pack(len(key), len(value)))
-        chunks.append(key)
-        chunks.append(value)
-        h = int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big")
-        buckets[h & 255].append((h, pos))
-        pos += 8 + len(key) + len(value)
-    dbfile.write(b"".join(chunks))
-    tindex.lastkey = entries[-1][0]
-
-
-def add_postings(postwriter, docnums, weights, values, lengths) -> None:
-    """Fill ``postwriter`` (a W3 postings writer) with one term's postings, block by block."""
-    limit = postwriter._blocklimit
-    for start in range(0, len(docnums), limit):
-        if postwriter._ids:
-            postwriter._write_block()
-        end = start + limit
-        postwriter._ids = array("I", docnums[start:end])
-        block_weights = weights[start:end]
-        postwriter._weights = array("f", block_weights)
-        postwriter._values = [v for v in values[start:end] if v]
-        postwriter._maxweight = max(block_weights)
-        block_lengths = [n for n in lengths[start:end] if n]
-        postwriter._minlength = min(block_lengths) if block_lengths else None
-        postwriter._maxlength = max(block_lengths) if block_lengths else 0
-
-
-# --- many cores -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -247,12 +81,9 @@ def build(ix, share: Share, to_document: Callable, read: Callable, tick: Callabl
             builder.add_document(**to_document(post))
             kind = "added" if old is None else "updated"
             outcomes.append(Outcome(source.root, source.path, kind, notes))
-        if not builder._added:
-            builder._close_segment()
-            return None, outcomes
-        return builder._finalize_segment(), outcomes
+        return builder.finish(), outcomes
     except BaseException:
-        builder._close_segment()
+        builder.abandon()
         raise
     finally:
         if collecting:
