@@ -601,6 +601,11 @@ class SegmentArrays:
         return self._columns[fieldname]
 
 
-def leaf_segments(searcher) -> list[SegmentArrays]:
-    """The segments of an open Whoosh searcher, with their document offsets."""
-    return [SegmentArrays(sub.reader(), offset) for sub, offset in searcher.leaf_searchers()]
+def leaf_segments(searcher) -> list[tuple[object, SegmentArrays]]:
+    """The non-empty segments of an open Whoosh searcher: each one's own searcher, and its
+    arrays."""
+    return [
+        (sub, SegmentArrays(sub.reader(), offset))
+        for sub, offset in searcher.leaf_searchers()
+        if sub.reader().doc_count_all()
+    ]

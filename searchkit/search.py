@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -15,6 +16,7 @@ from whoosh import query as wq
 
 from . import store
 from .analysis import normalize
+from .engine import Engine
 from .errors import IndexDamaged, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
 from .schema import analyzer_config, whole_text
@@ -34,6 +36,9 @@ SORTS = ("relevance", "date", "-date")
 #: The longest query read, in characters: a long question is a few hundred; a query of
 #: megabytes would take minutes and gigabytes to segment and score.
 MAX_QUERY = 2000
+#: The engines: numpy over the posting arrays (the default), or Whoosh's matchers (the
+#: reference the tests compare with, and the peer ``make bench`` measures).
+ENGINES = ("arrays", "whoosh")
 _SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 TEXT_FIELDS = ("title", "body")
 
@@ -149,9 +154,14 @@ def negate_minus(text: str) -> str:
 class Searcher:
     """An open index that answers queries; reuse it for many queries (``--batch``)."""
 
-    def __init__(self, index: str | Path | None = None):
+    def __init__(self, index: str | Path | None = None, engine: str | None = None):
         from whoosh import scoring
 
+        self.engine_name = engine or os.environ.get("SEARCHKIT_ENGINE") or ENGINES[0]
+        if self.engine_name not in ENGINES:
+            raise SearchkitError(
+                f"unknown engine {self.engine_name!r}; use one of {', '.join(ENGINES)}"
+            )
         self.folder = store.index_dir(index)
         self._weighting = scoring.BM25F(B=0.75, K1=1.2)
         self._open()
@@ -177,6 +187,14 @@ class Searcher:
         self.schema = self.searcher.schema
         self.config = analyzer_config(self.schema)
         self.parser = make_parser(self.schema)
+        self._engine_for(self.searcher)
+
+    def _engine_for(self, searcher) -> None:
+        if self.engine_name == "arrays":
+            with store.reading(self.folder):
+                self.engine = Engine(searcher)
+        else:
+            self.engine = None
 
     def refresh(self) -> None:
         """Move to the last committed state of the index (after an update or a rebuild)."""
@@ -188,10 +206,13 @@ class Searcher:
             return
         try:
             with store.reading(self.folder):
+                before = self.searcher
                 try:
                     self.searcher = self.searcher.refresh()
                 except TypeError:  # Whoosh cannot refresh an empty reader
                     self.searcher = self.ix.searcher(weighting=self._weighting)
+                if self.searcher is not before:
+                    self._engine_for(self.searcher)
         except (IndexDamaged, EmptyIndexError, UnboundLocalError):
             # a rebuild switched and removed this generation meanwhile: open the new one
             self.searcher.close()
@@ -279,37 +300,51 @@ class Searcher:
 
     def _search(self, text, query, options, started) -> SearchResult:
         if isinstance(query, type(wq.NullQuery)):
-            return SearchResult(text, 0, _ms(started), [], {} if options.facets else None)
+            return SearchResult(text, 0, _ms(started), [], _no_facets() if options.facets else None)
         first = (options.page - 1) * options.limit
         wanted = first + options.limit
-        kwargs = {"filter": self._filter(options)}
+        relevance = options.sort == "relevance"
+        depth = max(wanted + 32, RERANK_DEPTH if relevance else 0)
+        filter_query = self._filter(options)
+        if self.engine is None:
+            top, total, facets = self._whoosh_top(query, options, depth, filter_query)
+        else:
+            found = self.engine.search(
+                query, depth, filter_query, sort=options.sort, facets=options.facets
+            )
+            top, total, facets = found.top, found.total, found.facets
+        bonus = self._proximity_bonus(text, top) if relevance else {}
+        if relevance and SPAN:
+            self._span_bonus(text, top, bonus)
+        ranked = _order(top, options.sort, bonus, wanted, self.searcher.stored_fields)[first:]
+        terms = frozenset(_positive_terms(query))
+        hits = [
+            self._hit(first + i + 1, score, fields, terms, options.snippets)
+            for i, (score, fields) in enumerate(ranked)
+        ]
+        return SearchResult(text, total, _ms(started), hits, facets)
+
+    def _whoosh_top(self, query, options, depth, filter_query):
+        """The reference path: the query run through Whoosh's matchers."""
+        if filter_query is not None and not any(self.searcher.docs_for_query(filter_query)):
+            # Whoosh reads a filter that matches nothing as no filter at all
+            return [], 0, _no_facets() if options.facets else None
+        kwargs = {"filter": filter_query}
         if options.sort != "relevance":
             from whoosh import sorting
 
             kwargs["sortedby"] = sorting.FieldFacet("date", reverse=options.sort == "-date")
         if options.facets:
             kwargs["groupedby"] = _facet_spec()
-        relevance = options.sort == "relevance"
-        depth = max(wanted + 32, RERANK_DEPTH if relevance else 0)
         results = self.searcher.search(query, limit=depth, **kwargs)
-        total = self._count(query, results, kwargs["filter"])
-        bonus = self._proximity_bonus(text, results) if relevance else {}
-        if relevance and SPAN:
-            self._span_bonus(text, results, bonus)
-        ranked = _order(results, options.sort, bonus, wanted)[first:]
-        terms = frozenset(_positive_terms(query))
-        hits = [
-            self._hit(first + i + 1, score, fields, terms, options.snippets)
-            for i, (score, fields) in enumerate(ranked)
-        ]
-        facets = _facets(results) if options.facets else None
-        return SearchResult(text, total, _ms(started), hits, facets)
+        total = self._count(query, results, filter_query)
+        top = [(hit.docnum, hit.score or 0.0) for hit in results]
+        return top, total, _facets(results) if options.facets else None
 
     def _count(self, query: wq.Query, results, filter_query: wq.Query | None) -> int:
         """How many posts match.  Whoosh counts by running the whole query again, unscored,
-        through its matchers (most of the time of a query whose words are common); for the
-        usual query, an OR of words, the union of the words' posting lists is the same
-        number for a fraction of the cost."""
+        through its matchers; for an OR of words, the union of the words' posting lists is
+        the same number for a fraction of the cost."""
         leaves = query.subqueries if isinstance(query, wq.Or) else [query]
         if not all(type(leaf) is wq.Term for leaf in leaves):
             return len(results)
@@ -322,7 +357,7 @@ class Searcher:
             found.intersection_update(self.searcher.docs_for_query(filter_query))
         return len(found)
 
-    def _span_bonus(self, text: str, results, bonus: dict[int, float]) -> None:
+    def _span_bonus(self, text: str, top, bonus: dict[int, float]) -> None:
         """Reward the best hits for the share of the query's character trigrams their text
         holds: evidence of the query's spans that does not depend on how jieba cut either
         side (``SPAN``, ``SPAN_DEPTH``; chosen with ``make eval``)."""
@@ -331,21 +366,23 @@ class Searcher:
         grams = {gram for gram in grams if gram.isalnum()}
         if not grams:
             return
-        for hit in results[:SPAN_DEPTH]:
-            stored = hit.fields()
+        for docnum, score in top[:SPAN_DEPTH]:
+            stored = self.searcher.stored_fields(docnum)
             body = whole_text(stored.get("title", ""), stored.get("text"))
             body = normalize(body, self.config.fold)[0]
             share = sum(1 for gram in grams if gram in body) / len(grams)
-            bonus[hit.docnum] = bonus.get(hit.docnum, 0.0) + SPAN * share * hit.score
+            bonus[docnum] = bonus.get(docnum, 0.0) + SPAN * share * score
 
-    def _proximity_bonus(self, text: str, results) -> dict[int, float]:
+    def _proximity_bonus(self, text: str, top) -> dict[int, float]:
         """Phrase scores for the best-ranked hits only: the reward reorders the top of the
         list at the cost of a few position reads, not a phrase search over the whole archive."""
         phrases = self.proximity(text)
-        if phrases is None or not results:
+        if phrases is None or not top:
             return {}
-        top = {hit.docnum for hit in results[:RERANK_DEPTH]}
-        extra = self.searcher.search(phrases, filter=top, limit=len(top))
+        best = {docnum for docnum, _ in top[:RERANK_DEPTH]}
+        if self.engine is not None:
+            return self.engine.phrase_scores(phrases.subqueries, best)
+        extra = self.searcher.search(phrases, filter=best, limit=len(best))
         return {hit.docnum: hit.score for hit in extra}
 
     def terms_of(self, text: str) -> frozenset[str]:
@@ -386,12 +423,19 @@ class Searcher:
             return terms, SearchResult(path, 0, _ms(started), [])
         top = terms[0][1] or 1.0
         query = wq.Or([wq.Term("body", word, boost=weight / top) for word, weight in terms])
-        results = self.searcher.search(query, limit=limit, mask=wq.Term("path", path))
+        if self.engine is None:
+            results = self.searcher.search(query, limit=limit, mask=wq.Term("path", path))
+            best, total = [(hit.docnum, hit.score) for hit in results], len(results)
+        else:
+            found = self.engine.search(wq.AndNot(query, wq.Term("path", path)), limit)
+            best, total = found.top, found.total
         words = frozenset(word for word, _ in terms)
+        stored_fields = self.searcher.stored_fields
         hits = [
-            self._hit(i + 1, hit.score, hit.fields(), words, True) for i, hit in enumerate(results)
+            self._hit(i + 1, score, stored_fields(docnum), words, True)
+            for i, (docnum, score) in enumerate(best)
         ]
-        return terms, SearchResult(path, len(results), _ms(started), hits)
+        return terms, SearchResult(path, total, _ms(started), hits)
 
     def _hit(self, rank: int, score: float, stored: dict, terms, snippets: bool) -> Hit:
         meta = stored.get("meta", {})
@@ -452,22 +496,22 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-def _order(results, sort: str, bonus: dict[int, float], wanted: int) -> list[tuple[float, dict]]:
-    """The first ``wanted`` hits with their scores (plus any proximity bonus) and stored fields.
+def _order(top, sort: str, bonus: dict[int, float], wanted: int, stored_fields):
+    """The first ``wanted`` hits with their scores (plus any bonus) and stored fields.
 
     Equal scores are broken by the newer date; stored fields are read only for the hits kept
     and for the ties that cross the end of the page.
     """
-    rows = [(round((hit.score or 0.0) + bonus.get(hit.docnum, 0.0), 6), hit) for hit in results]
+    rows = [(round((score or 0.0) + bonus.get(docnum, 0.0), 6), docnum) for docnum, score in top]
     if sort == "relevance":
         rows.sort(key=lambda row: -row[0])
         end = wanted
         while 0 < end < len(rows) and rows[end][0] == rows[end - 1][0]:
             end += 1
-        head = [(score, hit.fields()) for score, hit in rows[:end]]
+        head = [(score, stored_fields(docnum)) for score, docnum in rows[:end]]
         head.sort(key=lambda row: (-row[0], _neg_date(row[1])))
         return head[:wanted]
-    return [(score, hit.fields()) for score, hit in rows[:wanted]]
+    return [(score, stored_fields(docnum)) for score, docnum in rows[:wanted]]
 
 
 def _neg_date(stored: dict) -> float:
@@ -499,6 +543,10 @@ def _facet_spec():
         "tags": sorting.FieldFacet("tags", allow_overlap=True),
         "years": sorting.FieldFacet("year"),
     }
+
+
+def _no_facets() -> dict[str, dict[str, int]]:
+    return {"categories": {}, "tags": {}, "years": {}}
 
 
 def _facets(results) -> dict[str, dict[str, int]]:
