@@ -337,22 +337,23 @@ class Searcher:
         if options.facets:
             kwargs["groupedby"] = _facet_spec()
         results = self.searcher.search(query, limit=depth, **kwargs)
-        total = self._count(query, results, filter_query)
+        total = self._count(query, filter_query)
         top = [(hit.docnum, hit.score or 0.0) for hit in results]
         return top, total, _facets(results) if options.facets else None
 
-    def _count(self, query: wq.Query, results, filter_query: wq.Query | None) -> int:
+    def _count(self, query: wq.Query, filter_query: wq.Query | None) -> int:
         """How many posts match.  Whoosh counts by running the whole query again, unscored,
         through its matchers; for an OR of words, the union of the words' posting lists is
         the same number for a fraction of the cost."""
         leaves = query.subqueries if isinstance(query, wq.Or) else [query]
-        if not all(type(leaf) is wq.Term for leaf in leaves):
-            return len(results)
-        reader = self.searcher.reader()
-        found: set[int] = set()
-        for leaf in leaves:
-            if reader.doc_frequency(leaf.fieldname, leaf.text):
-                found.update(reader.postings(leaf.fieldname, leaf.text).all_ids())
+        if all(type(leaf) is wq.Term for leaf in leaves):
+            reader = self.searcher.reader()
+            found: set[int] = set()
+            for leaf in leaves:
+                if reader.doc_frequency(leaf.fieldname, leaf.text):
+                    found.update(reader.postings(leaf.fieldname, leaf.text).all_ids())
+        else:  # Whoosh's collector can count a post ANDNOT removes (a AND NOT a)
+            found = set(self.searcher.docs_for_query(query))
         if filter_query is not None:
             found.intersection_update(self.searcher.docs_for_query(filter_query))
         return len(found)
