@@ -111,21 +111,38 @@ def write_postings(postfile, docnums, weights, values, lengths) -> bytes:
     """
     if len(docnums) <= INLINE_LIMIT:
         return _inline_entry(docnums, weights, values, lengths)
-    ids = np.asarray(docnums, dtype=_IDS)
-    found = np.asarray(weights, dtype=_WEIGHTS)
-    blob = b"".join(v or b"" for v in values)
-    ends = np.fromiter((len(v or b"") for v in values), dtype=np.int64, count=len(values))
-    ends = np.cumsum(ends).astype(_ENDS) if blob else np.zeros(len(values), _ENDS)
-    present = [n for n in lengths if n]
+    sizes = np.fromiter((len(v or b"") for v in values), dtype=np.int64, count=len(values))
+    return write_arrays(
+        postfile,
+        np.asarray(docnums, dtype=_IDS),
+        np.asarray(weights, dtype=_WEIGHTS),
+        np.cumsum(sizes),
+        b"".join(v or b"" for v in values),
+        np.asarray(lengths, dtype=np.float64),
+    )
+
+
+def write_arrays(postfile, ids, weights, ends, blob, lengths) -> bytes:
+    """Write a term's postings given as arrays (``ends``: where each posting's positions end
+    in ``blob``) and return its term-dictionary entry."""
+    if len(ids) <= INLINE_LIMIT:
+        starts = np.concatenate(([0], ends[:-1])) if len(ends) else ends
+        values = [bytes(blob[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        return _inline_entry(
+            ids.tolist(), weights.tolist(), values, [int(n) for n in lengths.tolist()]
+        )
+    present = lengths[lengths > 0]
     info = W3TermInfo()
-    info._weight = float(found.sum(dtype=np.float64))  # private: W3TermInfo's fields
-    info._df = len(docnums)
-    info._minlength = min(present) if present else None
-    info._maxlength = max(present) if present else 0
-    info._maxweight = float(found.max())
-    info._minid, info._maxid = int(docnums[0]), int(docnums[-1])
+    info._weight = float(weights.sum(dtype=np.float64))  # private: W3TermInfo's fields
+    info._df = len(ids)
+    info._minlength = float(present.min()) if len(present) else None
+    info._maxlength = float(present.max()) if len(present) else 0
+    info._maxweight = float(weights.max())
+    info._minid, info._maxid = int(ids[0]), int(ids[-1])
     info._offset = postfile.tell()
-    postfile.write(ids.tobytes() + found.tobytes() + ends.tobytes() + blob)
+    ends = ends.astype(_ENDS) if len(blob) else np.zeros(len(ids), _ENDS)
+    postfile.write(ids.astype(_IDS).tobytes() + weights.astype(_WEIGHTS).tobytes() + ends.tobytes())
+    postfile.write(bytes(blob))
     info._length = postfile.tell() - info._offset
     return info.to_bytes()
 
@@ -186,6 +203,28 @@ class Postings:
     def positions(self, i: int) -> list[int]:
         value = self.value(i)
         return decode_positions(value) if value else []
+
+    def extents(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each posting's positions start and end in :meth:`blob`."""
+        if self._blob is None:
+            zeros = np.zeros(len(self.ids), dtype=np.int64)
+            return zeros, zeros
+        if isinstance(self._blob, tuple):
+            sizes = np.array([len(v) for v in self._blob], dtype=np.int64)
+            sizes = np.pad(sizes, (0, len(self.ids) - len(sizes)))
+            stops = np.cumsum(sizes)
+        else:
+            stops = self._ends.astype(np.int64)
+        starts = np.concatenate(([0], stops[:-1])) if len(stops) else stops
+        return starts, stops
+
+    def blob(self) -> bytes | memoryview:
+        """The positions of all the postings, one after the other."""
+        if self._blob is None:
+            return b""
+        if isinstance(self._blob, tuple):
+            return b"".join(self._blob)
+        return self._blob
 
 
 def read_postings(dbfile, info) -> Postings:
@@ -406,6 +445,20 @@ class SegmentBuilder(SegmentWriter):
         self._terms: dict[str, dict[bytes, list[tuple[int, float, bytes]]]] = {}
         # fieldname -> docnum -> field length, as Whoosh keeps it (one byte, approximate)
         self._lengths: dict[str, dict[int, int]] = {}
+        # segments being merged: their arrays and each post's new number (-1: deleted)
+        self._sources: list[tuple[SegmentArrays, np.ndarray]] = []
+
+    def add_segment(self, reader) -> None:
+        """Append the live posts of an open segment reader: stored fields and columns one
+        post at a time (Whoosh's own copy), postings term by term as arrays at the end."""
+        base = self.docnum
+        self.write_per_doc(set(self.schema.names()), reader)
+        arrays = SegmentArrays(reader, 0)
+        live = arrays.live()
+        docmap = np.cumsum(live, dtype=np.int64) - 1 + base
+        docmap[~live] = -1
+        self._sources.append((arrays, docmap))
+        self._added = self._added or self.docnum > base
 
     @property
     def added(self) -> bool:
@@ -450,6 +503,9 @@ class SegmentBuilder(SegmentWriter):
 
     def _flush_segment(self):
         self.perdocwriter.close()
+        if self._sources:
+            self._flush_merged()
+            return
         fieldwriter = self.fieldwriter
         postfile = fieldwriter._postfile  # private: the segment's postings file
         for name in sorted(self._terms):
@@ -469,6 +525,76 @@ class SegmentBuilder(SegmentWriter):
         self._terms.clear()
         self._lengths.clear()
 
+    def _flush_merged(self) -> None:
+        """Write the postings of the segments added with :meth:`add_segment`: each term's
+        arrays from each segment, renumbered, without their deleted posts, one after the
+        other."""
+        import heapq
+
+        fieldwriter = self.fieldwriter
+        postfile = fieldwriter._postfile  # private: the segment's postings file
+        names = set()
+        for arrays, _ in self._sources:
+            names.update(arrays.field_names())
+        for name in sorted(n for n in names if n in self.schema.names()):
+            fieldwriter.start_field(name, self.schema[name])
+            prefix = pack_ushort(fieldwriter._fieldid)  # private: the field's number
+            streams = [
+                _numbered(arrays.terms(name), n) for n, (arrays, _) in enumerate(self._sources)
+            ]
+            entries: list[tuple[bytes, bytes]] = []
+            group: list[tuple[int, Postings]] = []
+            current = None
+            for btext, n, postings in heapq.merge(*streams, key=lambda item: item[:2]):
+                if btext != current and group:
+                    entries.append((prefix + current, self._merged_entry(postfile, name, group)))
+                    group = []
+                current = btext
+                group.append((n, postings))
+            if group:
+                entries.append((prefix + current, self._merged_entry(postfile, name, group)))
+            entries = [entry for entry in entries if entry[1] is not None]
+            add_terms(fieldwriter._tindex, entries)  # private: the term dictionary
+            fieldwriter.finish_field()
+        fieldwriter.close()
+        self._sources.clear()
+
+    def _merged_entry(self, postfile, name: str, group) -> bytes | None:
+        ids, weights, ends, blobs, lengths = [], [], [], [], []
+        offset = 0
+        for n, postings in group:
+            arrays, docmap = self._sources[n]
+            new = docmap[postings.ids]
+            keep = new >= 0
+            size = len(postings)
+            starts, stops = postings.extents()
+            blob = postings.blob()
+            if not keep.all():
+                sizes = (stops - starts)[keep]
+                if len(blob):
+                    blob = np.frombuffer(blob, np.uint8)[np.repeat(keep, stops - starts)]
+                starts = np.concatenate(([0], np.cumsum(sizes)[:-1])) if len(sizes) else sizes
+                stops = starts + sizes
+                size = int(keep.sum())
+            if not size:
+                continue
+            ids.append(new[keep])
+            weights.append(postings.weights[keep].astype(np.float64))
+            ends.append(stops + offset)
+            blobs.append(bytes(blob))
+            lengths.append(arrays.lengths(name)[postings.ids[keep]])
+            offset += int(stops[-1]) if len(stops) else 0
+        if not ids:
+            return None
+        return write_arrays(
+            postfile,
+            np.concatenate(ids),
+            np.concatenate(weights),
+            np.concatenate(ends),
+            b"".join(blobs),
+            np.concatenate(lengths),
+        )
+
     def finish(self):
         """The finished segment, or None when no document was added."""
         if not self._added:
@@ -478,6 +604,11 @@ class SegmentBuilder(SegmentWriter):
 
     def abandon(self) -> None:
         self._close_segment()
+
+
+def _numbered(terms, n: int):
+    for btext, postings in terms:
+        yield btext, n, postings
 
 
 def add_terms(tindex, entries: list[tuple[bytes, bytes]]) -> None:
@@ -505,20 +636,75 @@ def add_terms(tindex, entries: list[tuple[bytes, bytes]]) -> None:
     tindex.lastkey = entries[-1][0]
 
 
-def commit_segments(writer, segments: list, merge: bool) -> None:
-    """Commit ``writer`` (its deletions) with ``segments`` built elsewhere added; ``merge``
-    lets Whoosh merge the small segments first."""
-    final = writer._merge_segments(None, None, merge) + segments  # private from here on
-    if writer._added:  # a merge wrote the old segments anew
-        final.append(writer._finalize_segment())
-    else:
-        writer._close_segment()
+#: Segments within a factor of this of each other in size are one tier; a tier of this many
+#: segments is merged into one, so that each post is rewritten about log(N) / log(8) times.
+MERGE_FACTOR = 8
+
+
+def commit_segments(ix, writer, segments: list) -> None:
+    """Commit ``writer`` (its deletions) with ``segments`` built elsewhere added, merging
+    segments tier by tier (:data:`MERGE_FACTOR`) and rewriting any that is mostly deleted."""
+    final = merge_tiers(ix, list(writer.segments) + list(segments))  # private from here on
+    writer._close_segment()
     writer._commit_toc(final)
     writer._finish()
 
 
-def segment_count(writer) -> int:
-    return len(writer.segments)
+def merge_plan(sizes: list[tuple[int, int]]) -> list[list[int]]:
+    """Which segments to merge: ``sizes`` are ``(live, all)`` post counts; returns groups of
+    indexes.  A tier (live count within a factor of :data:`MERGE_FACTOR`) that holds
+    ``MERGE_FACTOR`` segments is merged, and again for the tier the result joins; a segment
+    with more deleted posts than live ones is rewritten."""
+    groups: list[list[int]] = []
+    pending = [(live, [n]) for n, (live, every) in enumerate(sizes) if live and live * 2 >= every]
+    groups.extend([n] for n, (live, every) in enumerate(sizes) if live and live * 2 < every)
+    while True:
+        tiers: dict[int, list[tuple[int, list[int]]]] = {}
+        for item in pending:
+            tiers.setdefault(_tier(item[0]), []).append(item)
+        full = [tier for tier in sorted(tiers) if len(tiers[tier]) >= MERGE_FACTOR]
+        if not full:
+            break
+        chosen = tiers[full[0]]
+        merged = (sum(live for live, _ in chosen), [n for _, ns in chosen for n in ns])
+        pending = [item for item in pending if item not in chosen] + [merged]
+    groups.extend(ns for _, ns in pending if len(ns) > 1)
+    return groups
+
+
+def _tier(count: int) -> int:
+    tier = 0
+    while count >= MERGE_FACTOR:
+        count //= MERGE_FACTOR
+        tier += 1
+    return tier
+
+
+def merge_tiers(ix, segments: list) -> list:
+    """The segments to commit: ``segments`` with those :func:`merge_plan` picks merged."""
+    from whoosh.reading import SegmentReader
+
+    segments = [seg for seg in segments if seg.doc_count_all()]
+    groups = merge_plan([(seg.doc_count(), seg.doc_count_all()) for seg in segments])
+    merged_away = {n for group in groups for n in group}
+    final = [seg for n, seg in enumerate(segments) if n not in merged_away and seg.doc_count()]
+    for group in groups:
+        builder = SegmentBuilder(ix)
+        readers = []
+        try:
+            for n in sorted(group):
+                readers.append(SegmentReader(ix.storage, ix.schema, segments[n]))
+                builder.add_segment(readers[-1])
+            merged = builder.finish()
+        except BaseException:
+            builder.abandon()
+            raise
+        finally:
+            for reader in readers:
+                reader.close()
+        if merged is not None:
+            final.append(merged)
+    return final
 
 
 # --- reading segments as arrays ---------------------------------------------------------------
@@ -554,6 +740,9 @@ class SegmentArrays:
             return self._terms.doc_frequency(fieldname, btext)
         except (TermNotFound, KeyError):
             return 0
+
+    def field_names(self) -> list[str]:
+        return list(self._terms.indexed_field_names())
 
     def terms(self, fieldname: str):
         """``(term bytes, postings)`` of every term of a field, in order."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import store
 from .analysis import AnalyzerConfig, read_stopwords, read_userdict
-from .codec import SearchkitCodec, commit_segments, segment_count
+from .codec import SearchkitCodec, commit_segments
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, post_to_document, read_signature
@@ -20,9 +20,6 @@ from .writer import build_here, build_parallel, shares
 
 #: Commit at least this often during a long build, so that a crash loses little.
 COMMIT_EVERY = int(os.environ.get("SEARCHKIT_COMMIT_EVERY", "20000"))
-#: A small update is written as a segment of its own, without merging, while there are fewer
-#: segments than this: merging is what makes a one-post update slow on a big index.
-MAX_SEGMENTS = 24
 #: Below this many files to write, extra writer processes cost more than they save.
 POOL_THRESHOLD = 64
 
@@ -201,7 +198,6 @@ def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
     gone |= {key for key in existing if key not in seen and os.path.join(*key) in files}
     digests = {key: old[2] for key, old in existing.items()}
 
-    many = len(to_read) >= POOL_THRESHOLD
     for first in range(0, max(len(to_read), 1), COMMIT_EVERY):
         chunk = to_read[first : first + COMMIT_EVERY]
         _write_chunk(
@@ -211,7 +207,6 @@ def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
             existing,
             digests,
             jobs,
-            many,
             report,
             _progress(progress, first, len(to_read)),
         )
@@ -240,7 +235,7 @@ def _progress(progress, before: int, total: int):
     return lambda done: progress(before + done, total)
 
 
-def _write_chunk(ix, chunk, gone, existing, digests, jobs, many, report, progress) -> None:
+def _write_chunk(ix, chunk, gone, existing, digests, jobs, report, progress) -> None:
     """Write the posts of ``chunk`` as new segments, delete what they replace, the posts in
     ``gone`` and the posts that can no longer be read, and commit, all under one writer
     (searchkit's own lock keeps other writers out, so Whoosh's is not taken: a forked
@@ -275,8 +270,7 @@ def _write_chunk(ix, chunk, gone, existing, digests, jobs, many, report, progres
         if not segments and not deleted:
             writer.cancel()
             return
-        merge = many or segment_count(writer) + len(segments) >= MAX_SEGMENTS
-        commit_segments(writer, segments, merge)
+        commit_segments(ix, writer, segments)
     except BaseException:
         if not writer.is_closed:
             writer.cancel()

@@ -1,0 +1,203 @@
+"""make bench, scale tier: the generated archive at 20,000 and 200,000 posts.
+
+For each size: the full build (time, Mchar/s, peak memory), the update of one changed post,
+a cold CLI query, warm p50/p95/max of keyword queries (1-3 words) and of headline-length
+queries (15-30 characters), and ``--batch`` queries a second.  The peer is searchkit's own
+previous engine, Whoosh's matchers over the same index (``SEARCHKIT_ENGINE=whoosh``),
+measured in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+SEARCHKIT = str(BIN / "searchkit")
+WORK = HERE / "work"
+
+
+def titles(root: Path, count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    files = sorted(root.rglob("*.md"))
+    out = []
+    for path in rng.sample(files, min(count, len(files))):
+        for line in path.read_text("utf-8").splitlines()[:8]:
+            if line.startswith("title:"):
+                out.append(line[6:].strip().strip('"'))
+                break
+    return out
+
+
+def keyword_queries(root: Path, count: int, seed: int = 11) -> list[str]:
+    """One to three words of post titles, as jieba cuts them."""
+    import jieba
+
+    rng = random.Random(seed)
+    words = sorted(
+        {w for t in titles(root, 3000, seed) for w in jieba.cut(t) if len(w) >= 2 and w.isalnum()}
+    )
+    return [" ".join(rng.sample(words, rng.choice((1, 1, 2, 3)))) for _ in range(count)]
+
+
+def headline_queries(root: Path, count: int, seed: int = 13) -> list[str]:
+    """Headline-length queries: 15 to 30 characters of a post's title or first sentence."""
+    rng = random.Random(seed)
+    files = sorted(root.rglob("*.md"))
+    out = []
+    for path in files[:: max(1, len(files) // (count * 3))]:
+        text = path.read_text("utf-8").split("---", 2)[-1]
+        text = re.sub(r"<[^>]+>", "", text)
+        text = "".join(ch for ch in text if ch.isalnum() or ch in "，、。 ")
+        size = rng.randint(15, 30)
+        start = rng.randrange(max(1, len(text) - size))
+        piece = text[start : start + size].strip()
+        if len(piece) >= 15:
+            out.append(piece)
+        if len(out) == count:
+            break
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Seconds and peak RSS (MiB, of the largest process) of ``cmd``."""
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.execve(cmd[0], cmd, {**os.environ, **(env or {})})
+    _, status, usage = os.wait4(pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} failed")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def warm(index: Path, engine: str, queries: list[str]) -> list[float]:
+    from searchkit.search import Searcher, SearchOptions
+
+    times = []
+    with Searcher(index, engine=engine) as searcher:
+        options = SearchOptions(limit=10)
+        for query in queries[:5]:
+            searcher.search(query, options)
+        for query in queries:
+            started = time.perf_counter()
+            searcher.search(query, options)
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def batch_rate(index: Path, engine: str, queries: list[str]) -> float:
+    lines = "".join(f"q{i}\t{q}\n" for i, q in enumerate(queries)).encode()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [SEARCHKIT, "search", "--batch", "-", "--index", str(index)],
+        input=lines,
+        capture_output=True,
+        env={**os.environ, "SEARCHKIT_ENGINE": engine},
+        check=True,
+    )
+    seconds = time.perf_counter() - started
+    assert done.stdout.count(b"\n") == len(queries)
+    return len(queries) / seconds
+
+
+def bench_size(count: int, shared: Path, keywords: int, headlines: int, peer_share: int) -> dict:
+    sys.path.insert(0, str(HERE.parent))
+    from benchmarks.generate import generate
+
+    corpus = generate(
+        WORK / f"gen-{count}",
+        count,
+        [shared / "eval" / "zh-qa" / "posts", shared / "corpora"],
+    )
+    files = sorted(corpus.rglob("*.md"))
+    size = sum(p.stat().st_size for p in files)
+    chars = sum(len(p.read_text("utf-8")) for p in files)
+    index = WORK / f"scale-{count}"
+    row: dict = {"posts": len(files), "mbytes": size / 1e6, "mchars": chars / 1e6}
+    print(f"[scale {count}] building", file=sys.stderr)
+    row["build"] = timed([SEARCHKIT, "index", str(corpus), "--index", str(index), "--rebuild"])
+
+    victim = files[len(files) // 2]
+    original = victim.read_bytes()
+    try:
+        victim.write_bytes(original + "\n<p>更新：本文补充了一段新的内容。</p>\n".encode())
+        row["update"] = timed([SEARCHKIT, "index", str(corpus), "--index", str(index)])
+    finally:
+        victim.write_bytes(original)
+        timed([SEARCHKIT, "index", str(corpus), "--index", str(index)])
+
+    keyword = keyword_queries(corpus, keywords)
+    headline = headline_queries(corpus, headlines)
+    cold = [
+        timed([SEARCHKIT, "search", q, "--index", str(index), "--json"])[0] for q in keyword[:7]
+    ]
+    row["cold"] = statistics.median(cold)
+    print(f"[scale {count}] queries", file=sys.stderr)
+    for engine, share in (("arrays", 1), ("whoosh", peer_share)):
+        kw = warm(index, engine, keyword[: len(keyword) // share])
+        hl = warm(index, engine, headline[: len(headline) // share])
+        row[engine] = {
+            "keyword": (percentile(kw, 0.5), percentile(kw, 0.95), max(kw)),
+            "headline": (percentile(hl, 0.5), percentile(hl, 0.95), max(hl)),
+            "batch": batch_rate(index, engine, headline[: len(headline) // share]),
+            "queries": (len(kw), len(hl)),
+        }
+    return row
+
+
+def render(rows: list[dict]) -> str:
+    lines = [
+        "| archive | measure | searchkit (array engine) | Whoosh's matchers | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    first = rows[0]
+    for r in rows:
+        a, w = r["arrays"], r["whoosh"]
+        seconds, rss = r["build"]
+        per_post = seconds / r["posts"]
+        growth = per_post / (first["build"][0] / first["posts"])
+        lines += [
+            f"| {r['posts']:,} posts, {r['mbytes']:.0f} MB | full build | {seconds:.0f} s, "
+            f"{r['mchars'] / seconds:.2f} Mchar/s, {per_post * 1000:.2f} ms a post "
+            f"({growth:.2f}x the first size's), peak {rss:.0f} MiB | | |",
+            f"| | update of one post (CLI run) | {r['update'][0]:.2f} s | | |",
+            f"| | cold CLI query (median, JSON) | {r['cold'] * 1000:.0f} ms | | |",
+        ]
+        for kind, label in (
+            ("keyword", "keyword queries (1-3 words)"),
+            ("headline", "headline queries (15-30 chars)"),
+        ):
+            (p50, p95, top), (q50, q95, qtop) = a[kind], w[kind]
+            lines.append(
+                f"| | warm {label} p50 / p95 / max | {p50:.1f} / {p95:.1f} / {top:.0f} ms "
+                f"| {q50:.1f} / {q95:.1f} / {qtop:.0f} ms | {q95 / p95:.1f}x (p95) |"
+            )
+        lines.append(
+            f"| | `--batch` of headline queries | {a['batch']:.1f} a second "
+            f"| {w['batch']:.1f} a second | {a['batch'] / w['batch']:.1f}x |"
+        )
+    if len(rows) > 1:
+        last = rows[-1]
+        growth = [last["arrays"][k][1] / first["arrays"][k][1] for k in ("keyword", "headline")]
+        lines.append(
+            f"| | p95 growth {first['posts']:,} -> {last['posts']:,} posts (keyword / headline) "
+            f"| {growth[0]:.1f}x / {growth[1]:.1f}x | | |"
+        )
+    return "\n".join(lines)

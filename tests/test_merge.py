@@ -1,0 +1,88 @@
+"""Merges: the tiered plan, and merged segments that keep every post exactly once."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import EXAMPLES
+from whoosh import index as whoosh_index
+
+from searchkit.codec import MERGE_FACTOR, merge_plan
+from searchkit.indexer import index_paths
+from searchkit.search import Searcher, SearchOptions
+from searchkit.store import current_generation
+
+
+def test_a_full_tier_is_merged_and_a_short_one_is_not():
+    assert merge_plan([(10, 10)] * (MERGE_FACTOR - 1)) == []
+    assert merge_plan([(10, 10)] * MERGE_FACTOR) == [list(range(MERGE_FACTOR))]
+
+
+def test_a_merge_that_fills_the_next_tier_merges_again():
+    small = [(1, 1)] * MERGE_FACTOR
+    middle = [(MERGE_FACTOR, MERGE_FACTOR)] * (MERGE_FACTOR - 1)
+    groups = merge_plan(middle + small)
+    assert groups == [list(range(len(middle) + len(small)))]
+
+
+def test_a_mostly_deleted_segment_is_rewritten_and_an_empty_one_dropped():
+    assert merge_plan([(1000, 1000), (40, 100), (0, 50)]) == [[1]]
+
+
+def _segments(folder):
+    ix = whoosh_index.open_dir(str(current_generation(folder)))
+    return [(seg.doc_count(), seg.doc_count_all()) for seg in ix._segments()]
+
+
+@pytest.fixture(scope="module")
+def updated(tmp_path_factory):
+    """The examples indexed, then changed one post at a time (a segment per run), until
+    segments were merged; and the same final posts indexed in one go."""
+    root = tmp_path_factory.mktemp("merge")
+    posts = root / "posts"
+    shutil.copytree(EXAMPLES, posts)
+    folder = root / "index"
+    index_paths([posts], folder, jobs=1)
+    files = sorted(posts.rglob("*.md"))
+    counts = []
+    for i in range(MERGE_FACTOR + 3):
+        changed = files[i]
+        changed.write_text(changed.read_text("utf-8") + f"\n补充的内容第{i}次。\n", "utf-8")
+        index_paths([posts], folder, jobs=1)
+        counts.append(len(_segments(folder)))
+    fresh = root / "fresh"
+    index_paths([posts], fresh, jobs=1)
+    return folder, fresh, counts
+
+
+def test_updates_merge_their_small_segments(updated):
+    folder, _, counts = updated
+    assert max(counts) == MERGE_FACTOR  # the ninth segment of one post merged the tier
+    assert counts[-1] < MERGE_FACTOR
+
+
+def test_every_post_is_there_exactly_once(updated):
+    folder, fresh, _ = updated
+    with Searcher(folder) as merged, Searcher(fresh) as once:
+        reader = merged.searcher.reader()
+        paths = [stored["path"] for stored in merged.searcher.all_stored_fields()]
+        assert len(paths) == len(set(paths)) == once.searcher.doc_count()
+        assert reader.doc_count() == len(paths)
+        assert sorted(paths) == sorted(s["path"] for s in once.searcher.all_stored_fields())
+
+
+@pytest.mark.parametrize("text", ["数据中心 液冷", "补充的内容", '"数据中心"', "电力 NOT 高温"])
+def test_merged_index_answers_as_the_whoosh_engine_does(updated, text):
+    folder, _, _ = updated
+    with Searcher(folder, engine="arrays") as arrays, Searcher(folder, engine="whoosh") as whoosh:
+        a, b = arrays.search(text, SearchOptions(limit=20)), whoosh.search(text, SearchOptions(20))
+        assert a.total == b.total and [h.path for h in a.hits] == [h.path for h in b.hits]
+        assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], abs=1e-4)
+
+
+def test_the_changed_posts_are_found_by_their_new_words(updated):
+    folder, _, _ = updated
+    with Searcher(folder) as searcher:
+        found = searcher.search("补充 内容", SearchOptions(limit=50))
+        assert found.total == MERGE_FACTOR + 3
