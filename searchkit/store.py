@@ -271,6 +271,9 @@ def open_generation(folder: Path):
         except READ_ERRORS as exc:
             raise damaged(folder, exc) from exc
         found = generation_format(generation)
+        if found is None and current_generation(folder) != generation:
+            time.sleep(0.01 * (attempt + 1))  # removed by a rebuild as we opened it
+            continue
         if found != FORMAT:
             written = f"format {found}" if found is not None else "an older format"
             raise SearchkitError(

@@ -665,7 +665,7 @@ def test_an_index_of_another_format_is_refused_until_rebuilt(tmp_path):
     folder = tmp_path / "ix"
     index_paths([posts], folder, jobs=1)
     marker = store.current_generation(folder) / store.MARKER
-    for text in (f"searchkit index generation\nformat {store.FORMAT + 1}\n", None):
+    for text in (f"searchkit index generation\nformat {store.FORMAT + 1}\n", "format 1\n", None):
         if text is None:
             marker.unlink()  # a generation written before formats were named
         else:
