@@ -261,10 +261,12 @@ class Engine:
         filter_query=None,
         sort: str = "relevance",
         facets: bool = False,
+        cache: dict | None = None,
     ) -> Found:
         """The best ``depth`` posts for ``query`` (or by date, for ``sort`` ``date`` and
-        ``-date``), how many match, and the facets of all that match when asked."""
-        cache: dict = {}
+        ``-date``), how many match, and the facets of all that match when asked.  ``cache``
+        keeps the postings looked up, for :meth:`phrase_scores` on the same query."""
+        cache = {} if cache is None else cache
         rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         total = 0
         counted = {"categories": {}, "tags": {}, "years": {}} if facets else None
@@ -298,13 +300,13 @@ class Engine:
         top = [(int(d), float(s)) for d, s in zip(docnums[order], values[order], strict=True)]
         return Found(top, total, _sorted_facets(counted))
 
-    def phrase_scores(self, phrases: list[wq.Phrase], docnums) -> dict[int, float]:
+    def phrase_scores(self, phrases: list, docnums, cache: dict | None = None) -> dict[int, float]:
         """The summed scores of ``phrases`` in each of ``docnums`` that holds any of them."""
         out: dict[int, float] = {}
         if not len(docnums):
             return out
         wanted = np.unique(np.asarray(list(docnums), dtype=np.int64))
-        cache: dict = {}
+        cache = {} if cache is None else cache
         for n, seg in enumerate(self.segments):
             inside = wanted[(wanted >= seg.offset) & (wanted < seg.offset + seg.size)]
             if not len(inside):

@@ -174,6 +174,10 @@ def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
 
     ix = whoosh_index.open_dir(str(generation))
     existing = _signatures(ix)
+    touched = store.read_mtimes(generation)
+    for key, sig in touched.items():  # posts whose mtime moved with their text unchanged
+        if key in existing and existing[key][2] == sig[2]:
+            existing[key] = sig
     problems: list[Problem] = []
     to_read: list[SourceFile] = []
     seen: set[Key] = set()
@@ -198,6 +202,7 @@ def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
     gone |= {key for key in existing if key not in seen and os.path.join(*key) in files}
     digests = {key: old[2] for key, old in existing.items()}
 
+    refreshed: dict[Key, tuple[int, float, str]] = {}
     for first in range(0, max(len(to_read), 1), COMMIT_EVERY):
         chunk = to_read[first : first + COMMIT_EVERY]
         _write_chunk(
@@ -209,9 +214,14 @@ def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
             jobs,
             report,
             _progress(progress, first, len(to_read)),
+            refreshed,
         )
         store.sync_folder(generation)
     report.documents = ix.doc_count()
+    read = {(s.root, s.path) for s in to_read}
+    kept = {k: v for k, v in touched.items() if k in seen and k not in read} | refreshed
+    if kept != touched:
+        store.write_mtimes(generation, kept)
 
 
 def _moved_away(existing: dict[Key, tuple], seen: set[Key]) -> set[Key]:
@@ -235,7 +245,7 @@ def _progress(progress, before: int, total: int):
     return lambda done: progress(before + done, total)
 
 
-def _write_chunk(ix, chunk, gone, existing, digests, jobs, report, progress) -> None:
+def _write_chunk(ix, chunk, gone, existing, digests, jobs, report, progress, refreshed) -> None:
     """Write the posts of ``chunk`` as new segments, delete what they replace, the posts in
     ``gone`` and the posts that can no longer be read, and commit, all under one writer
     (searchkit's own lock keeps other writers out, so Whoosh's is not taken: a forked
@@ -264,6 +274,8 @@ def _write_chunk(ix, chunk, gone, existing, digests, jobs, report, progress) -> 
             )
             if outcome.kind == "updated":
                 replaced.add(key)
+            elif outcome.kind == "unchanged":
+                refreshed[key] = (outcome.size, outcome.mtime, digests[key])
             setattr(report, outcome.kind, getattr(report, outcome.kind) + 1)
         report.deleted += _delete(writer, remove)
         deleted = _delete(writer, replaced) > 0 or bool(remove)

@@ -15,7 +15,7 @@ from pathlib import Path
 from whoosh import query as wq
 
 from . import store
-from .analysis import normalize
+from .analysis import fold_text, normalize
 from .engine import Engine
 from .errors import IndexDamaged, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
@@ -306,14 +306,15 @@ class Searcher:
         relevance = options.sort == "relevance"
         depth = max(wanted + 32, RERANK_DEPTH if relevance else 0)
         filter_query = self._filter(options)
+        postings: dict = {}  # what the engine looked up, for the proximity reward
         if self.engine is None:
             top, total, facets = self._whoosh_top(query, options, depth, filter_query)
         else:
             found = self.engine.search(
-                query, depth, filter_query, sort=options.sort, facets=options.facets
+                query, depth, filter_query, options.sort, options.facets, postings
             )
             top, total, facets = found.top, found.total, found.facets
-        bonus = self._proximity_bonus(text, top) if relevance else {}
+        bonus = self._proximity_bonus(text, top, postings) if relevance else {}
         if relevance and SPAN:
             self._span_bonus(text, top, bonus)
         ranked = _order(top, options.sort, bonus, wanted, self.searcher.stored_fields)[first:]
@@ -370,11 +371,11 @@ class Searcher:
         for docnum, score in top[:SPAN_DEPTH]:
             stored = self.searcher.stored_fields(docnum)
             body = whole_text(stored.get("title", ""), stored.get("text"))
-            body = normalize(body, self.config.fold)[0]
+            body = fold_text(body, self.config.fold)
             share = sum(1 for gram in grams if gram in body) / len(grams)
             bonus[docnum] = bonus.get(docnum, 0.0) + SPAN * share * score
 
-    def _proximity_bonus(self, text: str, top) -> dict[int, float]:
+    def _proximity_bonus(self, text: str, top, postings: dict) -> dict[int, float]:
         """Phrase scores for the best-ranked hits only: the reward reorders the top of the
         list at the cost of a few position reads, not a phrase search over the whole archive."""
         phrases = self.proximity(text)
@@ -382,7 +383,7 @@ class Searcher:
             return {}
         best = {docnum for docnum, _ in top[:RERANK_DEPTH]}
         if self.engine is not None:
-            return self.engine.phrase_scores(phrases.subqueries, best)
+            return self.engine.phrase_scores(phrases.subqueries, best, postings)
         extra = self.searcher.search(phrases, filter=best, limit=len(best))
         return {hit.docnum: hit.score for hit in extra}
 

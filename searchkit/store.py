@@ -400,6 +400,9 @@ def sync_folder(folder: Path) -> None:
 
 
 CHECKSUMS = "CHECKSUMS.json"
+#: Newer mtimes of posts whose text did not change (a checkout touches every file), so that
+#: the next run need not read them again.  Advisory: lost or unreadable, posts are re-read.
+MTIMES = "MTIMES.json"
 
 
 def _file_crc(path: str) -> int:
@@ -420,7 +423,7 @@ def _record_checksums(generation: Path) -> None:
     table = {}
     for entry in os.scandir(generation):
         name = entry.name
-        if not entry.is_file(follow_symlinks=False) or name in (CHECKSUMS, MARKER):
+        if not entry.is_file(follow_symlinks=False) or name in (CHECKSUMS, MARKER, MTIMES):
             continue
         if name.startswith("."):
             continue
@@ -463,6 +466,20 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_mtimes(generation: Path) -> dict[tuple[str, str], tuple[int, float, str]]:
+    """``(root, path) -> (size, mtime, digest)`` recorded by :func:`write_mtimes`."""
+    try:
+        rows = json.loads((generation / MTIMES).read_bytes())
+        return {(str(r), str(p)): (int(n), float(m), str(d)) for r, p, n, m, d in rows}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def write_mtimes(generation: Path, table: dict[tuple[str, str], tuple[int, float, str]]) -> None:
+    rows = sorted([root, path, *sig] for (root, path), sig in table.items())
+    write_durably(generation / MTIMES, json.dumps(rows, ensure_ascii=False).encode("utf-8"))
 
 
 def write_state(folder: Path, **values) -> None:

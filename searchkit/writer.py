@@ -28,6 +28,8 @@ class Outcome:
     path: str
     kind: str  # "added", "updated", "unchanged" or "skipped"
     notes: list[str] | str = field(default_factory=list)
+    size: int = 0  # of the file read, for an unchanged post whose mtime moved
+    mtime: float = 0.0
 
 
 @dataclass
@@ -76,7 +78,9 @@ def build(ix, share: Share, to_document: Callable, read: Callable, tick: Callabl
                 continue
             old = share.digests.get((source.root, source.path))
             if old == post.digest:
-                outcomes.append(Outcome(source.root, source.path, "unchanged", notes))
+                outcomes.append(
+                    Outcome(source.root, source.path, "unchanged", notes, source.size, source.mtime)
+                )
                 continue
             builder.add_document(**to_document(post))
             kind = "added" if old is None else "updated"

@@ -136,3 +136,10 @@ def test_made_up_words_also_give_their_character_pairs():
     article = texts(analyzer, "锦地罗（学名），又称作宽叶毛毡苔")
     assert {"锦地罗", "锦地", "地罗"} <= set(article)
     assert "华人" not in texts(analyzer, "中华人民共和国", mode="query")
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
+def test_fold_text_is_the_text_normalize_gives(text):
+    from searchkit.analysis import fold_text
+
+    assert fold_text(text) == normalize(text)[0]

@@ -6,6 +6,7 @@ from conftest import DASH_PATH, FINEWS, SEED, SEED_PATH, needs_shared, write_pos
 
 from searchkit.errors import AnalyzerMismatch, SearchkitError
 from searchkit.indexer import index_paths
+from searchkit.search import Searcher
 from searchkit.stats import index_stats, show_post
 
 
@@ -150,3 +151,33 @@ def test_a_failing_builder_process_fails_the_run_in_one_line(tmp_path):
         build_parallel(ix, shares(sources, {}, 2), broken, _read)
     segments, outcomes = build_parallel(ix, shares(sources, {}, 2), post_to_document, _read)
     assert len(segments) == 2 and [o.kind for o in outcomes] == ["added"] * 6
+
+
+def test_moved_mtimes_are_recorded_so_the_next_run_reads_nothing(tmp_path, monkeypatch):
+    import searchkit.indexer as indexer
+
+    posts = tmp_path / "posts"
+    for i in range(5):
+        write_post(posts, f"_posts/2023-01-0{i + 1}-p{i}.md", f"title: 第{i}篇", "数据中心。")
+    index_paths([posts], tmp_path / "ix", jobs=1)
+    for path in posts.rglob("*.md"):  # a checkout: new mtimes, the same text
+        os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 100))
+    reads = []
+    real_read = indexer._read
+
+    def counting(sources):
+        for item in real_read(sources):
+            reads.append(item[0].path)
+            yield item
+
+    monkeypatch.setattr(indexer, "_read", counting)
+    report = index_paths([posts], tmp_path / "ix", jobs=1)
+    assert report.unchanged == 5 and len(reads) == 5  # read once, to compare digests
+    report = index_paths([posts], tmp_path / "ix", jobs=1)
+    assert report.unchanged == 5 and len(reads) == 5  # and not again
+    changed = next(posts.rglob("*.md"))
+    write_post(posts, f"_posts/{changed.name}", "title: 改了", "新的内容。")
+    report = index_paths([posts], tmp_path / "ix", jobs=1)
+    assert report.updated == 1 and len(reads) == 6
+    with Searcher(tmp_path / "ix") as searcher:
+        assert searcher.search("新的内容").total == 1 and searcher.search("数据中心").total == 4
