@@ -192,6 +192,13 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=30000, help="size of the generated archive")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--cold-runs", type=int, default=7)
+    parser.add_argument(
+        "--scale",
+        default="20000,200000",
+        help="sizes of the scale tier, comma-separated ('' to skip it)",
+    )
+    parser.add_argument("--scale-keywords", type=int, default=300)
+    parser.add_argument("--scale-headlines", type=int, default=200)
     args = parser.parse_args()
     sys.path.insert(0, str(HERE.parent))
     from benchmarks.generate import generate
@@ -220,6 +227,23 @@ def main() -> int:
         + table
         + "\n"
     )
+    sizes = [int(n) for n in args.scale.split(",") if n.strip()]
+    if sizes:
+        from benchmarks import scale
+
+        scale_rows = [
+            scale.bench_size(n, shared, args.scale_keywords, args.scale_headlines, peer_share=4)
+            for n in sizes
+        ]
+        scale_table = scale.render(scale_rows)
+        print(scale_table)
+        print(json.dumps(scale_rows, default=str), file=sys.stderr)
+        report += (
+            "\n## Scale\n\n"
+            "The generated archive (sentences of the real posts, short posts) at each size. "
+            "Peer: searchkit's previous engine, Whoosh's matchers over the same index "
+            "(`SEARCHKIT_ENGINE=whoosh`), on a quarter of the queries.\n\n" + scale_table + "\n"
+        )
     (HERE / "RESULTS.md").write_text(report, encoding="utf-8")
     print(table)
     print(json.dumps(rows, default=str), file=sys.stderr)

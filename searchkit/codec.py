@@ -23,12 +23,15 @@ from __future__ import annotations
 import pickle
 import sys
 from array import array
+from bisect import bisect_left
 from hashlib import md5
 from itertools import accumulate
 
 import numpy as np
+from whoosh import columns
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
+    STORED_COLUMN,
     W3Codec,
     W3PerDocReader,
     W3Segment,
@@ -55,6 +58,10 @@ _TERMINFO = W3TermInfo._struct  # private: the fixed part of a term-dictionary e
 _IDS = np.dtype("<u4")
 _WEIGHTS = np.dtype("<f4")
 _ENDS = np.dtype("<u4")
+#: Whoosh's matchers see a term's postings in blocks of this many (as W3 writes them).
+_MATCHER_BLOCK = 128
+#: A term in at most this many posts is merged in plain Python, a longer one with numpy.
+_SMALL_MERGE = 48
 #: One byte per post and field stands for its length, as Whoosh stores it.
 LENGTH_TABLE = np.array([0.0] + [float(byte_to_length(b)) for b in range(1, 256)])
 
@@ -179,18 +186,50 @@ def _number(weight: float) -> float | int:
 
 
 class Postings:
-    """One term's postings in one segment, as arrays (views of the mapped file)."""
+    """One term's postings in one segment, as arrays (views of the mapped file); a term
+    kept inline has them as tuples, made arrays when first asked."""
 
-    __slots__ = ("ids", "weights", "_ends", "_blob")
+    __slots__ = ("_ids", "_weights", "_ends", "_blob")
 
     def __init__(self, ids, weights, ends=None, blob=None):
-        self.ids = ids
-        self.weights = weights
+        self._ids = ids
+        self._weights = weights
         self._ends = ends
         self._blob = blob
 
+    @property
+    def ids(self) -> np.ndarray:
+        if not isinstance(self._ids, np.ndarray):
+            self._ids = np.asarray(self._ids, dtype=np.int64)
+        return self._ids
+
+    @property
+    def weights(self) -> np.ndarray:
+        if not isinstance(self._weights, np.ndarray):
+            self._weights = np.asarray(self._weights, dtype=np.float64)
+        return self._weights
+
+    def id_list(self) -> list[int]:
+        ids = self._ids
+        return ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+
+    def weight_list(self) -> list[float]:
+        weights = self._weights
+        return weights.tolist() if isinstance(weights, np.ndarray) else list(weights)
+
+    def values(self) -> list[bytes]:
+        """Each posting's encoded positions."""
+        blob = self._blob
+        if blob is None:
+            return [b""] * len(self._ids)
+        if isinstance(blob, tuple):
+            return list(blob) + [b""] * (len(self._ids) - len(blob))
+        stops = self._ends.tolist()
+        starts = [0, *stops[:-1]]
+        return [bytes(blob[a:b]) for a, b in zip(starts, stops, strict=True)]
+
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self._ids)
 
     def value(self, i: int) -> bytes:
         if self._blob is None:
@@ -210,12 +249,13 @@ class Postings:
             zeros = np.zeros(len(self.ids), dtype=np.int64)
             return zeros, zeros
         if isinstance(self._blob, tuple):
-            sizes = np.array([len(v) for v in self._blob], dtype=np.int64)
-            sizes = np.pad(sizes, (0, len(self.ids) - len(sizes)))
-            stops = np.cumsum(sizes)
+            sizes = [len(v) for v in self._blob] + [0] * (len(self.ids) - len(self._blob))
+            stops = np.cumsum(sizes, dtype=np.int64)
         else:
             stops = self._ends.astype(np.int64)
-        starts = np.concatenate(([0], stops[:-1])) if len(stops) else stops
+        starts = np.empty_like(stops)
+        starts[:1] = 0
+        starts[1:] = stops[:-1]
         return starts, stops
 
     def blob(self) -> bytes | memoryview:
@@ -231,11 +271,7 @@ def read_postings(dbfile, info) -> Postings:
     """The postings a term-dictionary entry points to."""
     if info.is_inlined():
         ids, weights, values = info.inlined_postings()
-        return Postings(
-            np.asarray(ids, dtype=np.int64),
-            np.asarray(weights, dtype=np.float64),
-            blob=tuple(values) if values else None,
-        )
+        return Postings(ids, weights, blob=tuple(values) if values else None)
     count = info.doc_frequency()
     offset = info._offset  # private: where the arrays start
     buf, base = _buffer(dbfile, offset, count * 12)
@@ -284,7 +320,23 @@ class SearchkitCodec(W3Codec):
             return super().postings_reader(dbfile, terminfo, format_, term, scorer)
         postings = read_postings(dbfile, terminfo)
         values = _Values(postings) if postings._blob is not None else None
-        return ListMatcher(
+        return _ArrayMatcher(postings, values, format_, scorer, term, terminfo)
+
+    def per_document_reader(self, storage, segment):
+        return _PerDocReader(storage, segment)
+
+    def new_segment(self, storage, indexname):
+        return _Segment(self, indexname)
+
+
+class _ArrayMatcher(ListMatcher):
+    """Whoosh's list matcher over a term's arrays, with what W3's block reader offers
+    Whoosh's union and intersection matchers: binary-search skips and blocks of
+    :data:`_MATCHER_BLOCK` postings with their best weight, so that blocks that cannot reach
+    the top are skipped."""
+
+    def __init__(self, postings, values, format_, scorer, term, terminfo):
+        super().__init__(
             postings.ids.tolist(),
             postings.weights.tolist(),
             values,
@@ -293,12 +345,48 @@ class SearchkitCodec(W3Codec):
             term=term,
             terminfo=terminfo,
         )
+        self._array = postings.weights
+        self._block_max = None
 
-    def per_document_reader(self, storage, segment):
-        return _PerDocReader(storage, segment)
+    def next(self):
+        self._i += 1
+        return self._i % _MATCHER_BLOCK == 0
 
-    def new_segment(self, storage, indexname):
-        return _Segment(self, indexname)
+    def skip_to(self, id):
+        if self._i < len(self._ids) and self._ids[self._i] < id:
+            block = self._i // _MATCHER_BLOCK
+            self._i = bisect_left(self._ids, id, self._i)
+            return self._i // _MATCHER_BLOCK != block
+        return False
+
+    def supports_block_quality(self):
+        return self._scorer is not None and self._scorer.supports_block_quality()
+
+    def max_quality(self):
+        return self._scorer.max_quality()
+
+    def block_quality(self):
+        return self._scorer.block_quality(self)
+
+    def block_max_weight(self):
+        if self._block_max is None:
+            starts = np.arange(0, len(self._array), _MATCHER_BLOCK)
+            self._block_max = np.maximum.reduceat(self._array, starts).tolist()
+        block = self._i // _MATCHER_BLOCK
+        return self._block_max[block] if block < len(self._block_max) else 0.0
+
+    def block_min_length(self):
+        return self._terminfo.min_length()
+
+    def block_max_length(self):
+        return self._terminfo.max_length()
+
+    def skip_to_quality(self, minquality):
+        skipped = 0
+        while self.is_active() and self.block_quality() <= minquality:
+            self._i = (self._i // _MATCHER_BLOCK + 1) * _MATCHER_BLOCK
+            skipped += 1
+        return skipped
 
 
 class _PostingsWriter:
@@ -447,18 +535,56 @@ class SegmentBuilder(SegmentWriter):
         self._lengths: dict[str, dict[int, int]] = {}
         # segments being merged: their arrays and each post's new number (-1: deleted)
         self._sources: list[tuple[SegmentArrays, np.ndarray]] = []
+        self._list_cache: dict[tuple[int, str], tuple[list[int], list[int]]] = {}
 
     def add_segment(self, reader) -> None:
         """Append the live posts of an open segment reader: stored fields and columns one
         post at a time (Whoosh's own copy), postings term by term as arrays at the end."""
         base = self.docnum
-        self.write_per_doc(set(self.schema.names()), reader)
         arrays = SegmentArrays(reader, 0)
         live = arrays.live()
+        self._copy_columns(reader, np.flatnonzero(live).tolist())
         docmap = np.cumsum(live, dtype=np.int64) - 1 + base
         docmap[~live] = -1
         self._sources.append((arrays, docmap))
         self._added = self._added or self.docnum > base
+
+    def _copy_columns(self, reader, keep: list[int]) -> None:
+        """Copy the per-post data (stored fields, lengths, columns) of the posts ``keep`` of
+        a segment as the bytes they are: Whoosh's own copy unpickles, pickles and compresses
+        each post's stored fields again."""
+        source = reader._perdoc  # private from here on: W3's per-document reader and writer
+        target = self.perdocwriter
+        base = self.docnum
+        names = [("_stored", STORED_COLUMN, None)]
+        for name in self.schema.scorable_names():
+            names.append((_lenfield(name), LENGTHS_COLUMN, name))
+        for name in self.schema.names():
+            if self.schema[name].column_type is not None:
+                names.append((name, self.schema[name].column_type, None))
+        for name, column, lengths_of in names:
+            if not source.has_column(name):
+                continue
+            if isinstance(column, columns.NumericColumn):
+                raw, add_raw = column, None
+            else:  # variable-length bytes, compressed or pickled or not: copied as bytes
+                raw, add_raw = columns.VarBytesColumn(), columns.VarBytesColumn.Writer.add
+            values = source.column_reader(name, raw)
+            if not target._has_column(name):
+                target._create_column(name, column)
+            writer = target._get_column(name)
+            while add_raw is not None and not isinstance(writer, columns.VarBytesColumn.Writer):
+                writer = writer._child  # the bytes writer under pickling and compression
+            add = writer.add if add_raw is None else add_raw.__get__(writer)
+            for n, docnum in enumerate(keep):
+                value = values[docnum]
+                if add_raw is None or value:
+                    add(base + n, value)
+            if lengths_of is not None:  # a length column: the field's total length too
+                lengths = [byte_to_length(values[d]) for d in keep]
+                target._fieldlengths[lengths_of] += sum(n for n in lengths if n)
+        target._doccount += len(keep)
+        self.docnum += len(keep)
 
     @property
     def added(self) -> bool:
@@ -560,30 +686,30 @@ class SegmentBuilder(SegmentWriter):
         self._sources.clear()
 
     def _merged_entry(self, postfile, name: str, group) -> bytes | None:
+        """One term's postings from the segments merged, renumbered, deleted posts dropped."""
+        if sum(len(postings) for _, postings in group) <= _SMALL_MERGE:
+            return self._merged_small(postfile, name, group)
         ids, weights, ends, blobs, lengths = [], [], [], [], []
         offset = 0
         for n, postings in group:
             arrays, docmap = self._sources[n]
             new = docmap[postings.ids]
             keep = new >= 0
-            size = len(postings)
             starts, stops = postings.extents()
             blob = postings.blob()
             if not keep.all():
                 sizes = (stops - starts)[keep]
                 if len(blob):
                     blob = np.frombuffer(blob, np.uint8)[np.repeat(keep, stops - starts)]
-                starts = np.concatenate(([0], np.cumsum(sizes)[:-1])) if len(sizes) else sizes
-                stops = starts + sizes
-                size = int(keep.sum())
-            if not size:
-                continue
+                stops = np.cumsum(sizes)
+                if not len(stops):
+                    continue
             ids.append(new[keep])
-            weights.append(postings.weights[keep].astype(np.float64))
+            weights.append(postings.weights[keep])
             ends.append(stops + offset)
             blobs.append(bytes(blob))
             lengths.append(arrays.lengths(name)[postings.ids[keep]])
-            offset += int(stops[-1]) if len(stops) else 0
+            offset += int(stops[-1])
         if not ids:
             return None
         return write_arrays(
@@ -594,6 +720,43 @@ class SegmentBuilder(SegmentWriter):
             b"".join(blobs),
             np.concatenate(lengths),
         )
+
+    def _merged_small(self, postfile, name: str, group) -> bytes | None:
+        """:meth:`_merged_entry` for a term in few posts, in plain Python (numpy's cost per
+        call is more than the work)."""
+        ids, weights, values, lengths = [], [], [], []
+        for n, postings in group:
+            docmap, table, base = self._lists(n, name)
+            found = postings.id_list()
+            if base is not None:  # no deletions: the posts keep their order, shifted
+                ids += [docnum + base for docnum in found]
+                weights += postings.weight_list()
+                values += postings.values()
+                lengths += [table[docnum] for docnum in found]
+                continue
+            for docnum, weight, value in zip(
+                found, postings.weight_list(), postings.values(), strict=True
+            ):
+                if docmap[docnum] >= 0:
+                    ids.append(docmap[docnum])
+                    weights.append(weight)
+                    values.append(value)
+                    lengths.append(table[docnum])
+        if not ids:
+            return None
+        return write_postings(postfile, ids, weights, values, lengths)
+
+    def _lists(self, n: int, name: str) -> tuple[list[int], list[int], int | None]:
+        """A merged segment's new post numbers, a field's lengths, as Python lists, and the
+        shift of its post numbers when it has no deletions."""
+        key = (n, name)
+        found = self._list_cache.get(key)
+        if found is None:
+            arrays, docmap = self._sources[n]
+            base = None if (docmap < 0).any() else int(docmap[0]) if len(docmap) else 0
+            found = (docmap.tolist(), [int(v) for v in arrays.lengths(name).tolist()], base)
+            self._list_cache[key] = found
+        return found
 
     def finish(self):
         """The finished segment, or None when no document was added."""
@@ -639,6 +802,12 @@ def add_terms(tindex, entries: list[tuple[bytes, bytes]]) -> None:
 #: Segments within a factor of this of each other in size are one tier; a tier of this many
 #: segments is merged into one, so that each post is rewritten about log(N) / log(8) times.
 MERGE_FACTOR = 8
+
+
+def open_writer(ix):
+    """A Whoosh writer for deletions and the commit, without Whoosh's lock (searchkit's own
+    lock keeps other writers out; a forked builder must not inherit Whoosh's)."""
+    return ix.writer(codec=SearchkitCodec(), _lk=False)  # private: the lock switch
 
 
 def commit_segments(ix, writer, segments: list) -> None:

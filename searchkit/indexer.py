@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import store
 from .analysis import AnalyzerConfig, read_stopwords, read_userdict
-from .codec import SearchkitCodec, commit_segments
+from .codec import commit_segments, open_writer
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, post_to_document, read_signature
@@ -250,7 +250,7 @@ def _write_chunk(ix, chunk, gone, existing, digests, jobs, report, progress, ref
     ``gone`` and the posts that can no longer be read, and commit, all under one writer
     (searchkit's own lock keeps other writers out, so Whoosh's is not taken: a forked
     builder must not inherit it)."""
-    writer = ix.writer(codec=SearchkitCodec(), _lk=False)
+    writer = open_writer(ix)
     try:
         if jobs > 1 and len(chunk) >= POOL_THRESHOLD:
             work = shares(chunk, digests, jobs)

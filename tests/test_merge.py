@@ -86,3 +86,20 @@ def test_the_changed_posts_are_found_by_their_new_words(updated):
     with Searcher(folder) as searcher:
         found = searcher.search("补充 内容", SearchOptions(limit=50))
         assert found.total == MERGE_FACTOR + 3
+
+
+def test_merged_posts_keep_their_stored_fields_lengths_and_columns(updated):
+    folder, fresh, _ = updated
+    with Searcher(folder) as merged, Searcher(fresh) as once:
+        assert len(merged.engine.segments) < MERGE_FACTOR
+        a, b = merged.searcher.reader(), once.searcher.reader()
+        by_path = {s["path"]: n for n, s in enumerate(b.all_stored_fields())}
+        sig_a, sig_b = a.column_reader("sig"), b.column_reader("sig")
+        date_a, date_b = a.column_reader("date"), b.column_reader("date")
+        for docnum in a.all_doc_ids():
+            stored = a.stored_fields(docnum)
+            other = by_path[stored["path"]]
+            assert stored == b.stored_fields(other)
+            assert sig_a[docnum] == sig_b[other] and date_a[docnum] == date_b[other]
+            for field in ("title", "body", "tags", "categories"):
+                assert a.doc_field_length(docnum, field) == b.doc_field_length(other, field)
