@@ -944,6 +944,17 @@ class SegmentArrays:
             self._live = live
         return self._live
 
+    def byte_values(self, fieldname: str) -> list[bytes]:
+        """Each post's value in a column of bytes (empty where it has none), in one read."""
+        if not self.reader.has_column(fieldname):
+            return [b""] * self.size
+        creader = self.reader.column_reader(fieldname, translate=False)
+        offsets, lengths = creader._offsets, creader._lengths  # private: the column layout
+        total = (offsets[-1] + lengths[-1]) if len(lengths) else 0
+        data = creader._dbfile.get(creader._basepos, total)
+        values = [data[o : o + n] for o, n in zip(offsets, lengths, strict=True)]
+        return values + [b""] * (self.size - len(values))
+
     def numeric_column(self, fieldname: str) -> np.ndarray | None:
         """A fixed-width numeric column (such as the date), or None when it has none."""
         if fieldname not in self._columns:
@@ -957,6 +968,11 @@ class SegmentArrays:
                 column[: len(found)] = found[: self.size]
             self._columns[fieldname] = column
         return self._columns[fieldname]
+
+
+def reader_segments(reader) -> list[SegmentArrays]:
+    """The non-empty segments of an open Whoosh reader."""
+    return [SegmentArrays(r, offset) for r, offset in reader.leaf_readers() if r.doc_count_all()]
 
 
 def leaf_segments(searcher) -> list[tuple[object, SegmentArrays]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import re
 import stat
@@ -96,11 +97,17 @@ def walk(
         root = given_path.resolve()
         jekyll = (root / "_posts").is_dir() or (root / "_config.yml").is_file()
         for source in _walk_folder(root, problems, skipped_dirs):
-            outside_posts = "_posts" not in source.path.split("/")[:-1]
-            if jekyll and outside_posts and not _starts_with_front_matter(source.abspath):
+            if (
+                jekyll
+                and not (source.path.startswith("_posts/") or "/_posts/" in source.path)
+                and not _starts_with_front_matter(source.abspath)
+            ):
                 problems.append(Problem(source.path, _STATIC))
                 continue
             yield source
+
+
+_NAME = operator.attrgetter("name")
 
 
 def _walk_folder(
@@ -110,12 +117,13 @@ def _walk_folder(
     seen_files: set[tuple[int, int]] = set()
     root_str = str(root)
     prefix = root_str.rstrip(os.sep) + os.sep
+    cut = len(prefix)
     stack = [root_str]
     while stack:
         folder = stack.pop()
         try:
             st = os.stat(folder)
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            entries = sorted(os.scandir(folder), key=_NAME)
         except OSError as exc:
             problems.append(Problem(_rel(folder, root_str), f"cannot read folder: {exc.strerror}"))
             continue
@@ -125,7 +133,22 @@ def _walk_folder(
         subdirs = []
         for entry in entries:
             name = entry.name
-            rel = entry.path[len(prefix) :]
+            if entry.is_file(follow_symlinks=False):  # most entries: no link, no folder
+                if name[0] == "." or not name.lower().endswith(POST_SUFFIXES):
+                    continue
+                path = entry.path
+                rel = path[cut:] if os.sep == "/" else path[cut:].replace(os.sep, "/")
+                try:
+                    st = entry.stat()
+                except OSError as exc:
+                    problems.append(Problem(rel, f"cannot read: {exc.strerror}"))
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if key not in seen_files:  # else the same file, reached through a link
+                    seen_files.add(key)
+                    yield SourceFile(root_str, rel, path, st.st_size, st.st_mtime)
+                continue
+            rel = entry.path[cut:]
             if os.sep != "/":
                 rel = rel.replace(os.sep, "/")
             if entry.is_symlink():
@@ -149,14 +172,15 @@ def _walk_folder(
                 if (st.st_dev, st.st_ino) in seen_dirs:
                     continue  # a link back up the tree
                 subdirs.append(entry.path)
-            elif stat.S_ISREG(st.st_mode) and name.lower().endswith(POST_SUFFIXES):
-                if name.startswith("."):
-                    continue
+            elif (
+                stat.S_ISREG(st.st_mode)
+                and name.lower().endswith(POST_SUFFIXES)
+                and not name.startswith(".")
+            ):
                 key = (st.st_dev, st.st_ino)
-                if key in seen_files:
-                    continue  # the same file reached through a link
-                seen_files.add(key)
-                yield SourceFile(root_str, rel, entry.path, st.st_size, st.st_mtime)
+                if key not in seen_files:
+                    seen_files.add(key)
+                    yield SourceFile(root_str, rel, entry.path, st.st_size, st.st_mtime)
         stack.extend(reversed(subdirs))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import store
 from .analysis import AnalyzerConfig, read_stopwords, read_userdict
-from .codec import commit_segments, open_writer
+from .codec import commit_segments, open_writer, reader_segments
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, post_to_document, read_signature
@@ -316,11 +316,11 @@ def _signatures(ix) -> dict[Key, tuple[int, float, str]]:
         )
     out = {}
     with ix.reader() as reader:
-        if reader.doc_count_all() == 0:
-            return out
-        paths = reader.column_reader("path")
-        sigs = reader.column_reader("sig", translate=False)
-        for docnum in reader.all_doc_ids():
-            root, size, mtime, digest = read_signature(sigs[docnum])
-            out[(root, paths[docnum])] = (size, mtime, digest)
+        for segment in reader_segments(reader):
+            paths = segment.byte_values("path")
+            sigs = segment.byte_values("sig")
+            for path, sig, live in zip(paths, sigs, segment.live().tolist(), strict=True):
+                if live:
+                    root, size, mtime, digest = read_signature(sig)
+                    out[(root, path.decode("utf-8"))] = (size, mtime, digest)
     return out
