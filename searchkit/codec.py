@@ -44,7 +44,7 @@ from whoosh.filedb.structfile import BufferFile
 from whoosh.formats import Positions
 from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
-from whoosh.system import pack_ushort
+from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -58,6 +58,8 @@ _TERMINFO = W3TermInfo._struct  # private: the fixed part of a term-dictionary e
 _IDS = np.dtype("<u4")
 _WEIGHTS = np.dtype("<f4")
 _ENDS = np.dtype("<u4")
+#: A term in at most this many posts (and more than INLINE_LIMIT) is written without numpy.
+_SMALL_LIST = 64
 #: Whoosh's matchers see a term's postings in blocks of this many (as W3 writes them).
 _MATCHER_BLOCK = 128
 #: A term in at most this many posts is merged in plain Python, a longer one with numpy.
@@ -118,6 +120,8 @@ def write_postings(postfile, docnums, weights, values, lengths) -> bytes:
     """
     if len(docnums) <= INLINE_LIMIT:
         return _inline_entry(docnums, weights, values, lengths)
+    if len(docnums) <= _SMALL_LIST:
+        return _write_list(postfile, docnums, weights, values, lengths)
     sizes = np.fromiter((len(v or b"") for v in values), dtype=np.int64, count=len(values))
     return write_arrays(
         postfile,
@@ -127,6 +131,35 @@ def write_postings(postfile, docnums, weights, values, lengths) -> bytes:
         b"".join(v or b"" for v in values),
         np.asarray(lengths, dtype=np.float64),
     )
+
+
+def _write_list(postfile, docnums, weights, values, lengths) -> bytes:
+    """:func:`write_arrays` for a short list, without numpy (its cost per call is more than
+    the work): the same bytes."""
+    ids = array("I", docnums)
+    found = array("f", weights)
+    values = [v or b"" for v in values]
+    ends = array("I", accumulate(len(v) for v in values))
+    blob = b"".join(values)
+    if not blob:
+        ends = array("I", bytes(4 * len(values)))
+    if _SWAP:
+        for packed in (ids, found, ends):
+            packed.byteswap()
+    present = [n for n in lengths if n]
+    offset = postfile.tell()
+    postfile.write(ids.tobytes() + found.tobytes() + ends.tobytes() + blob)
+    head = _TERMINFO.pack(
+        0,
+        float(sum(found)),
+        len(ids),
+        length_to_byte(min(present)) if present else 0,
+        length_to_byte(max(present)) if present else 0,
+        float(max(found)),
+        docnums[0],
+        docnums[-1],
+    )
+    return head + pack_long(offset) + pack_int(postfile.tell() - offset)
 
 
 def write_arrays(postfile, ids, weights, ends, blob, lengths) -> bytes:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import write_post
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
 from searchkit.codec import INLINE_LIMIT, CompactPositions, SearchkitCodec
@@ -149,3 +151,37 @@ def test_view_reader_reads_like_a_file():
     buffer, other = bytearray(4), bytearray(4)
     ours.seek(2), theirs.seek(2)
     assert ours.readinto(buffer) == theirs.readinto(other) and buffer == other
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 50), st.binary(max_size=6), st.sampled_from([0, 3, 17, 250, 4000])
+        ),
+        min_size=INLINE_LIMIT + 1,
+        max_size=64,
+    ),
+    st.integers(0, 10_000),
+)
+def test_a_short_list_is_written_as_numpy_writes_it(postings, start):
+    import io
+
+    import numpy as np
+
+    from searchkit.codec import _write_list, write_arrays
+
+    ids = [start + 3 * i for i in range(len(postings))]
+    weights, values, lengths = (list(column) for column in zip(*postings, strict=True))
+    plain, arrays = io.BytesIO(), io.BytesIO()
+    ends = np.cumsum([len(v) for v in values])
+    entry = _write_list(plain, ids, weights, values, lengths)
+    other = write_arrays(
+        arrays,
+        np.asarray(ids, dtype="<u4"),
+        np.asarray(weights, dtype="<f4"),
+        ends,
+        b"".join(values),
+        np.asarray(lengths, dtype=np.float64),
+    )
+    assert entry == other and plain.getvalue() == arrays.getvalue()
