@@ -50,23 +50,40 @@ class ChineseText(TEXT):
         terms: list[query.Query] = []
         last = None
         parts = WORD_PARTS
-        for token in self.analyzer(qstring, positions=True, mode="query-terms"):
-            if token.pos != last:  # a word of the default cut
-                last = token.pos
+        for text, pos, made_up in _query_words(self.analyzer, qstring):
+            if pos != last:  # a word of the default cut
+                last = pos
                 weight = boost
                 # the pairs of a made-up word stand for it in full
-                parts = 1.0 if self.analyzer.made_up(token.text) else WORD_PARTS
+                parts = 1.0 if made_up else WORD_PARTS
             else:
                 weight = boost * parts
-            if token.text not in seen:
-                seen.add(token.text)
-                terms.append(query.Term(fieldname, token.text, boost=weight))
+            if text not in seen:
+                seen.add(text)
+                terms.append(query.Term(fieldname, text, boost=weight))
         if not terms:
             return query.NullQuery
         return terms[0] if len(terms) == 1 else query.Or(terms)
 
     def parse_range(self, fieldname, start, end, startexcl, endexcl, boost=1.0):
         return None  # the parser's own term range
+
+
+_QUERY_WORDS: dict[tuple[AnalyzerConfig, str], tuple[tuple[str, int, bool], ...]] = {}
+
+
+def _query_words(analyzer: ChineseAnalyzer, qstring: str) -> tuple[tuple[str, int, bool], ...]:
+    """``(word, position, made up)`` of a query string, cut once for all the fields a query
+    asks (title and body)."""
+    key = (analyzer.config, qstring)
+    found = _QUERY_WORDS.get(key)
+    if found is None:
+        if len(_QUERY_WORDS) > 1024:
+            _QUERY_WORDS.clear()
+        tokens = analyzer(qstring, positions=True, mode="query-terms")
+        found = tuple((t.text, t.pos, analyzer.made_up(t.text)) for t in tokens)
+        _QUERY_WORDS[key] = found
+    return found
 
 
 def build_schema(config: AnalyzerConfig) -> Schema:

@@ -71,6 +71,17 @@ class Hit:
 
 
 @dataclass
+class Plan:
+    """A query read once: what the engine, the rewards and the highlights share."""
+
+    text: str
+    query: wq.Query
+    phrases: list = field(default_factory=list)  # neighbouring words, for the proximity reward
+    grams: frozenset[str] = frozenset()  # the folded query's character trigrams (span reward)
+    terms: frozenset[str] = frozenset()  # the words a hit is marked for
+
+
+@dataclass
 class SearchResult:
     query: str
     total: int
@@ -293,12 +304,27 @@ class Searcher:
                 f"--since {options.since.isoformat()} is after --until {options.until.isoformat()}"
             )
         started = time.perf_counter()
-        query = self.parse(text)
+        plan = self.plan(text)
         self.refresh()
         with store.reading(self.folder):
-            return self._search(text, query, options, started)
+            return self._search(plan, options, started)
 
-    def _search(self, text, query, options, started) -> SearchResult:
+    def plan(self, text: str) -> Plan:
+        """Read ``text`` once into what a search needs (:class:`Plan`)."""
+        query = self.parse(text)
+        phrases = self.proximity(text)
+        folded = normalize(text, self.config.fold)[0]
+        grams = {folded[i : i + 3] for i in range(len(folded) - 2)}
+        return Plan(
+            text=text,
+            query=query,
+            phrases=list(phrases.subqueries) if phrases is not None else [],
+            grams=frozenset(gram for gram in grams if gram.isalnum()),
+            terms=frozenset(_positive_terms(query)),
+        )
+
+    def _search(self, plan: Plan, options, started) -> SearchResult:
+        text, query = plan.text, plan.query
         if isinstance(query, type(wq.NullQuery)):
             return SearchResult(text, 0, _ms(started), [], _no_facets() if options.facets else None)
         first = (options.page - 1) * options.limit
@@ -314,13 +340,12 @@ class Searcher:
                 query, depth, filter_query, options.sort, options.facets, postings
             )
             top, total, facets = found.top, found.total, found.facets
-        bonus = self._proximity_bonus(text, top, postings) if relevance else {}
+        bonus = self._proximity_bonus(plan.phrases, top, postings) if relevance else {}
         if relevance and SPAN:
-            self._span_bonus(text, top, bonus)
+            self._span_bonus(plan.grams, top, bonus)
         ranked = _order(top, options.sort, bonus, wanted, self.searcher.stored_fields)[first:]
-        terms = frozenset(_positive_terms(query))
         hits = [
-            self._hit(first + i + 1, score, fields, terms, options.snippets)
+            self._hit(first + i + 1, score, fields, plan.terms, options.snippets)
             for i, (score, fields) in enumerate(ranked)
         ]
         return SearchResult(text, total, _ms(started), hits, facets)
@@ -359,13 +384,10 @@ class Searcher:
             found.intersection_update(self.searcher.docs_for_query(filter_query))
         return len(found)
 
-    def _span_bonus(self, text: str, top, bonus: dict[int, float]) -> None:
+    def _span_bonus(self, grams: frozenset[str], top, bonus: dict[int, float]) -> None:
         """Reward the best hits for the share of the query's character trigrams their text
         holds: evidence of the query's spans that does not depend on how jieba cut either
         side (``SPAN``, ``SPAN_DEPTH``; chosen with ``make eval``)."""
-        folded = normalize(text, self.config.fold)[0]
-        grams = {folded[i : i + 3] for i in range(len(folded) - 2)}
-        grams = {gram for gram in grams if gram.isalnum()}
         if not grams:
             return
         for docnum, score in top[:SPAN_DEPTH]:
@@ -375,21 +397,20 @@ class Searcher:
             share = sum(1 for gram in grams if gram in body) / len(grams)
             bonus[docnum] = bonus.get(docnum, 0.0) + SPAN * share * score
 
-    def _proximity_bonus(self, text: str, top, postings: dict) -> dict[int, float]:
+    def _proximity_bonus(self, phrases: list, top, postings: dict) -> dict[int, float]:
         """Phrase scores for the best-ranked hits only: the reward reorders the top of the
         list at the cost of a few position reads, not a phrase search over the whole archive."""
-        phrases = self.proximity(text)
-        if phrases is None or not top:
+        if not phrases or not top:
             return {}
         best = {docnum for docnum, _ in top[:RERANK_DEPTH]}
         if self.engine is not None:
-            return self.engine.phrase_scores(phrases.subqueries, best, postings)
-        extra = self.searcher.search(phrases, filter=best, limit=len(best))
+            return self.engine.phrase_scores(phrases, best, postings)
+        extra = self.searcher.search(wq.Or(phrases), filter=best, limit=len(best))
         return {hit.docnum: hit.score for hit in extra}
 
     def terms_of(self, text: str) -> frozenset[str]:
         """The words a post must contain to be marked for ``text`` (not those under NOT)."""
-        return frozenset(_positive_terms(self.parse(text)))
+        return self.plan(text).terms
 
     def similar(self, path: str, limit: int = 10, numterms: int = 12) -> tuple[list, SearchResult]:
         """Posts like the one at ``path``: its key terms asked as one weighted OR query.

@@ -214,7 +214,8 @@ def test_hits_holding_the_query_spans_gain_by_their_share(tmp_path):
         text = "在台湾台视播出"
         results = searcher.searcher.search(searcher.parse(text), limit=10)
         bonus: dict[int, float] = {}
-        searcher._span_bonus(text, [(hit.docnum, hit.score) for hit in results], bonus)
+        grams = searcher.plan(text).grams
+        searcher._span_bonus(grams, [(hit.docnum, hit.score) for hit in results], bonus)
         scores = {hit["path"]: (hit.score, bonus[hit.docnum]) for hit in results}
         score, gained = scores["_posts/2023-01-01-a.md"]
         assert gained == pytest.approx(SPAN * score)  # every trigram of the query is there
