@@ -86,14 +86,18 @@ class Engine:
             cache[key] = found
         return cache[key]
 
-    def _term_scores(self, fieldname: str, postings: Postings, seg: _Segment, df: int):
-        """Each posting's score, as Whoosh's BM25F scorer gives it."""
+    def _term_scores(self, fieldname: str, postings: Postings, seg: _Segment, df: int, at=None):
+        """Each posting's score (or those of the postings ``at``), as Whoosh's BM25F scorer
+        gives it."""
         weights = postings.weights.astype(np.float64)
+        ids = postings.ids
+        if at is not None:
+            weights, ids = weights[at], ids[at]
         if not self.schema[fieldname].scorable:
             return weights
         idf = math.log(self.doc_count_all / (df + 1)) + 1
         avgfl = self._avg_length(fieldname)
-        lengths = seg.arrays.lengths(fieldname)[postings.ids]
+        lengths = seg.arrays.lengths(fieldname)[ids]
         return idf * ((weights * (K1 + 1)) / (weights + K1 * ((1 - B) + B * lengths / avgfl)))
 
     def _avg_length(self, fieldname: str) -> float:
@@ -215,11 +219,11 @@ class Engine:
             if found is None or found[n] is None:
                 return scores, matched
             lists.append((found[n], sum(len(p) for p in found if p is not None)))
-        candidates = lists[0][0].ids
-        if within is not None:
-            candidates = np.intersect1d(candidates, within, assume_unique=True)
-        for postings, _ in lists[1:]:
-            candidates = np.intersect1d(candidates, postings.ids, assume_unique=True)
+        # the posts holding every word: the shortest list (or the posts asked about) looked
+        # up in the others by binary search, not by sorting them all together
+        candidates = min((p.ids for p, _ in lists), key=len) if within is None else within
+        for postings, _ in lists:
+            candidates = candidates[_members(postings.ids, candidates)]
         if not len(candidates):
             return scores, matched
         at = [np.searchsorted(p.ids, candidates) for p, _ in lists]
@@ -244,8 +248,7 @@ class Engine:
         docs = candidates[rows]
         total = np.zeros(len(docs))
         for (postings, df), where in zip(lists, at, strict=True):
-            every = self._term_scores(node.fieldname, postings, seg, df)
-            total += every[where[rows]]
+            total += self._term_scores(node.fieldname, postings, seg, df, where[rows])
         if node.boost != 1.0:
             total = total * node.boost
         scores[docs] = total
@@ -348,6 +351,15 @@ class Engine:
                 np.concatenate(docs) if docs else np.zeros(0, np.int64),
             )
         return self._facet_tables[key]
+
+
+def _members(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Which of ``wanted`` (sorted) are in ``ids`` (sorted): binary search, O(k log n)."""
+    if not len(ids):
+        return np.zeros(len(wanted), dtype=bool)
+    at = np.searchsorted(ids, wanted)
+    at[at == len(ids)] = len(ids) - 1
+    return ids[at] == wanted
 
 
 def _best(local: np.ndarray, values: np.ndarray, depth: int):
