@@ -56,8 +56,9 @@ _SWAP = sys.byteorder == "big"  # positions are stored little-endian
 _ONE_BYTE = [b"B" + bytes((pos,)) for pos in range(0x100)]
 _TERMINFO = W3TermInfo._struct  # private: the fixed part of a term-dictionary entry
 _IDS = np.dtype("<u4")
-_WEIGHTS = np.dtype("<f4")
-_ENDS = np.dtype("<u4")
+#: The type codes of weights and of sizes of positions, as written before a term's arrays.
+_CODES = {"B": np.dtype("<u1"), "H": np.dtype("<u2"), "I": np.dtype("<u4"), "f": np.dtype("<f4")}
+_NO_POSITIONS = "0"
 #: A term in at most this many posts (and more than INLINE_LIMIT) is written without numpy.
 _SMALL_LIST = 64
 #: Whoosh's matchers see a term's postings in blocks of this many (as W3 writes them).
@@ -126,65 +127,101 @@ def write_postings(postfile, docnums, weights, values, lengths) -> bytes:
     return write_arrays(
         postfile,
         np.asarray(docnums, dtype=_IDS),
-        np.asarray(weights, dtype=_WEIGHTS),
+        np.asarray(weights, dtype=np.float64),
         np.cumsum(sizes),
         b"".join(v or b"" for v in values),
         np.asarray(lengths, dtype=np.float64),
     )
 
 
-def _write_list(postfile, docnums, weights, values, lengths) -> bytes:
-    """:func:`write_arrays` for a short list, without numpy (its cost per call is more than
-    the work): the same bytes."""
-    ids = array("I", docnums)
-    found = array("f", weights)
-    values = [v or b"" for v in values]
-    ends = array("I", accumulate(len(v) for v in values))
-    blob = b"".join(values)
-    if not blob:
-        ends = array("I", bytes(4 * len(values)))
-    if _SWAP:
-        for packed in (ids, found, ends):
-            packed.byteswap()
+def _weight_code(integral: bool, top: float) -> str:
+    """The narrowest type for a term's weights: whole frequencies fit a byte, mostly."""
+    if integral and top < 0x100:
+        return "B"
+    if integral and top < 0x10000:
+        return "H"
+    return "f"
+
+
+def _size_code(top: int) -> str:
+    return "B" if top < 0x100 else "H" if top < 0x10000 else "I"
+
+
+def _entry(postfile, offset, weight, count, lengths, maxweight, first, last) -> bytes:
     present = [n for n in lengths if n]
-    offset = postfile.tell()
-    postfile.write(ids.tobytes() + found.tobytes() + ends.tobytes() + blob)
     head = _TERMINFO.pack(
         0,
-        float(sum(found)),
-        len(ids),
+        weight,
+        count,
         length_to_byte(min(present)) if present else 0,
         length_to_byte(max(present)) if present else 0,
-        float(max(found)),
-        docnums[0],
-        docnums[-1],
+        maxweight,
+        first,
+        last,
     )
     return head + pack_long(offset) + pack_int(postfile.tell() - offset)
 
 
+def _write_list(postfile, docnums, weights, values, lengths) -> bytes:
+    """:func:`write_arrays` for a short list, without numpy (its cost per call is more than
+    the work): the same bytes."""
+    weights = [float(w) for w in weights]
+    code = _weight_code(all(w.is_integer() for w in weights), max(weights))
+    found = array(code, [int(w) for w in weights] if code != "f" else weights)
+    values = [v or b"" for v in values]
+    blob = b"".join(values)
+    sizes = [len(v) for v in values]
+    scode = _size_code(max(sizes)) if blob else _NO_POSITIONS
+    parts = [array("I", docnums), found] + ([array(scode, sizes)] if blob else [])
+    if _SWAP:
+        for packed in parts:
+            packed.byteswap()
+    offset = postfile.tell()
+    postfile.write((code + scode).encode("ascii") + b"".join(p.tobytes() for p in parts) + blob)
+    total = float(sum(found.tolist()))
+    return _entry(
+        postfile, offset, total, len(docnums), lengths, float(max(found)), docnums[0], docnums[-1]
+    )
+
+
 def write_arrays(postfile, ids, weights, ends, blob, lengths) -> bytes:
     """Write a term's postings given as arrays (``ends``: where each posting's positions end
-    in ``blob``) and return its term-dictionary entry."""
+    in ``blob``) and return its term-dictionary entry.
+
+    On disk: two type codes (of the weights, of the sizes of the positions, ``0`` when there
+    are none), the document numbers (``uint32``), the weights (a byte each when they are
+    frequencies under 256), each posting's size of positions, the positions.
+    """
     if len(ids) <= INLINE_LIMIT:
         starts = np.concatenate(([0], ends[:-1])) if len(ends) else ends
         values = [bytes(blob[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
         return _inline_entry(
             ids.tolist(), weights.tolist(), values, [int(n) for n in lengths.tolist()]
         )
-    present = lengths[lengths > 0]
-    info = W3TermInfo()
-    info._weight = float(weights.sum(dtype=np.float64))  # private: W3TermInfo's fields
-    info._df = len(ids)
-    info._minlength = float(present.min()) if len(present) else None
-    info._maxlength = float(present.max()) if len(present) else 0
-    info._maxweight = float(weights.max())
-    info._minid, info._maxid = int(ids[0]), int(ids[-1])
-    info._offset = postfile.tell()
-    ends = ends.astype(_ENDS) if len(blob) else np.zeros(len(ids), _ENDS)
-    postfile.write(ids.astype(_IDS).tobytes() + weights.astype(_WEIGHTS).tobytes() + ends.tobytes())
+    weights = np.asarray(weights, dtype=np.float64)
+    top = float(weights.max())
+    code = _weight_code(bool((weights == np.floor(weights)).all()), top)
+    coded = weights.astype(_CODES[code])
+    parts = [ids.astype(_IDS).tobytes(), coded.tobytes()]
+    scode = _NO_POSITIONS
+    if len(blob):
+        sizes = np.diff(ends, prepend=0)
+        scode = _size_code(int(sizes.max()))
+        parts.append(sizes.astype(_CODES[scode]).tobytes())
+    offset = postfile.tell()
+    postfile.write((code + scode).encode("ascii") + b"".join(parts))
     postfile.write(bytes(blob))
-    info._length = postfile.tell() - info._offset
-    return info.to_bytes()
+    total = float(sum(coded.tolist())) if code == "f" else float(coded.sum(dtype=np.int64))
+    return _entry(
+        postfile,
+        offset,
+        total,
+        len(ids),
+        [int(n) for n in lengths.tolist()],
+        float(coded.max()),
+        int(ids[0]),
+        int(ids[-1]),
+    )
 
 
 def _inline_entry(docnums, weights, values, lengths) -> bytes:
@@ -220,15 +257,18 @@ def _number(weight: float) -> float | int:
 
 class Postings:
     """One term's postings in one segment, as arrays (views of the mapped file); a term
-    kept inline has them as tuples, made arrays when first asked."""
+    kept inline has them as tuples, made arrays when first asked.  Positions are read only
+    when asked for."""
 
-    __slots__ = ("_ids", "_weights", "_ends", "_blob")
+    __slots__ = ("_ids", "_weights", "_sizes", "_ends", "_blob", "_blob_at")
 
-    def __init__(self, ids, weights, ends=None, blob=None):
+    def __init__(self, ids, weights, sizes=None, blob=None, blob_at=None):
         self._ids = ids
         self._weights = weights
-        self._ends = ends
-        self._blob = blob
+        self._sizes = sizes
+        self._ends = None
+        self._blob = blob  # a tuple of values (inline), bytes, or None (none, or not read)
+        self._blob_at = blob_at  # (file, offset) of the positions not read yet
 
     @property
     def ids(self) -> np.ndarray:
@@ -250,42 +290,62 @@ class Postings:
         weights = self._weights
         return weights.tolist() if isinstance(weights, np.ndarray) else list(weights)
 
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def _positions_blob(self):
+        if self._blob is None and self._blob_at is not None:
+            dbfile, offset = self._blob_at
+            size = int(self._stops()[-1])
+            buf, start = _buffer(dbfile, offset, size)
+            self._blob = memoryview(buf)[start : start + size]
+            self._blob_at = None
+        return self._blob
+
+    def _stops(self) -> np.ndarray:
+        if self._ends is None:
+            self._ends = np.cumsum(self._sizes, dtype=np.int64)
+        return self._ends
+
     def values(self) -> list[bytes]:
         """Each posting's encoded positions."""
-        blob = self._blob
+        blob = self._positions_blob()
         if blob is None:
             return [b""] * len(self._ids)
         if isinstance(blob, tuple):
             return list(blob) + [b""] * (len(self._ids) - len(blob))
-        stops = self._ends.tolist()
+        stops = self._stops().tolist()
         starts = [0, *stops[:-1]]
         return [bytes(blob[a:b]) for a, b in zip(starts, stops, strict=True)]
 
-    def __len__(self) -> int:
-        return len(self._ids)
-
     def value(self, i: int) -> bytes:
-        if self._blob is None:
+        blob = self._positions_blob()
+        if blob is None:
             return b""
-        if isinstance(self._blob, tuple):  # inline: the values themselves
-            return self._blob[i] if i < len(self._blob) else b""
-        start = int(self._ends[i - 1]) if i else 0
-        return bytes(self._blob[start : int(self._ends[i])])
+        if isinstance(blob, tuple):  # inline: the values themselves
+            return blob[i] if i < len(blob) else b""
+        stops = self._stops()
+        start = int(stops[i - 1]) if i else 0
+        return bytes(blob[start : int(stops[i])])
 
     def positions(self, i: int) -> list[int]:
         value = self.value(i)
         return decode_positions(value) if value else []
 
+    def has_positions(self) -> bool:
+        return self._blob is not None or self._blob_at is not None
+
     def extents(self) -> tuple[np.ndarray, np.ndarray]:
         """Where each posting's positions start and end in :meth:`blob`."""
-        if self._blob is None:
-            zeros = np.zeros(len(self.ids), dtype=np.int64)
+        blob = self._positions_blob()
+        if blob is None:
+            zeros = np.zeros(len(self._ids), dtype=np.int64)
             return zeros, zeros
-        if isinstance(self._blob, tuple):
-            sizes = [len(v) for v in self._blob] + [0] * (len(self.ids) - len(self._blob))
+        if isinstance(blob, tuple):
+            sizes = [len(v) for v in blob] + [0] * (len(self._ids) - len(blob))
             stops = np.cumsum(sizes, dtype=np.int64)
         else:
-            stops = self._ends.astype(np.int64)
+            stops = self._stops()
         starts = np.empty_like(stops)
         starts[:1] = 0
         starts[1:] = stops[:-1]
@@ -293,11 +353,12 @@ class Postings:
 
     def blob(self) -> bytes | memoryview:
         """The positions of all the postings, one after the other."""
-        if self._blob is None:
+        blob = self._positions_blob()
+        if blob is None:
             return b""
-        if isinstance(self._blob, tuple):
-            return b"".join(self._blob)
-        return self._blob
+        if isinstance(blob, tuple):
+            return b"".join(blob)
+        return blob
 
 
 def read_postings(dbfile, info) -> Postings:
@@ -307,15 +368,18 @@ def read_postings(dbfile, info) -> Postings:
         return Postings(ids, weights, blob=tuple(values) if values else None)
     count = info.doc_frequency()
     offset = info._offset  # private: where the arrays start
-    buf, base = _buffer(dbfile, offset, count * 12)
-    ids = np.frombuffer(buf, _IDS, count, base)
-    weights = np.frombuffer(buf, _WEIGHTS, count, base + 4 * count)
-    ends = np.frombuffer(buf, _ENDS, count, base + 8 * count)
-    size = int(ends[-1]) if count else 0
-    if not size:
+    buf, base = _buffer(dbfile, offset, 2)
+    code, scode = chr(buf[base]), chr(buf[base + 1])
+    wsize = _CODES[code].itemsize
+    ssize = _CODES[scode].itemsize if scode != _NO_POSITIONS else 0
+    head = 2 + count * (4 + wsize + ssize)
+    buf, base = _buffer(dbfile, offset, head)
+    ids = np.frombuffer(buf, _IDS, count, base + 2)
+    weights = np.frombuffer(buf, _CODES[code], count, base + 2 + 4 * count)
+    if not ssize:
         return Postings(ids, weights)
-    blob, start = _buffer(dbfile, offset + 12 * count, size)
-    return Postings(ids, weights, ends, memoryview(blob)[start : start + size])
+    sizes = np.frombuffer(buf, _CODES[scode], count, base + 2 + (4 + wsize) * count)
+    return Postings(ids, weights, sizes, blob_at=(dbfile, offset + head))
 
 
 def _buffer(dbfile, offset: int, length: int):
@@ -352,7 +416,7 @@ class SearchkitCodec(W3Codec):
         if terminfo.is_inlined():
             return super().postings_reader(dbfile, terminfo, format_, term, scorer)
         postings = read_postings(dbfile, terminfo)
-        values = _Values(postings) if postings._blob is not None else None
+        values = _Values(postings) if postings.has_positions() else None
         return _ArrayMatcher(postings, values, format_, scorer, term, terminfo)
 
     def per_document_reader(self, storage, segment):

@@ -42,7 +42,7 @@ STATE = "STATE.json"
 MARKER = "SEARCHKIT-GENERATION"
 #: The format of a generation's files: bumped whenever what the codec writes changes, so that
 #: an index of another format is refused ("rebuild it"), never misread.
-FORMAT = 2
+FORMAT = 3
 _GENERATION = re.compile(r"gen-(\d+)\Z")
 #: What reading a damaged index raises from inside Whoosh.
 READ_ERRORS = (OSError, EOFError, pickle.UnpicklingError, zlib.error, struct.error)
