@@ -1,7 +1,13 @@
-"""make eval: retrieval quality of searchkit over ../shared/eval/zh-qa, beside the textbook peer.
+"""make eval: retrieval quality of searchkit beside the textbook peer.
 
-Builds an index of the zh-qa posts, runs every query set through ``searchkit search --batch``
+zh-qa: builds an index of its posts, runs every query set through ``searchkit search --batch``
 (one process per set) and prints MRR@10, Recall@10 and nDCG@10 per set, with the peer's.
+
+zh-news: builds an index of its 10,675 news stories and runs the 8,504 headlines through
+``--batch``, split in two halves by question number (odd: the half to tune on; even: the half
+that only reports), with MRR@10, P@1, Recall@10 and nDCG@10; the peer answers a fixed sample of
+each half (it takes about half a second a headline), and searchkit's figures on the same sample
+stand beside it.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ def read_queries(path: Path) -> list[tuple[str, str]]:
 
 
 def metrics(ranked: dict[str, list[str]], relevant: dict[str, str]) -> dict[str, float]:
-    mrr = recall = ndcg = 0.0
+    mrr = recall = ndcg = first = 0.0
     for qid, doc in relevant.items():
         paths = ranked.get(qid, [])[:10]
         if doc in paths:
@@ -44,8 +50,9 @@ def metrics(ranked: dict[str, list[str]], relevant: dict[str, str]) -> dict[str,
             mrr += 1 / rank
             recall += 1
             ndcg += 1 / math.log2(1 + rank)
+            first += rank == 1
     n = len(relevant) or 1
-    return {"MRR@10": mrr / n, "Recall@10": recall / n, "nDCG@10": ndcg / n}
+    return {"MRR@10": mrr / n, "P@1": first / n, "Recall@10": recall / n, "nDCG@10": ndcg / n}
 
 
 def digest(ranked: dict[str, list[str]]) -> str:
@@ -70,8 +77,63 @@ def run_searchkit(queries: Path, index: Path) -> dict[str, list[str]]:
     return ranked
 
 
-def run_peer(queries: Path, peer) -> dict[str, list[str]]:
-    return {qid: peer.search(text) for qid, text in read_queries(queries)}
+def run_peer(queries: Path, peer, only: set[str] | None = None) -> dict[str, list[str]]:
+    return {
+        qid: peer.search(text) for qid, text in read_queries(queries) if only is None or qid in only
+    }
+
+
+#: How many headlines of each half the peer answers (every n-th, for a fixed sample).
+NEWS_PEER_SAMPLE = 150
+
+
+def news(shared: Path, work: Path, with_peer: bool) -> None:
+    """zh-news: headline -> story, in two halves, with the peer on a sample of each."""
+    from benchmarks.peer import PeerSearcher, build_peer
+
+    root = shared / "eval" / "zh-news"
+    if not root.is_dir():
+        print(f"\n(zh-news not found at {root}: skipped)")
+        return
+    index = work / "eval-news-index"
+    started = time.perf_counter()
+    subprocess.run(
+        [SEARCHKIT, "index", str(root / "posts"), "--index", str(index), "--rebuild"],
+        check=True,
+        capture_output=True,
+    )
+    print(f"\nzh-news: searchkit index built in {time.perf_counter() - started:.1f} s")
+    queries = root / "queries" / "headlines.tsv"
+    relevant = read_qrels(root / "queries" / "headlines.qrels")
+    started = time.perf_counter()
+    ranked = run_searchkit(queries, index)
+    seconds = time.perf_counter() - started
+    print(
+        f"zh-news: {len(ranked)} headlines in {seconds:.0f} s ({len(ranked) / seconds:.1f} a second)"
+    )
+    peer = None
+    if with_peer:
+        seconds = build_peer(root / "posts", work / "eval-news-peer")
+        print(f"zh-news: peer index built in {seconds:.1f} s")
+        peer = PeerSearcher(work / "eval-news-peer")
+    keys = ("MRR@10", "P@1", "Recall@10", "nDCG@10")
+    print()
+    print(f"{'zh-news half':<26} {'queries':>8} " + " ".join(f"{k:>10}" for k in keys))
+    for name, parity in (("tune (odd qids)", 1), ("held out (even qids)", 0)):
+        half = {q: d for q, d in relevant.items() if int(q.lstrip("q")) % 2 == parity}
+        ours = metrics(ranked, half)
+        print(f"{name:<26} {len(half):>8} " + " ".join(f"{ours[k]:>10.4f}" for k in keys))
+        if peer is None:
+            continue
+        step = max(1, len(half) // NEWS_PEER_SAMPLE)
+        sample = {q: half[q] for q in sorted(half)[::step][:NEWS_PEER_SAMPLE]}
+        theirs = metrics(run_peer(queries, peer, set(sample)), sample)
+        same = metrics(ranked, sample)
+        print(
+            f"{'  sample, searchkit / peer':<26} {len(sample):>8} "
+            + " ".join(f"{same[k]:.3f}/{theirs[k]:.3f}".rjust(10) for k in keys)
+        )
+    print(f"{'top-10 digest':<26} {digest(ranked):>8}")
 
 
 def main() -> int:
@@ -118,6 +180,7 @@ def main() -> int:
                 cell += f" / {theirs[key]:.4f}"
             cells.append(f"{cell:>14}" if not theirs else f"{cell:>18}")
         print(f"{queries.stem:<28} " + " ".join(cells) + f"   {digest(ranked)}")
+    news(Path(args.shared), work, with_peer=peer is not None)
     return 0
 
 
