@@ -17,12 +17,12 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from whoosh.analysis import Analyzer, Token
+from whoosh.analysis import Analyzer, Filter, KeywordAnalyzer, Token
 
 from .errors import SearchkitError
 
 #: Bump when a change to this module changes the tokens of the same text.
-ANALYZER_VERSION = 2
+ANALYZER_VERSION = 3
 
 _WORDISH = re.compile(r"\w+", re.UNICODE)
 _PARTS = re.compile(r"\d+(?:\.\d+)+|[^\W_]+", re.UNICODE)
@@ -189,6 +189,27 @@ def _nfkc_table(text: str) -> dict[int, str]:
         if code not in _NFKC:
             _NFKC[code] = unicodedata.normalize("NFKC", ch)
     return _NFKC
+
+
+class FoldFilter(Filter):
+    """Tokens folded as text is (NFKC, lower case, the script): tags and categories written
+    in either script are one keyword."""
+
+    def __init__(self, fold: str = "t2s"):
+        self.fold = fold
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.fold == self.fold
+
+    def __call__(self, tokens):
+        for token in tokens:
+            token.text = fold_text(token.text, self.fold)
+            yield token
+
+
+def keyword_analyzer(fold: str = "t2s"):
+    """Comma-separated keywords (tags, categories), each folded like text."""
+    return KeywordAnalyzer(commas=True) | FoldFilter(fold)
 
 
 # --- segmentation -------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from whoosh import query
 from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
-from .analysis import AnalyzerConfig, ChineseAnalyzer
+from .analysis import AnalyzerConfig, ChineseAnalyzer, keyword_analyzer
 from .codec import CompactPositions
 from .documents import Post
 
@@ -92,8 +92,8 @@ def build_schema(config: AnalyzerConfig) -> Schema:
         path=ID(unique=True, stored=True, sortable=True),
         title=ChineseText(analyzer=analyzer, stored=True),
         body=ChineseText(analyzer=analyzer),
-        tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
-        categories=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
+        tags=KEYWORD(stored=True, scorable=True, analyzer=keyword_analyzer(config.fold)),
+        categories=KEYWORD(stored=True, scorable=True, analyzer=keyword_analyzer(config.fold)),
         year=ID(stored=False),
         date=DATETIME(stored=True, sortable=True),
         meta=STORED(),

@@ -289,8 +289,11 @@ class Searcher:
             start = datetime.combine(options.since, datetime.min.time()) if options.since else None
             end = datetime.combine(options.until, datetime.max.time()) if options.until else None
             parts.append(wq.DateRange("date", start, end))
-        parts.extend(wq.Term("tags", tag.lower()) for tag in options.tags)
-        parts.extend(wq.Term("categories", cat.lower()) for cat in options.categories)
+        fold = self.config.fold
+        parts.extend(wq.Term("tags", fold_text(tag.strip(), fold)) for tag in options.tags)
+        parts.extend(
+            wq.Term("categories", fold_text(cat.strip(), fold)) for cat in options.categories
+        )
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else wq.And(parts)

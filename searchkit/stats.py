@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import store
+from .analysis import fold_text
 from .errors import SearchkitError
 from .schema import analyzer_config
 
@@ -22,11 +23,13 @@ def _index_stats(folder: Path, ix) -> dict:
     tags: Counter[str] = Counter()
     years: Counter[str] = Counter()
     first = last = None
+    fold = analyzer_config(ix.schema).fold
     with ix.searcher() as searcher:
         documents = searcher.doc_count()
         for stored in searcher.all_stored_fields():
-            categories.update(stored.get("categories") or [])
-            tags.update(stored.get("tags") or [])
+            # counted as the index keeps them: folded, so that both scripts count as one
+            categories.update(fold_text(c, fold) for c in stored.get("categories") or [])
+            tags.update(fold_text(t, fold) for t in stored.get("tags") or [])
             day = (stored.get("meta") or {}).get("date")
             if day:
                 years[day[:4]] += 1
