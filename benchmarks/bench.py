@@ -91,7 +91,7 @@ w.commit()
 def bench_corpus(name: str, corpus: Path, queries: list[str], cold_runs: int) -> dict:
     sys.path.insert(0, str(HERE.parent))
     from benchmarks.peer import PeerSearcher
-    from searchkit.search import Searcher, SearchOptions
+    from benchmarks.scale import warm as warm_times
 
     ours_ix, peer_ix = WORK / f"{name}-ours", WORK / f"{name}-peer"
     shutil.rmtree(ours_ix, ignore_errors=True)
@@ -133,15 +133,8 @@ def bench_corpus(name: str, corpus: Path, queries: list[str], cold_runs: int) ->
         peer_cold.append(time.perf_counter() - started)
     row["cold"], row["peer_cold"] = statistics.median(cold), statistics.median(peer_cold)
 
-    warm, peer_warm = [], []
-    with Searcher(ours_ix) as searcher:
-        options = SearchOptions(limit=10)
-        for query in queries[:20]:
-            searcher.search(query, options)
-        for query in queries:
-            started = time.perf_counter()
-            searcher.search(query, options)
-            warm.append((time.perf_counter() - started) * 1000)
+    warm = warm_times(ours_ix, "arrays", queries, warmup=20)
+    peer_warm = []
     peer = PeerSearcher(peer_ix)
     for query in queries:
         started = time.perf_counter()

@@ -63,6 +63,17 @@ def digest(ranked: dict[str, list[str]]) -> str:
     return hashlib.sha1("\n".join(lines).encode("utf-8")).hexdigest()[:12]
 
 
+def build_index(posts: Path, index: Path) -> float:
+    """Build searchkit's index of ``posts`` afresh; returns the seconds it took."""
+    started = time.perf_counter()
+    subprocess.run(
+        [SEARCHKIT, "index", str(posts), "--index", str(index), "--rebuild"],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
 def run_searchkit(queries: Path, index: Path) -> dict[str, list[str]]:
     proc = subprocess.run(
         [SEARCHKIT, "search", "--batch", str(queries), "--index", str(index), "--limit", "10"],
@@ -96,13 +107,8 @@ def news(shared: Path, work: Path, with_peer: bool) -> None:
         print(f"\n(zh-news not found at {root}: skipped)")
         return
     index = work / "eval-news-index"
-    started = time.perf_counter()
-    subprocess.run(
-        [SEARCHKIT, "index", str(root / "posts"), "--index", str(index), "--rebuild"],
-        check=True,
-        capture_output=True,
-    )
-    print(f"\nzh-news: searchkit index built in {time.perf_counter() - started:.1f} s")
+    seconds = build_index(root / "posts", index)
+    print(f"\nzh-news: searchkit index built in {seconds:.1f} s")
     queries = root / "queries" / "headlines.tsv"
     relevant = read_qrels(root / "queries" / "headlines.qrels")
     started = time.perf_counter()
@@ -152,13 +158,7 @@ def main() -> int:
     work = HERE / "work"
     index = work / "eval-index"
     if not (args.reuse and index.is_dir()):
-        started = time.perf_counter()
-        subprocess.run(
-            [SEARCHKIT, "index", str(zhqa / "posts"), "--index", str(index), "--rebuild"],
-            check=True,
-            capture_output=True,
-        )
-        print(f"searchkit index built in {time.perf_counter() - started:.1f} s")
+        print(f"searchkit index built in {build_index(zhqa / 'posts', index):.1f} s")
     peer = None
     if not args.no_peer:
         seconds = build_peer(zhqa / "posts", work / "eval-peer")

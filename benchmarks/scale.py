@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.bench import peak_rss, percentile
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 SEARCHKIT = str(BIN / "searchkit")
@@ -66,34 +68,14 @@ def headline_queries(root: Path, count: int, seed: int = 13) -> list[str]:
     return out
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB, of the largest process) of ``cmd``."""
-    started = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        os.execve(cmd[0], cmd, {**os.environ, **(env or {})})
-    _, status, usage = os.wait4(pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])} failed")
-    return seconds, usage.ru_maxrss / 1024
-
-
-def warm(index: Path, engine: str, queries: list[str]) -> list[float]:
+def warm(index: Path, engine: str, queries: list[str], warmup: int = 5) -> list[float]:
+    """Milliseconds of each query (top 10 with snippets) from one open searcher."""
     from searchkit.search import Searcher, SearchOptions
 
     times = []
     with Searcher(index, engine=engine) as searcher:
         options = SearchOptions(limit=10)
-        for query in queries[:5]:
+        for query in queries[:warmup]:
             searcher.search(query, options)
         for query in queries:
             started = time.perf_counter()
@@ -132,21 +114,21 @@ def bench_size(count: int, shared: Path, keywords: int, headlines: int, peer_sha
     index = WORK / f"scale-{count}"
     row: dict = {"posts": len(files), "mbytes": size / 1e6, "mchars": chars / 1e6}
     print(f"[scale {count}] building", file=sys.stderr)
-    row["build"] = timed([SEARCHKIT, "index", str(corpus), "--index", str(index), "--rebuild"])
+    row["build"] = peak_rss([SEARCHKIT, "index", str(corpus), "--index", str(index), "--rebuild"])
 
     victim = files[len(files) // 2]
     original = victim.read_bytes()
     try:
         victim.write_bytes(original + "\n<p>更新：本文补充了一段新的内容。</p>\n".encode())
-        row["update"] = timed([SEARCHKIT, "index", str(corpus), "--index", str(index)])
+        row["update"] = peak_rss([SEARCHKIT, "index", str(corpus), "--index", str(index)])
     finally:
         victim.write_bytes(original)
-        timed([SEARCHKIT, "index", str(corpus), "--index", str(index)])
+        peak_rss([SEARCHKIT, "index", str(corpus), "--index", str(index)])
 
     keyword = keyword_queries(corpus, keywords)
     headline = headline_queries(corpus, headlines)
     cold = [
-        timed([SEARCHKIT, "search", q, "--index", str(index), "--json"])[0] for q in keyword[:7]
+        peak_rss([SEARCHKIT, "search", q, "--index", str(index), "--json"])[0] for q in keyword[:7]
     ]
     row["cold"] = statistics.median(cold)
     print(f"[scale {count}] queries", file=sys.stderr)
