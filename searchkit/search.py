@@ -41,6 +41,9 @@ MAX_QUERY = 2000
 ENGINES = ("arrays", "whoosh")
 _SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 TEXT_FIELDS = ("title", "body")
+#: What the span reward leaves out of the query and of the text: punctuation and spaces, so
+#: that ``7月末，我国`` holds the trigram ``月末我`` of ``7月末我国``.
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 @dataclass
@@ -316,7 +319,7 @@ class Searcher:
         """Read ``text`` once into what a search needs (:class:`Plan`)."""
         query = self.parse(text)
         phrases = self.proximity(text)
-        folded = normalize(text, self.config.fold)[0]
+        folded = _NOT_WORD.sub("", normalize(text, self.config.fold)[0])
         grams = {folded[i : i + 3] for i in range(len(folded) - 2)}
         return Plan(
             text=text,
@@ -396,7 +399,7 @@ class Searcher:
         for docnum, score in top[:SPAN_DEPTH]:
             stored = self.searcher.stored_fields(docnum)
             body = whole_text(stored.get("title", ""), stored.get("text"))
-            body = fold_text(body, self.config.fold)
+            body = _NOT_WORD.sub("", fold_text(body, self.config.fold))
             share = sum(1 for gram in grams if gram in body) / len(grams)
             bonus[docnum] = bonus.get(docnum, 0.0) + SPAN * share * score
 
