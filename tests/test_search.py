@@ -231,3 +231,30 @@ def test_hits_holding_the_query_spans_gain_by_their_share(tmp_path):
         score, gained = scores["_posts/2023-01-02-b.md"]
         assert gained == pytest.approx(SPAN * score / 5)  # 在台湾, one of five
         assert searcher.search(text).hits[0].path == "_posts/2023-01-01-a.md"
+
+
+def test_a_comma_inside_the_text_does_not_break_the_query_spans(tmp_path):
+    from conftest import write_post
+
+    from searchkit.indexer import index_paths
+    from searchkit.search import SPAN
+
+    posts = tmp_path / "posts"
+    write_post(
+        posts, "_posts/2023-08-07-a.md", "title: 外汇储备", "7月末，我国外汇储备规模为31041亿美元。"
+    )
+    write_post(
+        posts, "_posts/2023-09-07-b.md", "title: 外汇储备", "8月末，我国外汇储备规模为30798亿美元。"
+    )
+    index_paths([posts], tmp_path / "ix", jobs=1)
+    with Searcher(tmp_path / "ix") as searcher:
+        text = "7月末我国外汇储备规模为31041亿美元"
+        results = searcher.searcher.search(searcher.parse(text), limit=10)
+        bonus: dict[int, float] = {}
+        grams = searcher.plan(text).grams
+        assert "月末我" in grams
+        searcher._span_bonus(grams, [(hit.docnum, hit.score) for hit in results], bonus)
+        gains = {hit["path"]: (hit.score, bonus[hit.docnum]) for hit in results}
+        score, gained = gains["_posts/2023-08-07-a.md"]
+        assert gained == pytest.approx(SPAN * score)  # every trigram, across the comma
+        assert searcher.search(text).hits[0].path == "_posts/2023-08-07-a.md"
