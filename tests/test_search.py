@@ -204,6 +204,15 @@ def test_total_is_the_number_of_matching_posts(examples, text, options):
     assert found.total == len(whoosh) == whoosh.scored_length()
 
 
+def _span_gains(searcher, text: str) -> dict[str, tuple[float, float]]:
+    """``path -> (score, span reward)`` of each hit of ``text``."""
+    results = searcher.searcher.search(searcher.parse(text), limit=10)
+    bonus: dict[int, float] = {}
+    top = [(hit.docnum, hit.score) for hit in results]
+    searcher._span_bonus(searcher.plan(text).grams, top, bonus)
+    return {hit["path"]: (hit.score, bonus[hit.docnum]) for hit in results}
+
+
 def test_hits_holding_the_query_spans_gain_by_their_share(tmp_path):
     from conftest import write_post
 
@@ -221,11 +230,7 @@ def test_hits_holding_the_query_spans_gain_by_their_share(tmp_path):
     index_paths([posts], tmp_path / "ix", jobs=1)
     with Searcher(tmp_path / "ix") as searcher:
         text = "在台湾台视播出"
-        results = searcher.searcher.search(searcher.parse(text), limit=10)
-        bonus: dict[int, float] = {}
-        grams = searcher.plan(text).grams
-        searcher._span_bonus(grams, [(hit.docnum, hit.score) for hit in results], bonus)
-        scores = {hit["path"]: (hit.score, bonus[hit.docnum]) for hit in results}
+        scores = _span_gains(searcher, text)
         score, gained = scores["_posts/2023-01-01-a.md"]
         assert gained == pytest.approx(SPAN * score)  # every trigram of the query is there
         score, gained = scores["_posts/2023-01-02-b.md"]
@@ -249,12 +254,8 @@ def test_a_comma_inside_the_text_does_not_break_the_query_spans(tmp_path):
     index_paths([posts], tmp_path / "ix", jobs=1)
     with Searcher(tmp_path / "ix") as searcher:
         text = "7月末我国外汇储备规模为31041亿美元"
-        results = searcher.searcher.search(searcher.parse(text), limit=10)
-        bonus: dict[int, float] = {}
-        grams = searcher.plan(text).grams
-        assert "月末我" in grams
-        searcher._span_bonus(grams, [(hit.docnum, hit.score) for hit in results], bonus)
-        gains = {hit["path"]: (hit.score, bonus[hit.docnum]) for hit in results}
+        assert "月末我" in searcher.plan(text).grams
+        gains = _span_gains(searcher, text)
         score, gained = gains["_posts/2023-08-07-a.md"]
         assert gained == pytest.approx(SPAN * score)  # every trigram, across the comma
         assert searcher.search(text).hits[0].path == "_posts/2023-08-07-a.md"
