@@ -128,7 +128,7 @@ def write_postings(postfile, docnums, weights, values, lengths) -> bytes:
         postfile,
         np.asarray(docnums, dtype=_IDS),
         np.asarray(weights, dtype=np.float64),
-        np.cumsum(sizes),
+        sizes,
         b"".join(v or b"" for v in values),
         np.asarray(lengths, dtype=np.float64),
     )
@@ -184,16 +184,17 @@ def _write_list(postfile, docnums, weights, values, lengths) -> bytes:
     )
 
 
-def write_arrays(postfile, ids, weights, ends, blob, lengths) -> bytes:
-    """Write a term's postings given as arrays (``ends``: where each posting's positions end
-    in ``blob``) and return its term-dictionary entry.
+def write_arrays(postfile, ids, weights, sizes, blob, lengths) -> bytes:
+    """Write a term's postings given as arrays (``sizes``: how many bytes of ``blob`` each
+    posting's positions take) and return its term-dictionary entry.
 
     On disk: two type codes (of the weights, of the sizes of the positions, ``0`` when there
     are none), the document numbers (``uint32``), the weights (a byte each when they are
     frequencies under 256), each posting's size of positions, the positions.
     """
     if len(ids) <= INLINE_LIMIT:
-        starts = np.concatenate(([0], ends[:-1])) if len(ends) else ends
+        ends = np.cumsum(sizes, dtype=np.int64)
+        starts = ends - sizes
         values = [bytes(blob[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
         return _inline_entry(
             ids.tolist(), weights.tolist(), values, [int(n) for n in lengths.tolist()]
@@ -205,7 +206,6 @@ def write_arrays(postfile, ids, weights, ends, blob, lengths) -> bytes:
     parts = [ids.astype(_IDS).tobytes(), coded.tobytes()]
     scode = _NO_POSITIONS
     if len(blob):
-        sizes = np.diff(ends, prepend=0)
         scode = _size_code(int(sizes.max()))
         parts.append(sizes.astype(_CODES[scode]).tobytes())
     offset = postfile.tell()
@@ -335,21 +335,15 @@ class Postings:
     def has_positions(self) -> bool:
         return self._blob is not None or self._blob_at is not None
 
-    def extents(self) -> tuple[np.ndarray, np.ndarray]:
-        """Where each posting's positions start and end in :meth:`blob`."""
+    def sizes(self) -> np.ndarray:
+        """How many bytes of :meth:`blob` each posting's positions take."""
         blob = self._positions_blob()
         if blob is None:
-            zeros = np.zeros(len(self._ids), dtype=np.int64)
-            return zeros, zeros
+            return np.zeros(len(self._ids), dtype=np.int64)
         if isinstance(blob, tuple):
             sizes = [len(v) for v in blob] + [0] * (len(self._ids) - len(blob))
-            stops = np.cumsum(sizes, dtype=np.int64)
-        else:
-            stops = self._stops()
-        starts = np.empty_like(stops)
-        starts[:1] = 0
-        starts[1:] = stops[:-1]
-        return starts, stops
+            return np.asarray(sizes, dtype=np.int64)
+        return self._sizes.astype(np.int64)
 
     def blob(self) -> bytes | memoryview:
         """The positions of all the postings, one after the other."""
@@ -786,34 +780,31 @@ class SegmentBuilder(SegmentWriter):
         """One term's postings from the segments merged, renumbered, deleted posts dropped."""
         if sum(len(postings) for _, postings in group) <= _SMALL_MERGE:
             return self._merged_small(postfile, name, group)
-        ids, weights, ends, blobs, lengths = [], [], [], [], []
-        offset = 0
+        ids, weights, sizes, blobs, lengths = [], [], [], [], []
         for n, postings in group:
             arrays, docmap = self._sources[n]
             new = docmap[postings.ids]
             keep = new >= 0
-            starts, stops = postings.extents()
+            if not keep.any():
+                continue
+            size = postings.sizes()
             blob = postings.blob()
             if not keep.all():
-                sizes = (stops - starts)[keep]
                 if len(blob):
-                    blob = np.frombuffer(blob, np.uint8)[np.repeat(keep, stops - starts)]
-                stops = np.cumsum(sizes)
-                if not len(stops):
-                    continue
+                    blob = np.frombuffer(blob, np.uint8)[np.repeat(keep, size)]
+                size = size[keep]
             ids.append(new[keep])
             weights.append(postings.weights[keep])
-            ends.append(stops + offset)
+            sizes.append(size)
             blobs.append(bytes(blob))
             lengths.append(arrays.lengths(name)[postings.ids[keep]])
-            offset += int(stops[-1])
         if not ids:
             return None
         return write_arrays(
             postfile,
             np.concatenate(ids),
             np.concatenate(weights),
-            np.concatenate(ends),
+            np.concatenate(sizes),
             b"".join(blobs),
             np.concatenate(lengths),
         )

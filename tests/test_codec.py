@@ -174,13 +174,13 @@ def test_a_short_list_is_written_as_numpy_writes_it(postings, start):
     ids = [start + 3 * i for i in range(len(postings))]
     weights, values, lengths = (list(column) for column in zip(*postings, strict=True))
     plain, arrays = io.BytesIO(), io.BytesIO()
-    ends = np.cumsum([len(v) for v in values])
+    sizes = np.asarray([len(v) for v in values])
     entry = _write_list(plain, ids, weights, values, lengths)
     other = write_arrays(
         arrays,
         np.asarray(ids, dtype="<u4"),
         np.asarray(weights, dtype="<f4"),
-        ends,
+        sizes,
         b"".join(values),
         np.asarray(lengths, dtype=np.float64),
     )
