@@ -44,6 +44,8 @@ TEXT_FIELDS = ("title", "body")
 #: What the span reward leaves out of the query and of the text: punctuation and spaces, so
 #: that ``7月末，我国`` holds the trigram ``月末我`` of ``7月末我国``.
 _NOT_WORD = re.compile(r"[\W_]+")
+#: A field name just before a colon: ASCII, at the start of a word.
+_FIELD_NAME = re.compile(r"(?:^|(?<=[\s(]))[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
@@ -130,10 +132,11 @@ def check_syntax(text: str) -> None:
             depth[closing[char]] -= 1
             if depth[closing[char]] < 0:
                 raise QueryError(f"unbalanced {char!r} at character {index + 1}")
-        elif char == ":" and index > 0 and text[index - 1].isalpha():
+        elif char == ":" and _FIELD_NAME.search(text, 0, index):
+            # a field name is ASCII; after Chinese text a colon is punctuation (发布会: 要点)
             rest = text[index + 1 :]
             if not rest.strip() or rest[0].isspace() or rest[0] in ")]}":
-                word = text[:index].split()[-1] if text[:index].split() else ""
+                word = _FIELD_NAME.search(text, 0, index).group()
                 raise QueryError(f"field {word}: is followed by nothing")
     for opener, count in depth.items():
         if count:

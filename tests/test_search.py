@@ -107,6 +107,13 @@ def test_hyphenated_names_and_stray_quotes_are_words(examples):
     assert examples.search('液冷"技术').total == examples.search("液冷技术").total
 
 
+def test_a_colon_after_chinese_words_is_punctuation_not_a_field(examples):
+    headline = examples.search("数据中心: 液冷")
+    assert headline.total and headline.total == examples.search("数据中心 液冷").total
+    with pytest.raises(QueryError, match="field title: is followed by nothing"):
+        examples.search("数据中心 title: 液冷")
+
+
 def test_a_word_in_no_post_finds_nothing(examples):
     assert examples.search("量子纠缠").total == 0
 
