@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 from whoosh import query as wq
 
 from . import store
-from .analysis import fold_text, normalize
+from .analysis import fold_text
 from .engine import Engine
 from .errors import IndexDamaged, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
@@ -23,15 +24,24 @@ from .schema import analyzer_config, whole_text
 
 #: Query-time weight of the title against the body (chosen by ``make eval``; see README).
 TITLE_WEIGHT = 0.5
-#: A hit among the best ``SPAN_DEPTH`` gains this share of its score times the share of the
-#: query's character trigrams found in its text (``make eval``).
-SPAN = 0.5
-SPAN_DEPTH = 20
 #: Weight of an optional phrase for each pair of neighbouring query words (``make eval``).
-PROXIMITY = 0.4
+PROXIMITY = 0.2
 PROXIMITY_SLOP = 2
-#: How many of the best hits the proximity reward may reorder.
+#: How many of the best hits the rewards below may reorder.
 RERANK_DEPTH = 100
+#: What each of the best hits gains for what its text holds of the query (``make eval``):
+#: ``SPAN`` of its own score times the share of the query's character trigrams in its text,
+#: ``LEAD`` of the best hit's score times the share in its first ``LEAD_CHARS`` characters
+#: (a news story says what it is about first), each trigram weighted by how rare it is among
+#: the hits; ``COVER`` of the best hit's score times the share of the query words' IDF in its
+#: text (a post that holds the query's rare words beats one that repeats its common ones).
+SPAN = 1.0
+LEAD = 0.5
+LEAD_CHARS = 80
+COVER = 1.25
+#: How many posts' folded texts a searcher keeps for the rewards (``--batch`` meets a
+#: post again and again).
+TEXT_CACHE = 4096
 SORTS = ("relevance", "date", "-date")
 #: The longest query read, in characters: a long question is a few hundred; a query of
 #: megabytes would take minutes and gigabytes to segment and score.
@@ -207,6 +217,7 @@ class Searcher:
         self._engine_for(self.searcher)
 
     def _engine_for(self, searcher) -> None:
+        self._texts: dict[int, tuple[str, str]] = {}
         if self.engine_name == "arrays":
             with store.reading(self.folder):
                 self.engine = Engine(searcher)
@@ -322,7 +333,7 @@ class Searcher:
         """Read ``text`` once into what a search needs (:class:`Plan`)."""
         query = self.parse(text)
         phrases = self.proximity(text)
-        folded = _NOT_WORD.sub("", normalize(text, self.config.fold)[0])
+        folded = bare_text(text, self.config.fold)
         grams = {folded[i : i + 3] for i in range(len(folded) - 2)}
         return Plan(
             text=text,
@@ -350,8 +361,8 @@ class Searcher:
             )
             top, total, facets = found.top, found.total, found.facets
         bonus = self._proximity_bonus(plan.phrases, top, postings) if relevance else {}
-        if relevance and SPAN:
-            self._span_bonus(plan.grams, top, bonus)
+        if relevance:
+            self._text_bonus(plan, top[:RERANK_DEPTH], bonus)
         ranked = _order(top, options.sort, bonus, wanted, self.searcher.stored_fields)[first:]
         hits = [
             self._hit(first + i + 1, score, fields, plan.terms, options.snippets)
@@ -393,18 +404,37 @@ class Searcher:
             found.intersection_update(self.searcher.docs_for_query(filter_query))
         return len(found)
 
-    def _span_bonus(self, grams: frozenset[str], top, bonus: dict[int, float]) -> None:
-        """Reward the best hits for the share of the query's character trigrams their text
-        holds: evidence of the query's spans that does not depend on how jieba cut either
-        side (``SPAN``, ``SPAN_DEPTH``; chosen with ``make eval``)."""
-        if not grams:
+    def _text_bonus(self, plan: Plan, top, bonus: dict[int, float]) -> None:
+        """Add what each of ``top`` gains for the query spans, opening and rare words its
+        text holds (``SPAN``, ``LEAD``, ``COVER``)."""
+        if not top or not (plan.grams or plan.terms):
             return
-        for docnum, score in top[:SPAN_DEPTH]:
+        spans, leads, covers = self.text_shares(plan, top)
+        best = max(score for _, score in top)
+        for i, (docnum, score) in enumerate(top):
+            gain = SPAN * spans[i] * score + (LEAD * leads[i] + COVER * covers[i]) * best
+            bonus[docnum] = bonus.get(docnum, 0.0) + float(gain)
+
+    def text_shares(self, plan: Plan, top) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The shares of :func:`text_shares` for the hits ``top`` (``(docnum, score)``)."""
+        words = sorted(plan.terms)
+        docs = self.searcher.doc_count() or 1
+        idf = [math.log(docs / (1 + self.searcher.doc_frequency("body", w))) + 1 for w in words]
+        texts = [self._text_of(docnum) for docnum, _ in top]
+        return text_shares(sorted(plan.grams), words, idf, texts)
+
+    def _text_of(self, docnum: int) -> tuple[str, str]:
+        """A post's title and text as :func:`bare_text` makes them, and the opening of its
+        text."""
+        found = self._texts.get(docnum)
+        if found is None:
+            if len(self._texts) >= TEXT_CACHE:
+                self._texts.clear()
             stored = self.searcher.stored_fields(docnum)
-            body = whole_text(stored.get("title", ""), stored.get("text"))
-            body = _NOT_WORD.sub("", fold_text(body, self.config.fold))
-            share = sum(1 for gram in grams if gram in body) / len(grams)
-            bonus[docnum] = bonus.get(docnum, 0.0) + SPAN * share * score
+            title = bare_text(stored.get("title", ""), self.config.fold)
+            text = bare_text(stored.get("text") or "", self.config.fold)
+            found = self._texts[docnum] = (title + text, text[:LEAD_CHARS])
+        return found
 
     def _proximity_bonus(self, phrases: list, top, postings: dict) -> dict[int, float]:
         """Phrase scores for the best-ranked hits only: the reward reorders the top of the
@@ -522,6 +552,37 @@ def require_filters(query: wq.Query) -> wq.Query:
 
 def _field_of(query: wq.Query) -> str | None:
     return query.field() if query.is_leaf() else None
+
+
+def bare_text(text: str, fold: str) -> str:
+    """``text`` as the rewards compare it: punctuation and spaces left out, then folded as
+    queries are (leaving the full-width punctuation out first spares NFKC most of its work)."""
+    return fold_text(_NOT_WORD.sub("", text), fold)
+
+
+def text_shares(
+    grams: list[str], words: list[str], idf: list[float], texts: list[tuple[str, str]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each ``(text, opening)`` of the best hits: the share of the query's trigrams in its
+    text and in its opening, and the share of the query words' ``idf`` in its text.
+
+    A trigram weighs ``log((n + 1) / (k + 0.5))`` when ``k`` of the ``n`` hits hold it: the
+    formulaic phrase every near twin shares tells little, the number or name only one holds
+    decides.
+    """
+    n = len(texts)
+    spans, leads, covers = np.zeros(n), np.zeros(n), np.zeros(n)
+    if grams:
+        held = np.array([[gram in text for gram in grams] for text, _ in texts], dtype=float)
+        opening = np.array([[gram in lead for gram in grams] for _, lead in texts], dtype=float)
+        rarity = np.log((n + 1) / (held.sum(axis=0) + 0.5))
+        rarity /= rarity.sum()
+        spans, leads = held @ rarity, opening @ rarity
+    if words:
+        held = np.array([[word in text for word in words] for text, _ in texts], dtype=float)
+        weights = np.asarray(idf, dtype=float)
+        covers = held @ (weights / weights.sum())
+    return spans, leads, covers
 
 
 def _ms(started: float) -> float:

@@ -1,4 +1,6 @@
+import math
 from datetime import date
+from pathlib import Path
 
 import pytest
 from conftest import SEED_PATH, needs_shared
@@ -211,58 +213,97 @@ def test_total_is_the_number_of_matching_posts(examples, text, options):
     assert found.total == len(whoosh) == whoosh.scored_length()
 
 
-def _span_gains(searcher, text: str) -> dict[str, tuple[float, float]]:
-    """``path -> (score, span reward)`` of each hit of ``text``."""
+def _shares(searcher, text: str) -> dict[str, tuple[float, float, float]]:
+    """``path -> (span, opening, cover)`` shares of each hit of ``text``."""
     results = searcher.searcher.search(searcher.parse(text), limit=10)
-    bonus: dict[int, float] = {}
     top = [(hit.docnum, hit.score) for hit in results]
-    searcher._span_bonus(searcher.plan(text).grams, top, bonus)
-    return {hit["path"]: (hit.score, bonus[hit.docnum]) for hit in results}
+    shares = searcher.text_shares(searcher.plan(text), top)
+    return {hit["path"]: tuple(float(s[i]) for s in shares) for i, hit in enumerate(results)}
 
 
-def test_hits_holding_the_query_spans_gain_by_their_share(tmp_path):
+def _index(tmp_path, posts: dict[str, str]) -> Path:
+    """An index of one post per ``name -> text`` (its title the text's first sentence)."""
     from conftest import write_post
 
     from searchkit.indexer import index_paths
-    from searchkit.search import SPAN
 
-    posts = tmp_path / "posts"
-    write_post(posts, "_posts/2023-01-01-a.md", "title: 甲", "动画在台湾台视播出，收视很好。")
-    write_post(
-        posts,
-        "_posts/2023-01-02-b.md",
-        "title: 乙",
-        "台视的动画很多，在台湾很受欢迎，播出时间不定。",
+    folder = tmp_path / "posts"
+    for name, text in posts.items():
+        write_post(folder, f"_posts/{name}.md", f"title: {text.split('。')[0]}", text)
+    index_paths([folder], tmp_path / "ix", jobs=1)
+    return tmp_path / "ix"
+
+
+def test_hits_gain_by_the_share_of_the_query_spans_weighted_by_rarity(tmp_path):
+    ix = _index(
+        tmp_path,
+        {
+            "2023-01-01-a": "动画在台湾台视播出，收视很好。",
+            "2023-01-02-b": "台视的动画很多，在台湾很受欢迎，播出时间不定。",
+        },
     )
-    index_paths([posts], tmp_path / "ix", jobs=1)
-    with Searcher(tmp_path / "ix") as searcher:
+    with Searcher(ix) as searcher:
         text = "在台湾台视播出"
-        scores = _span_gains(searcher, text)
-        score, gained = scores["_posts/2023-01-01-a.md"]
-        assert gained == pytest.approx(SPAN * score)  # every trigram of the query is there
-        score, gained = scores["_posts/2023-01-02-b.md"]
-        assert gained == pytest.approx(SPAN * score / 5)  # 在台湾, one of five
+        shares = _shares(searcher, text)
+        assert shares["_posts/2023-01-01-a.md"][0] == pytest.approx(1.0)  # every trigram
+        # b holds 在台湾 only, which both hits hold: it weighs log(3/2.5) against log(3/1.5)
+        # for each of the four trigrams only a holds
+        common, rare = math.log(3 / 2.5), math.log(3 / 1.5)
+        assert shares["_posts/2023-01-02-b.md"][0] == pytest.approx(common / (common + 4 * rare))
         assert searcher.search(text).hits[0].path == "_posts/2023-01-01-a.md"
 
 
-def test_a_comma_inside_the_text_does_not_break_the_query_spans(tmp_path):
-    from conftest import write_post
-
-    from searchkit.indexer import index_paths
-    from searchkit.search import SPAN
-
-    posts = tmp_path / "posts"
-    write_post(
-        posts, "_posts/2023-08-07-a.md", "title: 外汇储备", "7月末，我国外汇储备规模为31041亿美元。"
+def test_twins_a_number_decides_and_a_comma_does_not_break_the_spans(tmp_path):
+    ix = _index(
+        tmp_path,
+        {
+            "2023-07-07-a": "6月末，我国外汇储备规模为31930亿美元，较5月末上升。",
+            "2023-08-07-b": "7月末，我国外汇储备规模为31041亿美元，较6月末下降。",
+            "2023-09-07-c": "8月末，我国外汇储备规模为30798亿美元，较7月末下降。",
+        },
     )
-    write_post(
-        posts, "_posts/2023-09-07-b.md", "title: 外汇储备", "8月末，我国外汇储备规模为30798亿美元。"
-    )
-    index_paths([posts], tmp_path / "ix", jobs=1)
-    with Searcher(tmp_path / "ix") as searcher:
+    with Searcher(ix) as searcher:
         text = "7月末我国外汇储备规模为31041亿美元"
         assert "月末我" in searcher.plan(text).grams
-        gains = _span_gains(searcher, text)
-        score, gained = gains["_posts/2023-08-07-a.md"]
-        assert gained == pytest.approx(SPAN * score)  # every trigram, across the comma
-        assert searcher.search(text).hits[0].path == "_posts/2023-08-07-a.md"
+        span, opening, cover = _shares(searcher, text)["_posts/2023-08-07-b.md"]
+        assert (span, opening, cover) == pytest.approx((1.0, 1.0, 1.0))  # all, across the comma
+        assert searcher.search(text).hits[0].path == "_posts/2023-08-07-b.md"
+        assert searcher.search("8月末我国外汇储备规模").hits[0].path == "_posts/2023-09-07-c.md"
+
+
+def test_twins_opening_against_closing(tmp_path):
+    ix = _index(
+        tmp_path,
+        {
+            "2023-03-05-open": "十四届全国人大一次会议5日在京开幕。代表们审议政府工作报告。",
+            "2023-03-13-close": (
+                "十四届全国人大一次会议13日在京闭幕。大会自5日开幕以来，代表们审议了"
+                "政府工作报告。十四届全国人大一次会议圆满完成各项议程，全国人大会议闭幕。"
+            ),
+        },
+    )
+    with Searcher(ix) as searcher:
+        opened = searcher.search("十四届全国人大一次会议在京开幕")
+        assert opened.hits[0].path == "_posts/2023-03-05-open.md"
+        closed = searcher.search("十四届全国人大一次会议在京闭幕")
+        assert closed.hits[0].path == "_posts/2023-03-13-close.md"
+
+
+def test_a_rare_name_beats_a_repeated_common_phrase(tmp_path):
+    posts = {
+        f"2023-0{month}-01-meet": f"习近平会见{country}总统。习近平会见时指出，双方要加强合作。"
+        for month, country in ((1, "越南"), (2, "法国"), (3, "巴西"), (4, "南非"))
+    }
+    posts["2023-05-01-phrase"] = (
+        "习近平会见老挝客人。习近平会见时说，习近平会见是友好的，习近平会见国家主席的客人。"
+    )
+    posts["2023-06-01-name"] = (
+        "国家主席习近平20日在人民大会堂会见老挝国家主席通伦。双方签署合作文件。"
+    )
+    ix = _index(tmp_path, posts)
+    with Searcher(ix) as searcher:
+        text = "习近平会见老挝国家主席通伦"
+        assert searcher.search(text).hits[0].path == "_posts/2023-06-01-name.md"
+        covers = {path: shares[2] for path, shares in _shares(searcher, text).items()}
+        assert covers["_posts/2023-06-01-name.md"] == pytest.approx(1.0)
+        assert covers["_posts/2023-06-01-name.md"] > covers["_posts/2023-05-01-phrase.md"]
