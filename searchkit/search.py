@@ -142,12 +142,11 @@ def check_syntax(text: str) -> None:
             depth[closing[char]] -= 1
             if depth[closing[char]] < 0:
                 raise QueryError(f"unbalanced {char!r} at character {index + 1}")
-        elif char == ":" and _FIELD_NAME.search(text, 0, index):
+        elif char == ":" and (name := _FIELD_NAME.search(text, 0, index)):
             # a field name is ASCII; after Chinese text a colon is punctuation (发布会: 要点)
             rest = text[index + 1 :]
             if not rest.strip() or rest[0].isspace() or rest[0] in ")]}":
-                word = _FIELD_NAME.search(text, 0, index).group()
-                raise QueryError(f"field {word}: is followed by nothing")
+                raise QueryError(f"field {name.group()}: is followed by nothing")
     for opener, count in depth.items():
         if count:
             raise QueryError(f"unbalanced {opener!r}")
