@@ -7,6 +7,7 @@ import operator
 import os
 import re
 import stat
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,7 +30,7 @@ _TITLE_MAX = 80
 MAX_TEXT = 1_000_000
 
 
-@dataclass
+@dataclass(slots=True)
 class SourceFile:
     """A file found by the walk: where it is and the id it gets in the index."""
 
@@ -75,13 +76,17 @@ class SkipFile(Exception):
 
 
 def walk(
-    roots: Iterable[str | os.PathLike], problems: list[Problem], drafts: bool = False
+    roots: Iterable[str | os.PathLike],
+    problems: list[Problem],
+    drafts: bool = False,
+    jobs: int = 1,
 ) -> Iterator[SourceFile]:
     """Every post file under ``roots`` (files or folders), with its document id.
 
     Hidden folders and Jekyll's machinery folders are not entered, nor ``_drafts/`` unless
     ``drafts`` (or unless it is the folder given); symbolic links are followed only while they
-    stay inside the root, and never twice to the same place.
+    stay inside the root, and never twice to the same place.  With ``jobs`` > 1 a folder of
+    many posts has its files looked up by two processes (see `stat_many`).
     """
     skipped_dirs = SKIPPED_DIRS if drafts else SKIPPED_DIRS | {"_drafts"}
     for given in roots:
@@ -96,23 +101,17 @@ def walk(
             continue
         root = given_path.resolve()
         jekyll = (root / "_posts").is_dir() or (root / "_config.yml").is_file()
-        for source in _walk_folder(root, problems, skipped_dirs):
-            if (
-                jekyll
-                and not (source.path.startswith("_posts/") or "/_posts/" in source.path)
-                and not _starts_with_front_matter(source.abspath)
-            ):
-                problems.append(Problem(source.path, _STATIC))
-                continue
-            yield source
+        yield from _walk_folder(root, problems, skipped_dirs, jobs, jekyll)
 
 
 _NAME = operator.attrgetter("name")
 
 
 def _walk_folder(
-    root: Path, problems: list[Problem], skipped_dirs: frozenset[str]
+    root: Path, problems: list[Problem], skipped_dirs: frozenset[str], jobs: int, jekyll: bool
 ) -> Iterator[SourceFile]:
+    """The posts under ``root``; in a Jekyll site, a file outside ``_posts`` is a post only
+    if it opens with front matter."""
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[tuple[int, int]] = set()
     root_str = str(root)
@@ -131,6 +130,7 @@ def _walk_folder(
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
         subdirs = []
+        found: list[tuple[str, str, os.stat_result | None]] = []  # (rel, path, stat if known)
         for entry in entries:
             name = entry.name
             if entry.is_file(follow_symlinks=False):  # most entries: no link, no folder
@@ -138,15 +138,7 @@ def _walk_folder(
                     continue
                 path = entry.path
                 rel = path[cut:] if os.sep == "/" else path[cut:].replace(os.sep, "/")
-                try:
-                    st = entry.stat()
-                except OSError as exc:
-                    problems.append(Problem(rel, f"cannot read: {exc.strerror}"))
-                    continue
-                key = (st.st_dev, st.st_ino)
-                if key not in seen_files:  # else the same file, reached through a link
-                    seen_files.add(key)
-                    yield SourceFile(root_str, rel, path, st.st_size, st.st_mtime)
+                found.append((rel, path, None))  # looked up below, all together
                 continue
             rel = entry.path[cut:]
             if os.sep != "/":
@@ -177,11 +169,95 @@ def _walk_folder(
                 and name.lower().endswith(POST_SUFFIXES)
                 and not name.startswith(".")
             ):
-                key = (st.st_dev, st.st_ino)
-                if key not in seen_files:
-                    seen_files.add(key)
-                    yield SourceFile(root_str, rel, entry.path, st.st_size, st.st_mtime)
+                found.append((rel, entry.path, st))
+        looked_up = iter(stat_many([path for _rel, path, st in found if st is None], jobs))
+        folder_rel = "/" + _rel(folder, root_str) + "/"
+        pages_only = jekyll and "/_posts/" not in folder_rel
+        for rel, path, st in found:
+            if pages_only and not _starts_with_front_matter(path):
+                problems.append(Problem(rel, _STATIC))
+                if st is None:
+                    next(looked_up)
+                continue
+            info = (st.st_size, st.st_mtime, st.st_dev, st.st_ino) if st else next(looked_up)
+            if isinstance(info, OSError):
+                problems.append(Problem(rel, f"cannot read: {info.strerror}"))
+                continue
+            key = (info[2], info[3])
+            if key not in seen_files:  # else the same file, reached through a link
+                seen_files.add(key)
+                yield SourceFile(root_str, rel, path, info[0], info[1])
         stack.extend(reversed(subdirs))
+
+
+#: A folder with at least this many post files has them looked up (``stat``) by two
+#: processes when ``jobs`` allows: at 200,000 posts the kernel's lookups alone take 0.9 s on a
+#: 2-core machine, about half of a one-post update.
+PARALLEL_STAT = 20_000
+
+FileInfo = tuple[int, float, int, int]  # size, mtime, device, inode
+
+
+def stat_many(paths: list[str], jobs: int = 1) -> list[FileInfo | OSError]:
+    """``(size, mtime, device, inode)`` of each file, or the error that stopped its lookup.
+
+    With ``jobs`` > 1 and many paths, a forked child looks up the second half while this
+    process does the first; the child sends its answers back as packed arrays."""
+    if jobs < 2 or len(paths) < PARALLEL_STAT or not hasattr(os, "fork"):
+        return [_stat(path) for path in paths]
+    half = len(paths) // 2
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: look up, send, leave without running any cleanup
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "wb") as out:
+                out.write(_pack([_stat(path) for path in paths[half:]]))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    first = [_stat(path) for path in paths[:half]]
+    with os.fdopen(read_end, "rb") as handle:
+        data = handle.read()
+    os.waitpid(pid, 0)
+    second = _unpack(data)
+    if len(second) != len(paths) - half:  # the child died: look up here
+        second = [_stat(path) for path in paths[half:]]
+    return first + second
+
+
+def _stat(path: str) -> FileInfo | OSError:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return exc
+    return st.st_size, st.st_mtime, st.st_dev, st.st_ino
+
+
+def _pack(infos: list[FileInfo | OSError]) -> bytes:
+    """Sizes (or minus the error number), mtimes, devices and inodes as four arrays."""
+    sizes, mtimes, devices, inodes = array("q"), array("d"), array("Q"), array("Q")
+    for info in infos:
+        if isinstance(info, OSError):
+            info = (-(info.errno or 1), 0.0, 0, 0)
+        sizes.append(info[0])
+        mtimes.append(info[1])
+        devices.append(info[2])
+        inodes.append(info[3])
+    return b"".join(a.tobytes() for a in (sizes, mtimes, devices, inodes))
+
+
+def _unpack(data: bytes) -> list[FileInfo | OSError]:
+    count = len(data) // 32
+    if count * 32 != len(data):
+        return []
+    sizes, mtimes, devices, inodes = array("q"), array("d"), array("Q"), array("Q")
+    for number, column in enumerate((sizes, mtimes, devices, inodes)):
+        column.frombytes(data[number * 8 * count : (number + 1) * 8 * count])
+    return [
+        (size, mtime, device, inode) if size >= 0 else OSError(-size, os.strerror(-size))
+        for size, mtime, device, inode in zip(sizes, mtimes, devices, inodes, strict=True)
+    ]
 
 
 _STATIC = "no front matter outside _posts: a static file of the site, not a post"

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from itertools import compress
 from pathlib import Path
 
 from . import store
@@ -182,24 +183,27 @@ def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
     to_read: list[SourceFile] = []
     seen: set[Key] = set()
     files: set[str] = set()
-    for source in walk(paths, problems, drafts=drafts):
+    unchanged = 0
+    for source in walk(paths, problems, drafts=drafts, jobs=jobs):
         key = (source.root, source.path)
         if key in seen or source.abspath in files:
             continue  # the same file reached twice (a file and its folder both given)
         seen.add(key)
         files.add(source.abspath)
         old = existing.get(key)
-        if old and old[:2] == (source.size, source.mtime):
-            report.unchanged += 1
+        if old and old[0] == source.size and old[1] == source.mtime:
+            unchanged += 1
         else:
             to_read.append(source)
+    report.unchanged += unchanged
     report.skipped.extend(problems)
+    missing = existing.keys() - seen  # indexed before, not found now: usually few
     folders = {str(Path(p).resolve()) for p in paths if Path(p).is_dir()}
-    gone = {key for key in existing if key[0] in folders and key not in seen}
-    gone |= _moved_away(existing, seen)
+    gone = {key for key in missing if key[0] in folders}
+    gone |= _moved_away(missing, seen)
     # one file, one post: a file indexed before under another id (given alone, then with its
     # folder) keeps only the id it has now
-    gone |= {key for key in existing if key not in seen and os.path.join(*key) in files}
+    gone |= {key for key in missing if os.path.join(*key) in files}
     digests = {key: old[2] for key, old in existing.items()}
 
     refreshed: dict[Key, tuple[int, float, str]] = {}
@@ -224,19 +228,18 @@ def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
         store.write_mtimes(generation, kept)
 
 
-def _moved_away(existing: dict[Key, tuple], seen: set[Key]) -> set[Key]:
+def _moved_away(missing: set[Key], seen: set[Key]) -> set[Key]:
     """Posts of a folder that was moved (``mv arch1 arch2``, then ``index arch2``): a root
     that no longer exists, some of whose posts now turn up, by the same relative path, under
     a folder being indexed.  Its posts are replaced by what is found, and the rest of them,
     deleted before the move, go too.  A root that still exists is another folder and keeps
-    its posts."""
+    its posts.  ``missing`` are the indexed posts not found by this run."""
+    dead = {root for root in {root for root, _path in missing} if not os.path.exists(root)}
+    if not dead:
+        return set()
     found_paths = {path for _root, path in seen}
-    moved = {
-        root
-        for root, path in existing
-        if (root, path) not in seen and path in found_paths and not os.path.exists(root)
-    }
-    return {key for key in existing if key[0] in moved}
+    moved = {root for root, path in missing if root in dead and path in found_paths}
+    return {key for key in missing if key[0] in moved}
 
 
 def _progress(progress, before: int, total: int):
@@ -309,18 +312,31 @@ def _delete(writer, keys: set[Key]) -> int:
 
 
 def _signatures(ix) -> dict[Key, tuple[int, float, str]]:
-    """``(root, path) -> (size, mtime, digest)`` of every indexed post, read from columns."""
+    """``(root, path) -> (size, mtime, digest)`` of every indexed post, read from columns.
+
+    A segment's columns are decoded in one piece each and split at NULs (a path holds none),
+    so a 200,000-post index is read in C loops rather than one call per post."""
     if "sig" not in ix.schema:
         raise SearchkitError(
             f"{ix.storage.folder} was written by an older searchkit; run again with --rebuild"
         )
-    out = {}
+    out: dict[Key, tuple[int, float, str]] = {}
     with ix.reader() as reader:
         for segment in reader_segments(reader):
             paths = segment.byte_values("path")
             sigs = segment.byte_values("sig")
-            for path, sig, live in zip(paths, sigs, segment.live().tolist(), strict=True):
-                if live:
-                    root, size, mtime, digest = read_signature(sig)
-                    out[(root, path.decode("utf-8"))] = (size, mtime, digest)
+            live = segment.live().tolist()
+            if not all(sigs):  # a post without a signature: read one by one
+                for path, sig, alive in zip(paths, sigs, live, strict=True):
+                    if alive and sig:
+                        root, size, mtime, digest = read_signature(sig)
+                        out[(root, path.decode("utf-8"))] = (size, mtime, digest)
+                continue
+            fields = b"\0".join(sigs).decode("utf-8").split("\0")
+            names = b"\0".join(paths).decode("utf-8").split("\0")
+            keys = zip(fields[0::4], names, strict=True)
+            values = zip(
+                map(int, fields[1::4]), map(float, fields[2::4]), fields[3::4], strict=True
+            )
+            out.update(compress(zip(keys, values, strict=True), live))
     return out

@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from conftest import DASH_PATH, FINEWS, SEED, SEED_PATH, needs_shared, write_post
 
+from searchkit import documents
 from searchkit.bodytext import body_to_text
 from searchkit.documents import Problem, SkipFile, decode, parse_date, read_post, walk
 
@@ -142,6 +143,36 @@ def test_symlinks_do_not_leave_the_tree_or_loop(tmp_path):
     reasons = {p.path: p.reason for p in problems}
     assert "out of the tree" in reasons["_posts/out.md"]
     assert "broken" in reasons["_posts/broken.md"]
+
+
+def test_two_processes_find_the_same_files_as_one(tmp_path, monkeypatch):
+    for number in range(40):
+        write_post(
+            tmp_path, f"_posts/2024-01-{number % 28 + 1:02d}-p{number}.md", "title: t", "正文"
+        )
+    (tmp_path / "_posts" / "same.md").hardlink_to(tmp_path / "_posts" / "2024-01-01-p0.md")
+    (tmp_path / "_posts" / "dangling.md").symlink_to(tmp_path / "missing.md")
+    write_post(tmp_path, "about.md", "title: about", "关于")
+    (tmp_path / "static.html").write_text("<p>不是文章</p>", encoding="utf-8")
+    monkeypatch.setattr(documents, "PARALLEL_STAT", 10)
+
+    def found(jobs):
+        problems: list[Problem] = []
+        sources = [(s.path, s.size, s.mtime) for s in walk([tmp_path], problems, jobs=jobs)]
+        return sources, sorted((p.path, p.reason) for p in problems)
+
+    alone, together = found(1), found(2)
+    assert together == alone
+    assert len(alone[0]) == 41  # 40 posts (the hard link is one of them) and about.md
+    assert {path for path, _reason in alone[1]} == {"_posts/dangling.md", "static.html"}
+
+
+def test_a_file_that_cannot_be_looked_up_says_why():
+    [info] = documents.stat_many(["/no/such/folder/post.md"])
+    assert isinstance(info, FileNotFoundError)
+    packed = documents._unpack(documents._pack([info, (7, 1.5, 2, 3)]))
+    assert isinstance(packed[0], OSError) and packed[0].errno == info.errno
+    assert packed[1] == (7, 1.5, 2, 3)
 
 
 def test_decode_prefers_utf8():
