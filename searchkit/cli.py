@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import os
 import signal
@@ -146,6 +147,33 @@ def json_option(func):
     return click.option("json_", "--json", is_flag=True, help="Print JSON.")(func)
 
 
+def output_options(func):
+    """``--json``, ``--jsonl``, ``--no-color`` and ``--pager`` for a command that lists hits,
+    given to it as one ``fmt`` (:class:`searchkit.output.Format`); conflicts are refused."""
+
+    @functools.wraps(func)
+    def wrapper(*args, json_, jsonl, no_color, pager, **kwargs):
+        from .output import Format, use_color
+
+        if json_ and jsonl:
+            raise click.UsageError("give --json or --jsonl, not both")
+        if pager and (json_ or jsonl):
+            raise click.UsageError("--pager pages text; it does not go with --json or --jsonl")
+        fmt = Format(json=json_, jsonl=jsonl, color=use_color(no_color), pager=pager)
+        return func(*args, fmt=fmt, **kwargs)
+
+    for option in reversed(
+        [
+            click.option("json_", "--json", is_flag=True, help="Print one JSON object."),
+            click.option("--jsonl", is_flag=True, help="Print one JSON hit per line."),
+            click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR=1)."),
+            click.option("--pager", is_flag=True, help="Page the text output (less, or $PAGER)."),
+        ]
+    ):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="searchkit")
 def cli():
@@ -192,18 +220,17 @@ def index(paths, index, rebuild, userdict, stopwords, jobs, drafts, wait, json_)
       searchkit index site/ --index ~/news-index --jobs 2
       searchkit index _posts/ --rebuild --userdict words.txt
     """
-    from .indexer import index_paths
-    from .output import to_json
+    from .api import Index
+    from .output import Format, emit, report_lines
 
     progress, finish = _progress_bar()
     try:
-        report = index_paths(
+        report = Index(index).update(
             paths,
-            index,
             rebuild=rebuild,
             userdict=userdict,
             stopwords=stopwords,
-            jobs=jobs,
+            jobs=jobs or os.cpu_count() or 1,
             lock_timeout=wait,
             progress=progress,
             drafts=drafts,
@@ -211,17 +238,10 @@ def index(paths, index, rebuild, userdict, stopwords, jobs, drafts, wait, json_)
     finally:
         finish()
     if json_:
-        click.echo(to_json(report.to_dict()))
+        emit(report, Format(json=True))
         return
-    for problem in report.skipped + report.warnings:
-        label = "skipped" if problem.skipped else "warning"
-        click.echo(f"{label}: {problem.path}: {problem.reason}", err=True)
-    click.echo(
-        f"{report.documents} posts in {report.index}: {report.added} added, "
-        f"{report.updated} updated, {report.unchanged} unchanged, {report.deleted} deleted, "
-        f"{len(report.skipped)} skipped ({report.seconds:.1f} s)",
-        err=True,
-    )
+    for line in report_lines(report):  # what was done goes to stderr: stdout is for data
+        click.echo(line, err=True)
 
 
 def _progress_bar():
@@ -270,33 +290,14 @@ def _date(ctx, param, value):
 @click.option("--until", callback=_date, metavar="DATE", help="Posts on or before DATE.")
 @click.option("--tag", "tags", multiple=True, help="Only posts with this tag (repeatable).")
 @click.option("--category", "categories", multiple=True, help="Only posts in this category.")
-@json_option
-@click.option("--jsonl", is_flag=True, help="Print one JSON hit per line.")
 @click.option(
     "--batch",
     metavar="FILE",
     help="Run one query per line (QID<TAB>QUERY or QUERY); '-' reads stdin.",
 )
 @click.option("--facets", is_flag=True, help="Counts by category, tag and year.")
-@color_option
-@click.option("--pager", is_flag=True, help="Page the text output (less, or $PAGER).")
-def search(
-    query,
-    index,
-    limit,
-    page,
-    sort,
-    since,
-    until,
-    tags,
-    categories,
-    json_,
-    jsonl,
-    batch,
-    facets,
-    no_color,
-    pager,
-):
+@output_options
+def search(query, index, batch, fmt, **settings):
     """Search the index; exit 0 with hits, 1 without, 2 on errors.
 
     \b
@@ -310,52 +311,23 @@ def search(
       searchkit search 人民币 --json | jq '.hits[] | {title, date}'
       printf 'q1\\t数据中心\\n' | searchkit search --batch - --limit 10
     """
-    from .output import render_hits, result_to_dict, to_json, use_color
-    from .search import Searcher, SearchOptions, run_batch
+    from .api import Index
+    from .output import batch_line, emit
 
-    options = SearchOptions(
-        limit=limit,
-        page=page,
-        sort=sort,
-        since=since,
-        until=until,
-        tags=tags,
-        categories=categories,
-        facets=facets,
-    )
     if batch is not None:
         if query:
             raise click.UsageError("give either QUERY or --batch, not both")
-        with Searcher(index) as searcher, _open_batch(batch) as lines:
-            for qid, result in run_batch(searcher, lines, options):
-                if isinstance(result, SearchkitError):
-                    click.echo(to_json({"qid": qid, "error": str(result)}))
-                    continue
-                row = result_to_dict(result)
-                click.echo(
-                    to_json(
-                        {
-                            "qid": qid,
-                            "query": row["query"],
-                            "total": row["total"],
-                            "took_ms": row["took_ms"],
-                            "hits": row["hits"],
-                        }
-                    )
-                )
+        if fmt.pager:
+            raise click.UsageError("--batch prints JSON lines; it does not go with --pager")
+        with Index.open(index) as ix, _open_batch(batch) as lines:
+            for qid, result in ix.search_many(lines, Index.options(**settings)):
+                click.echo(batch_line(qid, result))
         return
     if not query:
         raise click.UsageError("missing QUERY (or --batch FILE)")
-    with Searcher(index) as searcher:
-        result = searcher.search(" ".join(query), options)
-    if json_:
-        click.echo(to_json(result_to_dict(result)))
-    elif jsonl:
-        for hit in result_to_dict(result)["hits"]:
-            click.echo(to_json(hit))
-    else:
-        color = use_color(no_color)
-        _print_lines(render_hits(result, color), color, pager)
+    with Index.open(index) as ix:
+        result = ix.search(" ".join(query), **settings)
+    emit(result, fmt)
     sys.exit(EXIT_HITS if result.hits else EXIT_NO_HITS)
 
 
@@ -379,15 +351,6 @@ def _open_batch(name: str):
         yield handle
 
 
-def _print_lines(lines, color: bool, pager: bool) -> None:
-    """Print text lines, through a pager only when asked for one."""
-    if pager:
-        click.echo_via_pager((line + "\n" for line in lines), color=color)
-        return
-    for line in lines:
-        click.echo(line, color=color)
-
-
 @cli.command()
 @index_option
 @json_option
@@ -399,24 +362,10 @@ def stats(index, json_):
       searchkit stats
       searchkit stats --json | jq .years
     """
-    from .output import printable, to_json
-    from .stats import index_stats
+    from .api import Index
+    from .output import Format, emit
 
-    data = index_stats(index)
-    if json_:
-        click.echo(to_json(data))
-        return
-    click.echo(
-        f"{data['documents']} posts in {data['index']} "
-        f"({data['size_bytes'] / 1e6:.1f} MB), last indexed {data['last_indexed']}"
-    )
-    if data["first_date"]:
-        click.echo(f"dates: {data['first_date'][:10]} to {data['last_date'][:10]}")
-    for name in ("categories", "tags", "years"):
-        items = list(data[name].items())[:10]
-        if items:
-            click.echo(printable(f"{name}: " + "  ".join(f"{k} {v}" for k, v in items)))
-    click.echo("analyzer: " + ", ".join(f"{k}={v}" for k, v in data["analyzer"].items()))
+    emit(Index.open(index).stats(), Format(json=json_))
 
 
 @cli.command()
@@ -433,43 +382,20 @@ def show(path, index, query, json_, no_color):
       searchkit show _posts/2022-06-09-NW202206092405998017.md
       searchkit show _posts/2022-06-09-NW202206092405998017.md -q 顶山 --json | jq .highlights
     """
-    from .highlight import Snippet, find_matches
-    from .output import MATCH_STYLE, RESET, printable, to_json, use_color
-    from .search import Searcher
-    from .stats import show_post
+    from .api import Index
+    from .output import Format, emit, use_color
 
-    post = show_post(path, index)
-    spans = []
-    if query:
-        with Searcher(index) as searcher:
-            spans = find_matches(post["text"], searcher.terms_of(query), searcher.config.fold)
-    if json_:
-        click.echo(
-            to_json({**post, "highlights": [list(span) for span in spans]} if query else post)
-        )
-        return
-    color = use_color(no_color)
-    click.echo(printable(post["title"]))
-    meta = [
-        post["date"] or "",
-        " ".join(post["categories"]),
-        " ".join(post["tags"]),
-        post["url"] or "",
-    ]
-    click.echo(printable("  ".join(part for part in meta if part)))
-    click.echo("")
-    text = printable(post["text"])
-    text = Snippet(text, spans).marked(MATCH_STYLE, RESET) if color else text
-    click.echo(text, color=color)
+    with Index.open(index) as ix:
+        post = ix.post(path, query)
+    emit(post, Format(json=json_, color=use_color(no_color)))
 
 
 @cli.command()
 @click.argument("path")
 @index_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
-@json_option
-@color_option
-def similar(path, index, limit, json_, no_color):
+@output_options
+def similar(path, index, limit, fmt):
     """Posts like the one at PATH (its key terms, weighed against the archive).
 
     \b
@@ -477,29 +403,13 @@ def similar(path, index, limit, json_, no_color):
       searchkit similar _posts/2021-07-01-data-center.md
       searchkit similar _posts/2021-07-01-data-center.md --json | jq '.terms'
     """
-    from .output import printable, render_hits, result_to_dict, to_json, use_color
-    from .search import Searcher
+    from .api import Index
+    from .output import emit
 
-    with Searcher(index) as searcher:
-        terms, result = searcher.similar(path, limit)
-    if json_:
-        data = result_to_dict(result)
-        click.echo(
-            to_json(
-                {
-                    "path": path,
-                    "terms": [{"term": t, "weight": w} for t, w in terms],
-                    "total": data["total"],
-                    "hits": data["hits"],
-                }
-            )
-        )
-    else:
-        color = use_color(no_color)
-        click.echo(printable("terms: " + " ".join(t for t, _ in terms)))
-        for line in render_hits(result, color):
-            click.echo(line, color=color)
-    sys.exit(EXIT_HITS if result.hits else EXIT_NO_HITS)
+    with Index.open(index) as ix:
+        found = ix.similar(path, limit)
+    emit(found, fmt)
+    sys.exit(EXIT_HITS if found.result.hits else EXIT_NO_HITS)
 
 
 def main():

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from .bodytext import body_to_text, first_autolink
+from .errors import SearchkitError
 
 POST_SUFFIXES = (".md", ".markdown", ".html")
 SKIPPED_DIRS = frozenset(
@@ -58,6 +59,14 @@ class Post:
     digest: str = ""
     warnings: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_text(cls, path: str, text: str) -> Post:
+        """A post from the text of a post file (front matter, then Markdown or HTML), known
+        by ``path``, read as a file would be; raises :class:`SkipFile` for an unpublished
+        one."""
+        data = text.encode("utf-8")
+        return parse_post(data, SourceFile("", path, "", len(data), 0.0))
+
 
 @dataclass
 class Problem:
@@ -68,7 +77,7 @@ class Problem:
     skipped: bool = True
 
 
-class SkipFile(Exception):
+class SkipFile(SearchkitError):
     """Raised while reading a file that is not to be indexed; the message says why."""
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from itertools import compress
 from pathlib import Path
 
@@ -76,12 +77,17 @@ def _read(sources: list[SourceFile]) -> Iterable[tuple[SourceFile, Post | None, 
 
 
 def choose_config(
-    folder: Path, userdict: str | None, stopwords: str | None, rebuild: bool
+    folder: Path,
+    userdict: str | None,
+    stopwords: str | None,
+    rebuild: bool,
+    analyzer: AnalyzerConfig | None = None,
 ) -> AnalyzerConfig:
-    """The analyzer for this run: the index's own, unless a rebuild asks for another.
+    """The analyzer for this run: the index's own, unless a rebuild asks for another
+    (``analyzer``, with the user dictionary and stop words of the files named).
 
-    A user dictionary or stop-word list that differs from the stored one is refused without
-    ``--rebuild``: a query must never run under another analyzer than its index's.
+    An analyzer that differs from the stored one is refused without ``--rebuild``: a query
+    must never run under another analyzer than its index's.
     """
     changes = {}
     if userdict:
@@ -89,14 +95,18 @@ def choose_config(
     if stopwords:
         changes["stopwords"] = read_stopwords(stopwords)
     if rebuild or store.current_generation(folder) is None:
-        return AnalyzerConfig(**changes)
+        return replace(analyzer or AnalyzerConfig(), **changes)
     existing = analyzer_config(store.open_index(folder).schema)
-    wanted = replace(existing, **changes)
+    wanted = replace(analyzer or existing, **changes)
     if wanted != existing:
-        what = " and ".join(
-            name.replace("userdict", "user dictionary").replace("stopwords", "stop words")
-            for name in changes
-            if getattr(wanted, name) != getattr(existing, name)
+        names = {"userdict": "user dictionary", "stopwords": "stop words", "fold": "folding"}
+        what = (
+            " and ".join(
+                label
+                for name, label in names.items()
+                if getattr(wanted, name) != getattr(existing, name)
+            )
+            or "analyzer settings"
         )
         raise AnalyzerMismatch(
             f"the {what} differ from those that built {folder}; run again with --rebuild"
@@ -111,15 +121,17 @@ def index_paths(
     rebuild: bool = False,
     userdict: str | None = None,
     stopwords: str | None = None,
-    jobs: int | None = None,
+    jobs: int = 1,
     lock_timeout: float = 10.0,
     progress: Callable[[int, int], None] | None = None,
     drafts: bool = False,
+    analyzer: AnalyzerConfig | None = None,
 ) -> IndexReport:
     """Bring the index in line with the posts under ``paths``; return what changed.
 
-    A run that fails (a full disk, a signal) removes what it wrote and leaves the index as
-    its last commit left it.
+    ``jobs`` > 1 forks that many builder processes for a large build.  A run that fails (a
+    full disk, a signal) removes what it wrote and leaves the index as its last commit left
+    it.
     """
     folder = store.index_dir(index)
     started = time.monotonic()
@@ -133,14 +145,14 @@ def index_paths(
         if recovered:
             report.warnings.append(Problem(store.CURRENT, recovered, skipped=False))
         store.remove_stale_generations(folder)
-        config = choose_config(folder, userdict, stopwords, rebuild)
+        config = choose_config(folder, userdict, stopwords, rebuild, analyzer)
         generation = None if rebuild else store.current_generation(folder)
         if generation is None:
             generation = _create(folder, config, make_current=not rebuild)
         else:
             store.clean_uncommitted(generation)  # what a killed run left
         try:
-            _sync(paths, generation, config, jobs or os.cpu_count() or 1, report, progress, drafts)
+            _sync(paths, generation, config, max(1, jobs), report, progress, drafts)
             if rebuild:
                 store.make_current(folder, generation)
         except BaseException:
@@ -157,6 +169,102 @@ def index_paths(
     return report
 
 
+def create_index(
+    index: str | os.PathLike, analyzer: AnalyzerConfig | None = None, lock_timeout: float = 10.0
+) -> Path:
+    """An empty index at ``index`` with this analyzer; refused where an index already is."""
+    folder = store.index_dir(index)
+    with store.write_lock(folder, lock_timeout), store.writing(folder):
+        if store.current_generation(folder) is not None:
+            raise SearchkitError(
+                f"{folder} already holds an index; open it, or rebuild it with its posts"
+            )
+        _create(folder, analyzer or AnalyzerConfig(), make_current=True)
+        store.write_state(folder, last_indexed=datetime.now(timezone.utc).isoformat())
+    return folder
+
+
+def write_posts(
+    index: str | os.PathLike,
+    posts: Iterable[Post] = (),
+    delete: Iterable[str] = (),
+    lock_timeout: float = 10.0,
+) -> IndexReport:
+    """Add ``posts`` (made by a program, not read from files) and delete the posts at the
+    paths in ``delete``, in one commit.  A post replaces any post at its path; one given
+    again unchanged is left as it is."""
+    folder = store.index_dir(index)
+    started = time.monotonic()
+    given = {post.path: _given_post(post) for post in posts}
+    gone_paths = set(delete)
+    with store.write_lock(folder, lock_timeout), store.writing(folder):
+        generation = store.current_generation(folder)
+        if generation is None:
+            raise SearchkitError(f"no index in {folder}; create one first")
+        store.clean_uncommitted(generation)
+        from whoosh import index as whoosh_index
+
+        ix = whoosh_index.open_dir(str(generation))
+        existing = _signatures(ix)
+        report = IndexReport(index=str(folder))
+        remove = {
+            key
+            for key in existing
+            if key[1] in gone_paths or (key[1] in given and key[0] != LIBRARY_ROOT)
+        }
+        sources = [SourceFile(LIBRARY_ROOT, p.path, "", p.size, 0.0) for p in given.values()]
+        digests = {key: old[2] for key, old in existing.items() if key[0] == LIBRARY_ROOT}
+
+        def read(chosen):
+            for source in chosen:
+                yield source, given[source.path], []
+
+        try:
+            _write_chunk(ix, sources, remove, existing, digests, 1, report, None, {}, read)
+            store.sync_folder(generation)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                store.clean_uncommitted(generation)
+            raise
+        report.documents = ix.doc_count()
+        store.write_state(folder, last_indexed=datetime.now(timezone.utc).isoformat())
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _given_post(post: Post) -> Post:
+    """``post`` as the index keeps it: a path it can be known by, the library's root, a
+    datetime, and a digest of what it holds."""
+    path = (post.path or "").strip()
+    if not path:
+        raise SearchkitError("a post needs a path: the id it is known by in the index")
+    day = post.date
+    if isinstance(day, date) and not isinstance(day, datetime):
+        day = datetime(day.year, day.month, day.day)
+    text = post.body or ""
+    fields = (
+        post.title,
+        text,
+        day.isoformat() if day else "",
+        post.categories,
+        post.tags,
+        post.url,
+    )
+    digest = hashlib.blake2b(repr(fields).encode("utf-8"), digest_size=16).hexdigest()
+    return replace(
+        post,
+        path=path,
+        body=text,
+        date=day,
+        categories=list(post.categories),
+        tags=list(post.tags),
+        root=LIBRARY_ROOT,
+        size=len(text.encode("utf-8")),
+        mtime=0.0,
+        digest=digest,
+    )
+
+
 def _create(folder: Path, config: AnalyzerConfig, make_current: bool) -> Path:
     from whoosh import index as whoosh_index
 
@@ -168,6 +276,8 @@ def _create(folder: Path, config: AnalyzerConfig, make_current: bool) -> Path:
 
 
 Key = tuple[str, str]  # (root, path): two folders may hold the same relative path
+#: The root of posts given to the library (:func:`write_posts`), not read from files.
+LIBRARY_ROOT = ""
 
 
 def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
@@ -204,6 +314,11 @@ def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
     # one file, one post: a file indexed before under another id (given alone, then with its
     # folder) keeps only the id it has now
     gone |= {key for key in missing if os.path.join(*key) in files}
+    # a post the library added is replaced by a file found at its path
+    given = [key for key in missing if key[0] == LIBRARY_ROOT]
+    if given:
+        found_paths = {path for _root, path in seen}
+        gone |= {key for key in given if key[1] in found_paths}
     digests = {key: old[2] for key, old in existing.items()}
 
     refreshed: dict[Key, tuple[int, float, str]] = {}
@@ -234,7 +349,8 @@ def _moved_away(missing: set[Key], seen: set[Key]) -> set[Key]:
     a folder being indexed.  Its posts are replaced by what is found, and the rest of them,
     deleted before the move, go too.  A root that still exists is another folder and keeps
     its posts.  ``missing`` are the indexed posts not found by this run."""
-    dead = {root for root in {root for root, _path in missing} if not os.path.exists(root)}
+    roots = {root for root, _path in missing if root != LIBRARY_ROOT}
+    dead = {root for root in roots if not os.path.exists(root)}
     if not dead:
         return set()
     found_paths = {path for _root, path in seen}
@@ -248,19 +364,22 @@ def _progress(progress, before: int, total: int):
     return lambda done: progress(before + done, total)
 
 
-def _write_chunk(ix, chunk, gone, existing, digests, jobs, report, progress, refreshed) -> None:
+def _write_chunk(
+    ix, chunk, gone, existing, digests, jobs, report, progress, refreshed, read=None
+) -> None:
     """Write the posts of ``chunk`` as new segments, delete what they replace, the posts in
     ``gone`` and the posts that can no longer be read, and commit, all under one writer
     (searchkit's own lock keeps other writers out, so Whoosh's is not taken: a forked
     builder must not inherit it)."""
+    read = read or _read
     writer = open_writer(ix)
     try:
         if jobs > 1 and len(chunk) >= POOL_THRESHOLD:
             work = shares(chunk, digests, jobs)
-            segments, outcomes = build_parallel(ix, work, post_to_document, _read, progress)
+            segments, outcomes = build_parallel(ix, work, post_to_document, read, progress)
         else:
             work = shares(chunk, digests, 1)[0]
-            segments, outcomes = build_here(ix, work, post_to_document, _read, progress)
+            segments, outcomes = build_here(ix, work, post_to_document, read, progress)
         remove = set(gone)
         replaced = set()
         for outcome in outcomes:

@@ -1,17 +1,27 @@
-"""Hits to text and JSON: what people read in a terminal and what scripts parse."""
+"""Every result to text and JSON: what people read in a terminal and what scripts parse.
+
+The command line hands each result (:class:`SearchResult`, :class:`SimilarResult`,
+:class:`IndexStats`, :class:`StoredPost`, :class:`IndexReport`) to :func:`emit` with a
+:class:`Format`; nothing else prints.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+import click
 from wcwidth import wcwidth
 
 from .highlight import Snippet
-from .search import Hit, SearchResult
+from .indexer import IndexReport
+from .search import Hit, SearchResult, SimilarResult
+from .stats import IndexStats, StoredPost
 
 MATCH_STYLE = "\x1b[1;31m"  # bold red, like grep: readable on light and dark themes
 TITLE_STYLE = "\x1b[1m"
@@ -40,8 +50,137 @@ def use_color(no_color: bool, stream=None) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
+@dataclass(frozen=True)
+class Format:
+    """How a result is printed: one JSON object, one JSON line per hit, or text (coloured
+    or not, paged or not)."""
+
+    json: bool = False
+    jsonl: bool = False
+    color: bool = False
+    pager: bool = False
+
+
 def to_json(value) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def emit(value, fmt: Format) -> None:
+    """Print ``value`` on standard output as ``fmt`` says."""
+    if fmt.json:
+        click.echo(to_json(to_data(value)))
+    elif fmt.jsonl:
+        for hit in to_data(value)["hits"]:
+            click.echo(to_json(hit))
+    else:
+        lines = text_lines(value, fmt.color)
+        if fmt.pager:
+            click.echo_via_pager((line + "\n" for line in lines), color=fmt.color)
+        else:
+            for line in lines:
+                click.echo(line, color=fmt.color)
+
+
+def to_data(value) -> dict:
+    """The JSON form of a result (see the README for each shape)."""
+    if isinstance(value, SearchResult):
+        return result_to_dict(value)
+    if isinstance(value, SimilarResult):
+        data = result_to_dict(value.result)
+        return {
+            "path": value.path,
+            "terms": [{"term": term, "weight": weight} for term, weight in value.terms],
+            "total": data["total"],
+            "took_ms": data["took_ms"],
+            "hits": data["hits"],
+        }
+    if isinstance(value, IndexStats):
+        return dataclasses.asdict(value)
+    if isinstance(value, StoredPost):
+        data = dataclasses.asdict(value)
+        if value.highlights is None:
+            del data["highlights"]
+        else:
+            data["highlights"] = [list(span) for span in value.highlights]
+        return data
+    if isinstance(value, IndexReport):
+        return value.to_dict()
+    raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
+def text_lines(value, color: bool = False, width: int | None = None) -> Iterator[str]:
+    """The text form of a result, line by line."""
+    if isinstance(value, SearchResult):
+        return render_hits(value, color, width)
+    if isinstance(value, SimilarResult):
+        return _similar_lines(value, color, width)
+    if isinstance(value, IndexStats):
+        return _stats_lines(value)
+    if isinstance(value, StoredPost):
+        return _post_lines(value, color)
+    if isinstance(value, IndexReport):
+        return report_lines(value)
+    raise TypeError(f"no text form for {type(value).__name__}")
+
+
+def batch_line(qid: str, result: SearchResult | Exception) -> str:
+    """One JSON line of ``--batch`` output: a query's hits, or why it failed."""
+    if isinstance(result, Exception):
+        return to_json({"qid": qid, "error": str(result)})
+    row = result_to_dict(result)
+    return to_json(
+        {
+            "qid": qid,
+            "query": row["query"],
+            "total": row["total"],
+            "took_ms": row["took_ms"],
+            "hits": row["hits"],
+        }
+    )
+
+
+def report_lines(report: IndexReport) -> Iterator[str]:
+    """What an ``index`` run did: each skipped or warned file, then a summary."""
+    for problem in report.skipped + report.warnings:
+        label = "skipped" if problem.skipped else "warning"
+        yield printable(f"{label}: {problem.path}: {problem.reason}")
+    yield (
+        f"{report.documents} posts in {report.index}: {report.added} added, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.deleted} deleted, "
+        f"{len(report.skipped)} skipped ({report.seconds:.1f} s)"
+    )
+
+
+def _similar_lines(similar: SimilarResult, color: bool, width: int | None) -> Iterator[str]:
+    yield printable("terms: " + " ".join(term for term, _ in similar.terms))
+    yield from render_hits(similar.result, color, width)
+
+
+def _stats_lines(stats: IndexStats) -> Iterator[str]:
+    yield (
+        f"{stats.documents} posts in {stats.index} "
+        f"({stats.size_bytes / 1e6:.1f} MB), last indexed {stats.last_indexed}"
+    )
+    if stats.first_date:
+        yield f"dates: {stats.first_date[:10]} to {(stats.last_date or '')[:10]}"
+    for name in ("categories", "tags", "years"):
+        items = list(getattr(stats, name).items())[:10]
+        if items:
+            yield printable(f"{name}: " + "  ".join(f"{k} {v}" for k, v in items))
+    yield "analyzer: " + ", ".join(f"{k}={v}" for k, v in stats.analyzer.items())
+
+
+def _post_lines(post: StoredPost, color: bool) -> Iterator[str]:
+    yield printable(post.title)
+    meta = [post.date or "", " ".join(post.categories), " ".join(post.tags), post.url or ""]
+    yield printable("  ".join(part for part in meta if part))
+    yield ""
+    text = printable(post.text)
+    yield (
+        Snippet(text, post.highlights).marked(MATCH_STYLE, RESET)
+        if (color and post.highlights)
+        else text
+    )
 
 
 def hit_to_dict(hit: Hit) -> dict:
@@ -75,14 +214,28 @@ def display_width(text: str) -> int:
     return sum(max(wcwidth(ch), 0) for ch in text)
 
 
+#: What may not open a line in Chinese typesetting (closing punctuation and marks that
+#: belong to the word before): such a character takes the last character of the line
+#: before with it.
+NO_LINE_START = frozenset("。，、：；！？）」』》〉】〕”’…—%,.:;!?)]}")
+
+
 def wrap(text: str, width: int) -> list[str]:
-    """Lines of at most ``width`` terminal columns (a CJK character takes two)."""
+    """Lines of at most ``width`` terminal columns (a CJK character takes two), never opening
+    with closing punctuation: where ``…仍有9%至10%`` fills a line, ``。`` takes ``0%`` with it
+    (``…仍有9%至1`` / ``0%。``)."""
     lines, line, used = [], [], 0
     for ch in text:
         w = max(wcwidth(ch), 0)
         if used + w > width and line:
+            carried: list[str] = []
+            while ch in NO_LINE_START and len(line) > 1 and line[-1] in NO_LINE_START:
+                carried.insert(0, line.pop())  # a run of closing marks moves as one
+            if ch in NO_LINE_START and len(line) > 1:
+                carried.insert(0, line.pop())
             lines.append("".join(line))
-            line, used = [], 0
+            line = carried
+            used = sum(max(wcwidth(c), 0) for c in line)
         line.append(ch)
         used += w
     if line:

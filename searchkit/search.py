@@ -22,23 +22,39 @@ from .errors import IndexDamaged, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
 from .schema import analyzer_config, whole_text
 
-#: Query-time weight of the title against the body (chosen by ``make eval``; see README).
-TITLE_WEIGHT = 0.5
-#: Weight of an optional phrase for each pair of neighbouring query words (``make eval``).
-PROXIMITY = 0.2
-PROXIMITY_SLOP = 2
-#: How many of the best hits the rewards below may reorder.
-RERANK_DEPTH = 100
-#: What each of the best hits gains for what its text holds of the query (``make eval``):
-#: ``SPAN`` of its own score times the share of the query's character trigrams in its text,
-#: ``LEAD`` of the best hit's score times the share in its first ``LEAD_CHARS`` characters
-#: (a news story says what it is about first), each trigram weighted by how rare it is among
-#: the hits; ``COVER`` of the best hit's score times the share of the query words' IDF in its
-#: text (a post that holds the query's rare words beats one that repeats its common ones).
-SPAN = 1.0
-LEAD = 0.5
-LEAD_CHARS = 80
-COVER = 1.25
+
+@dataclass(frozen=True)
+class Ranking:
+    """How hits are ranked; each default was chosen by ``make eval`` (see README).
+
+    BM25F ranks every post the query matches; the best ``rerank_depth`` hits are then
+    reordered by rewards for what their text holds of the query.
+    """
+
+    #: Query-time weight of the title field against the body.
+    title_weight: float = 0.5
+    #: Weight of an optional phrase for each pair of neighbouring query words, and its slop.
+    proximity: float = 0.2
+    proximity_slop: int = 2
+    #: How many of the best hits the rewards may reorder.
+    rerank_depth: int = 100
+    #: ``span`` of a hit's own score times the share of the query's character trigrams in its
+    #: text; ``lead`` of the best hit's score times the share in its first ``lead_chars``
+    #: characters (a news story says what it is about first), each trigram weighted by how
+    #: rare it is among the hits; ``cover`` of the best hit's score times the share of the
+    #: query words' IDF in its text (a post holding the query's rare words beats one that
+    #: repeats its common ones).
+    span: float = 1.0
+    lead: float = 0.5
+    lead_chars: int = 80
+    cover: float = 1.25
+
+    def __post_init__(self):
+        for name, value in vars(self).items():
+            if not isinstance(value, (int, float)) or value < 0:
+                raise SearchkitError(f"ranking {name} must be a number >= 0, not {value!r}")
+
+
 #: How many posts' folded texts a searcher keeps for the rewards (``--batch`` meets a
 #: post again and again).
 TEXT_CACHE = 4096
@@ -105,6 +121,16 @@ class SearchResult:
     facets: dict[str, dict[str, int]] | None = None
 
 
+@dataclass
+class SimilarResult:
+    """Posts like the one at ``path``: the key terms asked for, with their weights, and the
+    hits."""
+
+    path: str
+    terms: list[tuple[str, float]]
+    result: SearchResult
+
+
 def parse_date_option(text: str, end: bool = False) -> date:
     """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; ``end`` gives the last day of a year or month."""
     parts = text.strip().split("-")
@@ -152,14 +178,14 @@ def check_syntax(text: str) -> None:
             raise QueryError(f"unbalanced {opener!r}")
 
 
-def make_parser(schema):
+def make_parser(schema, title_weight: float = Ranking.title_weight):
     """Whoosh's parser over title and body, OR grouping, ``-word`` only at a word's start."""
     from whoosh import qparser
 
     parser = qparser.MultifieldParser(
         list(TEXT_FIELDS),
         schema,
-        fieldboosts={"title": TITLE_WEIGHT, "body": 1.0},
+        fieldboosts={"title": title_weight, "body": 1.0},
         group=qparser.OrGroup,
     )
     parser.remove_plugin_class(qparser.WildcardPlugin)
@@ -180,9 +206,15 @@ def negate_minus(text: str) -> str:
 class Searcher:
     """An open index that answers queries; reuse it for many queries (``--batch``)."""
 
-    def __init__(self, index: str | Path | None = None, engine: str | None = None):
+    def __init__(
+        self,
+        index: str | Path | None = None,
+        engine: str | None = None,
+        ranking: Ranking | None = None,
+    ):
         from whoosh import scoring
 
+        self.ranking = ranking or Ranking()
         self.engine_name = engine or os.environ.get("SEARCHKIT_ENGINE") or ENGINES[0]
         if self.engine_name not in ENGINES:
             raise SearchkitError(
@@ -212,7 +244,7 @@ class Searcher:
             raise store.damaged(self.folder, FileNotFoundError(2, "segment files vanish"))
         self.schema = self.searcher.schema
         self.config = analyzer_config(self.schema)
-        self.parser = make_parser(self.schema)
+        self.parser = make_parser(self.schema, self.ranking.title_weight)
         self._engine_for(self.searcher)
 
     def _engine_for(self, searcher) -> None:
@@ -281,7 +313,8 @@ class Searcher:
         Each pair of neighbouring words becomes a phrase (a little slop allowed); its score is
         added to the best-ranked posts the query already matches (see :meth:`search`).
         """
-        if PROXIMITY <= 0 or _SYNTAX.search(text):
+        ranking = self.ranking
+        if ranking.proximity <= 0 or _SYNTAX.search(text):
             return None
         analyzer = self.schema["body"].analyzer
         words = [(t.text, t.pos) for t in analyzer(text, positions=True, mode="query")]
@@ -293,9 +326,9 @@ class Searcher:
         if not pairs:
             return None
         phrases = [
-            wq.Phrase(field, [a, b], slop=PROXIMITY_SLOP, boost=PROXIMITY * weight)
+            wq.Phrase(field, [a, b], slop=ranking.proximity_slop, boost=ranking.proximity * weight)
             for a, b in sorted(pairs)
-            for field, weight in (("body", 1.0), ("title", TITLE_WEIGHT))
+            for field, weight in (("body", 1.0), ("title", ranking.title_weight))
         ]
         return wq.Or(phrases)
 
@@ -349,7 +382,8 @@ class Searcher:
         first = (options.page - 1) * options.limit
         wanted = first + options.limit
         relevance = options.sort == "relevance"
-        depth = max(wanted + 32, RERANK_DEPTH if relevance else 0)
+        rerank = self.ranking.rerank_depth
+        depth = max(wanted + 32, rerank if relevance else 0)
         filter_query = self._filter(options)
         postings: dict = {}  # what the engine looked up, for the proximity reward
         if self.engine is None:
@@ -361,7 +395,7 @@ class Searcher:
             top, total, facets = found.top, found.total, found.facets
         bonus = self._proximity_bonus(plan.phrases, top, postings) if relevance else {}
         if relevance:
-            self._text_bonus(plan, top[:RERANK_DEPTH], bonus)
+            self._text_bonus(plan, top[:rerank], bonus)
         ranked = _order(top, options.sort, bonus, wanted, self.searcher.stored_fields)[first:]
         hits = [
             self._hit(first + i + 1, score, fields, plan.terms, options.snippets)
@@ -371,7 +405,7 @@ class Searcher:
 
     def _whoosh_top(self, query, options, depth, filter_query):
         """The reference path: the query run through Whoosh's matchers."""
-        if filter_query is not None and not any(self.searcher.docs_for_query(filter_query)):
+        if filter_query is not None and _first(self.searcher.docs_for_query(filter_query)) is None:
             # Whoosh reads a filter that matches nothing as no filter at all
             return [], 0, _no_facets() if options.facets else None
         kwargs = {"filter": filter_query}
@@ -405,13 +439,14 @@ class Searcher:
 
     def _text_bonus(self, plan: Plan, top, bonus: dict[int, float]) -> None:
         """Add what each of ``top`` gains for the query spans, opening and rare words its
-        text holds (``SPAN``, ``LEAD``, ``COVER``)."""
+        text holds (:class:`Ranking`: ``span``, ``lead``, ``cover``)."""
         if not top or not (plan.grams or plan.terms):
             return
         spans, leads, covers = self.text_shares(plan, top)
         best = max(score for _, score in top)
+        span, lead, cover = self.ranking.span, self.ranking.lead, self.ranking.cover
         for i, (docnum, score) in enumerate(top):
-            gain = SPAN * spans[i] * score + (LEAD * leads[i] + COVER * covers[i]) * best
+            gain = span * spans[i] * score + (lead * leads[i] + cover * covers[i]) * best
             bonus[docnum] = bonus.get(docnum, 0.0) + float(gain)
 
     def text_shares(self, plan: Plan, top) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -432,7 +467,7 @@ class Searcher:
             stored = self.searcher.stored_fields(docnum)
             title = bare_text(stored.get("title", ""), self.config.fold)
             text = bare_text(stored.get("text") or "", self.config.fold)
-            found = self._texts[docnum] = (title + text, text[:LEAD_CHARS])
+            found = self._texts[docnum] = (title + text, text[: self.ranking.lead_chars])
         return found
 
     def _proximity_bonus(self, phrases: list, top, postings: dict) -> dict[int, float]:
@@ -440,7 +475,7 @@ class Searcher:
         list at the cost of a few position reads, not a phrase search over the whole archive."""
         if not phrases or not top:
             return {}
-        best = {docnum for docnum, _ in top[:RERANK_DEPTH]}
+        best = {docnum for docnum, _ in top[: self.ranking.rerank_depth]}
         if self.engine is not None:
             return self.engine.phrase_scores(phrases, best, postings)
         extra = self.searcher.search(wq.Or(phrases), filter=best, limit=len(best))
@@ -450,7 +485,7 @@ class Searcher:
         """The words a post must contain to be marked for ``text`` (not those under NOT)."""
         return self.plan(text).terms
 
-    def similar(self, path: str, limit: int = 10, numterms: int = 12) -> tuple[list, SearchResult]:
+    def similar(self, path: str, limit: int = 10, numterms: int = 12) -> SimilarResult:
         """Posts like the one at ``path``: its key terms asked as one weighted OR query.
 
         A term's weight is its count in the post times its inverse document frequency in the
@@ -461,7 +496,7 @@ class Searcher:
         with store.reading(self.folder):
             return self._similar(path, limit, numterms)
 
-    def _similar(self, path: str, limit: int, numterms: int) -> tuple[list, SearchResult]:
+    def _similar(self, path: str, limit: int, numterms: int) -> SimilarResult:
         started = time.perf_counter()
         stored = self.searcher.document(path=path)
         if stored is None:
@@ -481,7 +516,7 @@ class Searcher:
         weighted.sort(reverse=True)
         terms = [(word, round(weight, 4)) for weight, word in weighted[:numterms]]
         if not terms:
-            return terms, SearchResult(path, 0, _ms(started), [])
+            return SimilarResult(path, terms, SearchResult(path, 0, _ms(started), []))
         top = terms[0][1] or 1.0
         query = wq.Or([wq.Term("body", word, boost=weight / top) for word, weight in terms])
         if self.engine is None:
@@ -496,7 +531,7 @@ class Searcher:
             self._hit(i + 1, score, stored_fields(docnum), words, True)
             for i, (docnum, score) in enumerate(best)
         ]
-        return terms, SearchResult(path, total, _ms(started), hits)
+        return SimilarResult(path, terms, SearchResult(path, total, _ms(started), hits))
 
     def _hit(self, rank: int, score: float, stored: dict, terms, snippets: bool) -> Hit:
         meta = stored.get("meta", {})
@@ -582,6 +617,11 @@ def text_shares(
         weights = np.asarray(idf, dtype=float)
         covers = held @ (weights / weights.sum())
     return spans, leads, covers
+
+
+def _first(docnums: Iterable[int]) -> int | None:
+    """The first post number, or None (not ``any()``: post 0 is falsy)."""
+    return next(iter(docnums), None)
 
 
 def _ms(started: float) -> float:

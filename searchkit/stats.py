@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import store
@@ -11,14 +12,48 @@ from .errors import SearchkitError
 from .schema import analyzer_config
 
 
-def index_stats(index: str | Path | None = None) -> dict:
+@dataclass
+class IndexStats:
+    """What an index holds.  Categories and tags are counted folded (both scripts as one),
+    most common first; years in order."""
+
+    index: str
+    documents: int
+    size_bytes: int
+    last_indexed: str | None
+    first_date: str | None
+    last_date: str | None
+    categories: dict[str, int]
+    tags: dict[str, int]
+    years: dict[str, int]
+    analyzer: dict
+
+
+@dataclass
+class StoredPost:
+    """One post as the index keeps it."""
+
+    path: str
+    title: str
+    date: str | None
+    categories: list[str]
+    tags: list[str]
+    url: str | None
+    size: int | None
+    digest: str | None
+    text: str
+    #: Where a query's words are in ``text`` (character offsets), when one was given.
+    highlights: list[tuple[int, int]] | None = None
+
+
+def index_stats(index: str | Path) -> IndexStats:
     folder = store.index_dir(index)
     ix = store.open_index(folder)
     with store.reading(folder):
         return _index_stats(folder, ix)
 
 
-def _index_stats(folder: Path, ix) -> dict:
+def _index_stats(folder: Path, ix) -> IndexStats:
     categories: Counter[str] = Counter()
     tags: Counter[str] = Counter()
     years: Counter[str] = Counter()
@@ -36,21 +71,21 @@ def _index_stats(folder: Path, ix) -> dict:
                 first = day if first is None or day < first else first
                 last = day if last is None or day > last else last
     generation = store.current_generation(folder)
-    return {
-        "index": str(folder),
-        "documents": documents,
-        "size_bytes": store.folder_size(generation) if generation else 0,
-        "last_indexed": store.read_state(folder).get("last_indexed"),
-        "first_date": first,
-        "last_date": last,
-        "categories": dict(categories.most_common()),
-        "tags": dict(tags.most_common()),
-        "years": dict(sorted(years.items())),
-        "analyzer": analyzer_config(ix.schema).describe(),
-    }
+    return IndexStats(
+        index=str(folder),
+        documents=documents,
+        size_bytes=store.folder_size(generation) if generation else 0,
+        last_indexed=store.read_state(folder).get("last_indexed"),
+        first_date=first,
+        last_date=last,
+        categories=dict(categories.most_common()),
+        tags=dict(tags.most_common()),
+        years=dict(sorted(years.items())),
+        analyzer=analyzer_config(ix.schema).describe(),
+    )
 
 
-def show_post(path: str, index: str | Path | None = None) -> dict:
+def show_post(path: str, index: str | Path) -> StoredPost:
     """Stored fields and text of the post whose id is ``path``."""
     folder = store.index_dir(index)
     ix = store.open_index(folder)
@@ -59,14 +94,14 @@ def show_post(path: str, index: str | Path | None = None) -> dict:
         if stored is None:
             raise SearchkitError(f"no post with path {path!r} in the index")
     meta = stored.get("meta") or {}
-    return {
-        "path": stored["path"],
-        "title": stored.get("title", ""),
-        "date": meta.get("date"),
-        "categories": list(stored.get("categories") or []),
-        "tags": list(stored.get("tags") or []),
-        "url": meta.get("url"),
-        "size": meta.get("size"),
-        "digest": meta.get("digest"),
-        "text": stored.get("text") or "",
-    }
+    return StoredPost(
+        path=stored["path"],
+        title=stored.get("title", ""),
+        date=meta.get("date"),
+        categories=list(stored.get("categories") or []),
+        tags=list(stored.get("tags") or []),
+        url=meta.get("url"),
+        size=meta.get("size"),
+        digest=meta.get("digest"),
+        text=stored.get("text") or "",
+    )

@@ -33,7 +33,6 @@ from pathlib import Path
 from .analysis import ANALYZER_VERSION
 from .errors import DiskFull, IndexDamaged, IndexLocked, IndexMissing, SearchkitError
 
-DEFAULT_INDEX = "index"
 CURRENT = "CURRENT"
 LOCK = "LOCK"
 STATE = "STATE.json"
@@ -48,9 +47,12 @@ _GENERATION = re.compile(r"gen-(\d+)\Z")
 READ_ERRORS = (OSError, EOFError, pickle.UnpicklingError, zlib.error, struct.error)
 
 
-def index_dir(given: str | os.PathLike | None) -> Path:
-    """The index folder: the one given, else ``$SEARCHKIT_INDEX``, else ``./index``."""
-    folder = Path(given or os.environ.get("SEARCHKIT_INDEX") or DEFAULT_INDEX)
+def index_dir(given: str | os.PathLike) -> Path:
+    """The index folder given (the command line's ``--index`` or ``$SEARCHKIT_INDEX``; the
+    library reads no environment)."""
+    if given is None or str(given) == "":
+        raise SearchkitError("no index folder given")
+    folder = Path(given)
     if folder.exists() and not folder.is_dir():
         raise SearchkitError(
             f"the index folder {folder} is a file; give a folder with --index DIR "

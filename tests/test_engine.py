@@ -111,12 +111,21 @@ def test_the_proximity_and_span_rewards_are_the_same(engines):
     assert found.hits
 
 
+def test_a_filter_that_matches_only_the_first_post_is_a_filter(engines):
+    """Post number 0 (the oldest example) is the only one before April 2019; the reference
+    read its filter as matching nothing (``any([0])`` is false)."""
+    arrays, whoosh = engines
+    options = SearchOptions(limit=5, until=date(2019, 4, 1))
+    found = same(arrays, whoosh, "数据", options)
+    assert [h.path for h in found.hits] == ["_posts/2019-03-12-city-library-night.md"]
+
+
 def test_similar_is_the_same(engines):
     arrays, whoosh = engines
     path = arrays.search("数据中心", SearchOptions(limit=1)).hits[0].path
-    a_terms, a = arrays.similar(path)
-    b_terms, b = whoosh.similar(path)
-    assert a_terms == b_terms
+    a_similar, b_similar = arrays.similar(path), whoosh.similar(path)
+    assert a_similar.terms == b_similar.terms
+    a, b = a_similar.result, b_similar.result
     assert [h.path for h in a.hits] == [h.path for h in b.hits] and a.total == b.total
     assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], abs=1e-4)
     assert path not in [h.path for h in a.hits]

@@ -13,15 +13,15 @@ from searchkit.stats import index_stats, show_post
 @needs_shared
 def test_seed_plus_finews_gives_101_documents(news_index):
     stats = index_stats(news_index)
-    assert stats["documents"] == 101
-    assert stats["categories"]["nanjingchenbao"] == 1
-    assert stats["tags"]["南京晨报新闻"] == 1
-    assert stats["years"]["2022"] >= 1 and stats["years"]["2021"] >= 90
-    assert stats["analyzer"]["fingerprint"]
+    assert stats.documents == 101
+    assert stats.categories["nanjingchenbao"] == 1
+    assert stats.tags["南京晨报新闻"] == 1
+    assert stats.years["2022"] >= 1 and stats.years["2021"] >= 90
+    assert stats.analyzer["fingerprint"]
     seed = show_post(SEED_PATH, news_index)
-    assert seed["date"] == "2022-06-09T00:02:35+08:00"
+    assert seed.date == "2022-06-09T00:02:35+08:00"
     dash = show_post(DASH_PATH, news_index)
-    assert dash["date"] is None and dash["title"]
+    assert dash.date is None and dash.title
 
 
 @needs_shared
@@ -49,7 +49,7 @@ def test_incremental_runs(tmp_path):
     changed.write_text(changed.read_text("utf-8") + "新的段落\n", encoding="utf-8")
     touched = index_paths([posts], ix, jobs=1)
     assert (touched.updated, touched.unchanged) == (1, 4)
-    assert "新的段落" in show_post("_posts/2022-01-02-p1.md", ix)["text"]
+    assert "新的段落" in show_post("_posts/2022-01-02-p1.md", ix).text
 
     os.utime(posts / "_posts/2022-01-03-p2.md")  # touched but the same bytes
     assert index_paths([posts], ix, jobs=1).updated == 0
@@ -83,7 +83,7 @@ def test_changed_user_dictionary_asks_for_rebuild(tmp_path):
     assert report.documents == 1
     # later runs keep the stored configuration without repeating --userdict
     assert index_paths([posts], tmp_path / "ix", jobs=1).unchanged == 1
-    assert index_stats(tmp_path / "ix")["analyzer"]["userdict_words"] == 1
+    assert index_stats(tmp_path / "ix").analyzer["userdict_words"] == 1
 
 
 def test_a_second_folder_is_added_beside_the_first(tmp_path):

@@ -1,0 +1,251 @@
+"""The library's front door: an index on disk, its posts and its searches.
+
+>>> from searchkit import Index
+>>> ix = Index.create("index")                      # doctest: +SKIP
+>>> report = ix.update(["site/_posts"])             # doctest: +SKIP
+>>> result = ix.search("数据中心 液冷", limit=5)    # doctest: +SKIP
+
+Everything the command line does goes through :class:`Index`; nothing here reads the
+environment, and nothing forks unless ``jobs`` asks for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+
+from . import store
+from .analysis import AnalyzerConfig
+from .documents import Post
+from .errors import IndexMissing, QueryError, SearchkitError
+from .indexer import IndexReport, create_index, index_paths, write_posts
+from .search import (
+    Ranking,
+    Searcher,
+    SearchOptions,
+    SearchResult,
+    SimilarResult,
+    parse_date_option,
+    run_batch,
+)
+from .stats import IndexStats, StoredPost, index_stats, show_post
+
+DateLike = date | str | None
+
+
+class Index:
+    """An index folder.  :meth:`open` one that exists or :meth:`create` one; then
+    :meth:`update` it from post files, :meth:`add` and :meth:`delete` posts, and
+    :meth:`search` it.  One open index serves many searches (close it, or use ``with``).
+
+    ``ranking`` changes how hits are ranked (:class:`Ranking`; its defaults are those
+    ``make eval`` chose); ``engine`` is ``"arrays"`` (the default) or ``"whoosh"`` (the
+    reference the tests compare with).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        ranking: Ranking | None = None,
+        engine: str = "arrays",
+    ):
+        self.folder = store.index_dir(path)
+        self.ranking = ranking or Ranking()
+        self.engine = engine
+        self._searcher: Searcher | None = None
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike, *, ranking: Ranking | None = None, engine: str = "arrays"
+    ) -> Index:
+        """The index at ``path``; :class:`IndexMissing` when there is none."""
+        ix = cls(path, ranking=ranking, engine=engine)
+        if store.current_generation(ix.folder) is None:
+            raise IndexMissing(f"no index in {ix.folder}; create one with Index.create")
+        return ix
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike,
+        *,
+        analyzer: AnalyzerConfig | None = None,
+        ranking: Ranking | None = None,
+        engine: str = "arrays",
+    ) -> Index:
+        """A new, empty index at ``path`` whose posts will be analysed by ``analyzer``;
+        refused where an index already is."""
+        create_index(path, analyzer)
+        return cls(path, ranking=ranking, engine=engine)
+
+    # --- writing --------------------------------------------------------------------------
+
+    def update(
+        self,
+        paths: Iterable[str | os.PathLike],
+        *,
+        rebuild: bool = False,
+        jobs: int = 1,
+        drafts: bool = False,
+        userdict: str | None = None,
+        stopwords: str | None = None,
+        lock_timeout: float = 10.0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> IndexReport:
+        """Bring the index in line with the post files under ``paths`` (files or folders):
+        new and changed posts are added, those gone are deleted, the rest left alone.
+
+        ``rebuild`` builds a new index from scratch, with the analyzer this index has (its
+        user dictionary and stop words) unless ``userdict`` or ``stopwords`` files are given;
+        ``jobs`` > 1 forks that many builder processes for a large build."""
+        analyzer = None
+        if rebuild and store.current_generation(self.folder) is not None:
+            with contextlib.suppress(SearchkitError):  # another format, damaged: the default
+                analyzer = self.analyzer
+        report = index_paths(
+            paths,
+            self.folder,
+            rebuild=rebuild,
+            userdict=userdict,
+            stopwords=stopwords,
+            jobs=jobs,
+            lock_timeout=lock_timeout,
+            progress=progress,
+            drafts=drafts,
+            analyzer=analyzer,
+        )
+        self._refresh()
+        return report
+
+    def add(self, *posts: Post, lock_timeout: float = 10.0) -> IndexReport:
+        """Add posts made by a program (``Post(path=..., title=..., body=...)`` or
+        :meth:`Post.from_text`); a post replaces any post at its path."""
+        report = write_posts(self.folder, posts, lock_timeout=lock_timeout)
+        self._refresh()
+        return report
+
+    def delete(self, *paths: str, lock_timeout: float = 10.0) -> IndexReport:
+        """Delete the posts at ``paths``; the report's ``deleted`` says how many there were."""
+        report = write_posts(self.folder, delete=paths, lock_timeout=lock_timeout)
+        self._refresh()
+        return report
+
+    # --- reading --------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        page: int = 1,
+        sort: str = "relevance",
+        since: DateLike = None,
+        until: DateLike = None,
+        tags: Iterable[str] = (),
+        categories: Iterable[str] = (),
+        facets: bool = False,
+        snippets: bool = True,
+    ) -> SearchResult:
+        """The hits of ``query`` (the command line's query language), best first.
+
+        ``since`` and ``until`` take a date or ``"YYYY"``, ``"YYYY-MM"``, ``"YYYY-MM-DD"``
+        (``until="2023"`` is the end of 2023); ``sort`` is ``"relevance"``, ``"date"`` (newest
+        first) or ``"-date"``."""
+        return self.searcher().search(
+            query,
+            self.options(
+                limit=limit,
+                page=page,
+                sort=sort,
+                since=since,
+                until=until,
+                tags=tags,
+                categories=categories,
+                facets=facets,
+                snippets=snippets,
+            ),
+        )
+
+    def search_many(
+        self, lines: Iterable[str | bytes], options: SearchOptions | None = None
+    ) -> Iterator[tuple[str, SearchResult | QueryError]]:
+        """``(qid, result or error)`` for each ``QID<TAB>QUERY`` (or bare query) line."""
+        return run_batch(self.searcher(), lines, options or SearchOptions())
+
+    def similar(self, path: str, limit: int = 10) -> SimilarResult:
+        """Posts like the one at ``path``: its key terms, weighed against the archive."""
+        return self.searcher().similar(path, limit)
+
+    def post(self, path: str, query: str | None = None) -> StoredPost:
+        """The post at ``path`` as the index keeps it (title, date, tags, text...), with
+        where ``query``'s words are in its text when a query is given."""
+        post = show_post(path, self.folder)
+        if query:
+            from .highlight import find_matches
+
+            searcher = self.searcher()
+            terms = searcher.terms_of(query)
+            post.highlights = find_matches(post.text, terms, searcher.config.fold)
+        return post
+
+    def stats(self) -> IndexStats:
+        """What the index holds: counts by category, tag and year, size, analyzer."""
+        return index_stats(self.folder)
+
+    @property
+    def analyzer(self) -> AnalyzerConfig:
+        """The analyzer the index was built with."""
+        from .schema import analyzer_config
+
+        return analyzer_config(store.open_index(self.folder).schema)
+
+    @staticmethod
+    def options(
+        *,
+        since: DateLike = None,
+        until: DateLike = None,
+        tags: Iterable[str] = (),
+        categories: Iterable[str] = (),
+        **settings,
+    ) -> SearchOptions:
+        """:class:`SearchOptions` from the arguments of :meth:`search`."""
+        return SearchOptions(
+            since=_day(since, end=False),
+            until=_day(until, end=True),
+            tags=tuple(tags),
+            categories=tuple(categories),
+            **settings,
+        )
+
+    def searcher(self) -> Searcher:
+        """The open searcher behind :meth:`search` (opened on first use)."""
+        if self._searcher is None:
+            self._searcher = Searcher(self.folder, engine=self.engine, ranking=self.ranking)
+        return self._searcher
+
+    def _refresh(self) -> None:
+        if self._searcher is not None:
+            self._searcher.refresh()
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Index({str(self.folder)!r})"
+
+
+def _day(value: DateLike, end: bool) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return parse_date_option(str(value), end=end)
