@@ -152,8 +152,8 @@ class Index:
         """The hits of ``query`` (the command line's query language), best first.
 
         ``since`` and ``until`` take a date or ``"YYYY"``, ``"YYYY-MM"``, ``"YYYY-MM-DD"``
-        (``until="2023"`` is the end of 2023); ``sort`` is ``"relevance"``, ``"date"`` (newest
-        first) or ``"-date"``."""
+        (``until="2023"`` is the end of 2023); ``sort`` is ``"relevance"``, ``"date"`` (oldest
+        first) or ``"-date"`` (newest first)."""
         return self.searcher().search(
             query,
             self.options(

@@ -265,13 +265,14 @@ class Searcher:
             return
         try:
             with store.reading(self.folder):
-                before = self.searcher
-                try:
-                    self.searcher = self.searcher.refresh()
-                except TypeError:  # Whoosh cannot refresh an empty reader
-                    self.searcher = self.ix.searcher(weighting=self._weighting)
-                if self.searcher is not before:
-                    self._engine_for(self.searcher)
+                if not self.searcher.up_to_date():
+                    # A new searcher, not Whoosh's refresh(): that reuses the reader of each
+                    # segment it knew, with the deletions it knew, and keeps segments a merge
+                    # removed, so a replaced post would be found twice.
+                    fresh = self.ix.searcher(weighting=self._weighting)
+                    self.searcher.close()
+                    self.searcher = fresh
+                    self._engine_for(fresh)
         except (IndexDamaged, EmptyIndexError, UnboundLocalError):
             # a rebuild switched and removed this generation meanwhile: open the new one
             self.searcher.close()

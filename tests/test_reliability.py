@@ -197,3 +197,23 @@ def test_a_search_that_races_a_rebuild_reopens(tmp_path, monkeypatch):
     assert searcher.generation != old
     assert "_posts/2020-01-02-late.md" in {hit.path for hit in searcher.search("新报道").hits}
     assert result.total >= 1
+
+
+def test_an_open_searcher_sees_updates_and_deletions(tmp_path):
+    """One searcher kept open across updates (``--batch``, a library user): a changed post
+    is found once, by its new words only, and a deleted one is gone.  Whoosh's own refresh
+    reused each segment's reader with the deletions it knew."""
+    posts = tmp_path / "posts"
+    for i in range(3):
+        write_post(posts, f"_posts/2024-01-0{i + 1}-p{i}.md", f"title: 报道{i}", "原来的正文。")
+    folder = tmp_path / "ix"
+    index_paths([posts], folder)
+    with Searcher(folder) as searcher:
+        assert searcher.search("原来").total == 3
+        write_post(posts, "_posts/2024-01-01-p0.md", "title: 报道0", "改写以后的正文。")
+        (posts / "_posts" / "2024-01-02-p1.md").unlink()
+        index_paths([posts], folder)
+        assert searcher.search("原来").total == 1
+        assert [h.path for h in searcher.search("改写").hits] == ["_posts/2024-01-01-p0.md"]
+        index_paths([posts], folder, rebuild=True)
+        assert searcher.search("正文").total == 2
