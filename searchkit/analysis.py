@@ -1,9 +1,12 @@
 """Text to tokens: normalisation, jieba segmentation and the Whoosh analyzer built on them.
 
-The analyzer is one chain: normalise (NFKC, lower case, traditional to simplified) -> segment
-(jieba's dictionary through rjieba, search mode at index time) -> keep words and numbers ->
-drop stop words.  Its whole configuration lives in :class:`AnalyzerConfig`, which is pickled
-into the index schema so that a query always runs with the analyzer that built the index.
+The analyzer is one chain of named steps (see "the chain" below): normalise (NFKC, lower
+case, traditional to simplified) -> segment (jieba's dictionary through rjieba; search mode
+adds shorter words) -> each word's tokens (mixed tokens split, stop words out, made-up words'
+character pairs) -> each shorter word's token.  The index path (:func:`word_positions`) and
+the query path (:func:`segment`) run the same steps.  The whole configuration lives in
+:class:`AnalyzerConfig`, which is pickled into the index schema so that a query always runs
+with the analyzer that built the index.
 """
 
 from __future__ import annotations
@@ -227,78 +230,139 @@ def _segmenter(userdict: tuple[tuple[str, int | None, str | None], ...]):
     return jieba
 
 
+# --- the chain -----------------------------------------------------------------------------
+#
+# One chain of named steps, run by the query path (:func:`segment`, with offsets) and the
+# index path (:func:`word_positions`, without) alike:
+#
+# 1. normalise: NFKC, lower case, the script folded (:func:`normalize`, done by the caller);
+# 2. segment: jieba's default cut gives the words and their positions; search mode adds the
+#    shorter words inside them, at the position of the word they sit in;
+# 3. each word of the cut gives its tokens (:func:`word_tokens`): punctuation none, a token
+#    mixing words and symbols (``6.3512%``, ``hfo-1234yf``) its word and number parts, stop
+#    words none, and in search mode a Chinese word jieba's HMM made up also its character
+#    pairs;
+# 4. each shorter word of search mode is a token (:func:`extra_token`) unless it is a stop
+#    word or symbols, or the word it sits in gave it already.
+
+#: What a word of punctuation gives in :func:`word_positions`: no token and no position.
+_PUNCT: tuple = ("<punctuation>",)
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+WordTokens = tuple[tuple[str, int], ...]  # (token, offset in the word)
+
+
+def word_tokens(word: str, config: AnalyzerConfig, search: bool = True) -> WordTokens | None:
+    """Step 3: the tokens a word of jieba's default cut gives, each with its offset in the
+    word; None for punctuation (which takes no position)."""
+    if len(word) == 1 and not word.isalnum():
+        return None
+    stop = _stopset(config.stopwords)
+    if _wordish(word):
+        out = [] if word in stop else [(word, 0)]
+        if search and len(word) > 2 and _unknown_chinese(word, _segmenter(config.userdict)):
+            pairs = ((word[i : i + 2], i) for i in range(len(word) - 1))
+            out.extend(pair for pair in pairs if pair[0] not in stop)
+        return tuple(out)
+    out, seen = [], set()
+    for m in _PARTS.finditer(word):
+        part = (m.group(), m.start())
+        if part[0] not in stop and part not in seen:
+            seen.add(part)
+            out.append(part)
+    return tuple(out)
+
+
+def extra_token(word: str, config: AnalyzerConfig, outer: tuple[str, ...]) -> bool:
+    """Step 4: whether a shorter word of search mode, inside a word that gave the tokens
+    ``outer``, is a token of its own."""
+    return _extra_candidate(word, config) and word not in outer
+
+
+def _extra_candidate(word: str, config: AnalyzerConfig) -> bool:
+    """The part of step 4 a word decides alone: neither a stop word nor symbols."""
+    return word not in _stopset(config.stopwords) and _wordish(word)
+
+
+def _wordish(word: str) -> bool:
+    return _WORDISH.fullmatch(word) is not None and "_" not in word
+
+
+def _unknown_chinese(word: str, jieba) -> bool:
+    """Chinese characters only, and not a word of jieba's dictionary (nor the user's)."""
+    return _CHINESE.fullmatch(word) is not None and not jieba.has_word(word)
+
+
+@lru_cache(maxsize=16)
+def _word_table(config: AnalyzerConfig, search: bool) -> dict[str, WordTokens | None]:
+    """Step 3 decided once per distinct word and process (the indexer's hot path)."""
+    return {}
+
+
+def _tokens_of(word: str, table: dict, config: AnalyzerConfig, search: bool):
+    found = table.get(word, table)  # the table itself stands for "not decided yet"
+    if found is table:
+        found = table[word] = word_tokens(word, config, search)
+    return found
+
+
 def segment(
     text: str, config: AnalyzerConfig, search: bool = True
 ) -> Iterator[tuple[str, int, int, int]]:
-    """Yield ``(token, position, start, end)`` for normalised ``text``.
+    """The chain over normalised ``text``: ``(token, position, start, end)``.
 
     Positions count the words of jieba's default cut, so the extra, shorter words of search
     mode share the position of the word they sit in and phrase queries still line up.
-    Punctuation and spaces are dropped; a token mixing words and symbols (``6.3512%``,
-    ``hfo-1234yf``) gives its word and number parts.
-
-    A Chinese word that jieba's HMM made up (not in the dictionary, three characters or more)
-    also gives its character pairs, in search mode: the model glues a name to its neighbour
-    differently in a question and in an article (``杨昊现|效力`` against ``杨昊|（``), and the
-    pairs let both meet on ``杨昊``.
     """
     jieba = _segmenter(config.userdict)
     words = jieba.tokenize(text, "default", config.hmm)
-    extras = jieba.tokenize(text, "search", config.hmm) if search else None
-    stop = _stopset(config.stopwords)
-    wordish = _WORDISH.fullmatch
-    parts = _PARTS.finditer
+    extras = jieba.tokenize(text, "search", config.hmm) if search else []
+    table = _word_table(config, search)
+    names = _name_table(config, search)
+    candidates = _extra_table(config)
     pos = -1
     j = 0
-    n_extra = len(extras) if extras else 0
+    n_extras = len(extras)
     for word, start, end in words:
-        if len(word) == 1 and not word.isalnum():
+        tokens = table.get(word, table)
+        if tokens is table:
+            tokens = table[word] = word_tokens(word, config, search)
+        if tokens is None:
             continue
         pos += 1
-        seen: set[tuple[str, int]] | None = None
-        if wordish(word) and "_" not in word:
-            if word not in stop:
-                yield word, pos, start, end
-            if extras is None:
-                continue
-            seen = {(word, start)}
-            if end - start > 2 and _unknown_chinese(word, jieba):
-                for i in range(len(word) - 1):
-                    pair = word[i : i + 2]
-                    if pair not in stop and (pair, start + i) not in seen:
-                        seen.add((pair, start + i))
-                        yield pair, pos, start + i, start + i + 2
-            if end - start <= 2:
-                continue
-        else:
-            seen = set()
-            for m in parts(word):
-                tok = m.group()
-                at = start + m.start()
-                if tok not in stop and (tok, at) not in seen:
-                    seen.add((tok, at))
-                    yield tok, pos, at, start + m.end()
-            if extras is None:
-                continue
-        # search-mode words inside this word
-        while j < n_extra and extras[j][2] <= end:
-            tok, s, e = extras[j]
+        for token, at in tokens:
+            yield token, pos, start + at, start + at + len(token)
+        while j < n_extras and extras[j][2] <= end:  # the shorter words inside this one
+            extra, s, e = extras[j]
             j += 1
-            if s < start or (tok, s) in seen or tok in stop:
+            if s < start or extra == word:
                 continue
-            if wordish(tok) and "_" not in tok:
-                seen.add((tok, s))
-                yield tok, pos, s, e
+            candidate = candidates.get(extra)
+            if candidate is None:
+                candidate = candidates[extra] = (extra,) if _extra_candidate(extra, config) else ()
+            if candidate and extra not in _names(word, names, table, config, search):
+                yield extra, pos, s, e
+
+
+def _names(word: str, names: dict, table: dict, config: AnalyzerConfig, search: bool):
+    """The tokens ``word`` gives (step 3) without their offsets; ``_PUNCT`` for none."""
+    found = names.get(word)
+    if found is None:
+        tokens = _tokens_of(word, table, config, search)
+        found = names[word] = _PUNCT if tokens is None else tuple(t for t, _ in tokens)
+    return found
 
 
 def word_positions(text: str, config: AnalyzerConfig) -> dict[str, list[int]]:
-    """Each token of normalised ``text`` with its positions: what :func:`segment` gives in
-    search mode, gathered by token.  This is the indexer's hot path, so it works on jieba's
-    plain word lists (no offsets) and decides each distinct word once per process."""
+    """The chain over normalised ``text`` in search mode, gathered by token: what
+    :func:`segment` gives, without offsets.  This is the indexer's hot path, so it works on
+    jieba's plain word lists and decides each distinct word once per process."""
     jieba = _segmenter(config.userdict)
     words = jieba.cut(text, config.hmm)
     full = jieba.cut_for_search(text, config.hmm)
-    main_tokens, extra_tokens = _token_tables(config)
+    table = _word_table(config, True)
+    names = _name_table(config, True)
+    candidates = _extra_table(config)
     found: dict[str, list[int]] = {}
     pos = -1
     j = 0
@@ -306,24 +370,24 @@ def word_positions(text: str, config: AnalyzerConfig) -> dict[str, list[int]]:
     for word in full:
         if j < count and word == words[j]:
             j += 1
-            keep = main_tokens.get(word)
+            keep = names.get(word)
             if keep is None:
-                keep = main_tokens[word] = _main_tokens(word, config, jieba)
+                keep = _names(word, names, table, config, True)
             if keep is _PUNCT:
                 continue
             pos += 1
             at = pos
         else:  # a shorter word of search mode, inside the next word of the default cut
-            keep = extra_tokens.get(word)
+            keep = candidates.get(word)
             if keep is None:
-                keep = extra_tokens[word] = _extra_tokens(word, config)
-            if not keep:
+                keep = candidates[word] = (word,) if _extra_candidate(word, config) else ()
+            if not keep or j >= count:
                 continue
-            outer = main_tokens.get(words[j])
+            outer = names.get(words[j])
             if outer is None:
-                outer = main_tokens[words[j]] = _main_tokens(words[j], config, jieba)
-            if keep[0] in outer:  # already given by the word it sits in
-                continue
+                outer = _names(words[j], names, table, config, True)
+            if word in outer:
+                continue  # the word it sits in gave it already
             at = pos + 1
         for token in keep:
             seen = found.get(token)
@@ -334,43 +398,15 @@ def word_positions(text: str, config: AnalyzerConfig) -> dict[str, list[int]]:
     return found
 
 
-_PUNCT: tuple[str, ...] = ("<punctuation>",)
-_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-
-
-def _unknown_chinese(word: str, jieba) -> bool:
-    """Chinese characters only, and not a word of jieba's dictionary (nor the user's)."""
-    return _CHINESE.fullmatch(word) is not None and not jieba.has_word(word)
-
-
 @lru_cache(maxsize=8)
-def _token_tables(config: AnalyzerConfig) -> tuple[dict, dict]:
-    return {}, {}
+def _extra_table(config: AnalyzerConfig) -> dict[str, tuple[str, ...]]:
+    """Each shorter word's part of step 4: ``(word,)`` when it may be a token, else ``()``."""
+    return {}
 
 
-def _main_tokens(word: str, config: AnalyzerConfig, jieba) -> tuple[str, ...]:
-    if len(word) == 1 and not word.isalnum():
-        return _PUNCT
-    stop = _stopset(config.stopwords)
-    if _WORDISH.fullmatch(word) and "_" not in word:
-        out = [] if word in stop else [word]
-        if len(word) > 2 and _unknown_chinese(word, jieba):
-            out.extend(p for p in (word[i : i + 2] for i in range(len(word) - 1)) if p not in stop)
-        return tuple(out)
-    out: list[str] = []
-    seen: set[tuple[str, int]] = set()
-    for m in _PARTS.finditer(word):
-        tok = m.group()
-        if tok not in stop and (tok, m.start()) not in seen:
-            seen.add((tok, m.start()))
-            out.append(tok)
-    return tuple(out)
-
-
-def _extra_tokens(word: str, config: AnalyzerConfig) -> tuple[str, ...]:
-    if word in _stopset(config.stopwords) or not _WORDISH.fullmatch(word) or "_" in word:
-        return ()
-    return (word,)
+@lru_cache(maxsize=16)
+def _name_table(config: AnalyzerConfig, search: bool) -> dict[str, tuple[str, ...]]:
+    return {}
 
 
 @lru_cache(maxsize=8)

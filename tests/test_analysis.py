@@ -143,3 +143,21 @@ def test_fold_text_is_the_text_normalize_gives(text):
     from searchkit.analysis import fold_text
 
     assert fold_text(text) == normalize(text)[0]
+
+
+def test_each_step_of_the_chain():
+    from searchkit.analysis import extra_token, word_tokens
+
+    config = AnalyzerConfig()
+    assert word_tokens("，", config) is None  # punctuation takes no position
+    assert word_tokens("的", config) == ()  # a stop word: a position, no token
+    assert word_tokens("hfo-1234yf", config) == (("hfo", 0), ("1234yf", 4))
+    assert word_tokens("6.35%", config) == (("6.35", 0),)
+    made_up = "杨昊现"  # not in jieba's dictionary: its pairs too, in search mode only
+    assert word_tokens(made_up, config) == (("杨昊现", 0), ("杨昊", 0), ("昊现", 1))
+    assert word_tokens(made_up, config, search=False) == (("杨昊现", 0),)
+    assert word_tokens("数据中心", config) == (("数据中心", 0),)
+    assert extra_token("数据", config, ("数据中心",))
+    assert not extra_token("数据", config, ("数据", "数据中心"))  # given by its word already
+    assert not extra_token("的", config, ())
+    assert not extra_token("%", config, ())
