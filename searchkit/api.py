@@ -20,7 +20,7 @@ from . import store
 from .analysis import AnalyzerConfig
 from .documents import Post
 from .errors import IndexMissing, QueryError, SearchkitError
-from .indexer import IndexReport, create_index, index_paths, write_posts
+from .indexer import COMMIT_EVERY, IndexReport, create_index, index_paths, write_posts
 from .search import (
     Ranking,
     Searcher,
@@ -94,13 +94,15 @@ class Index:
         stopwords: str | None = None,
         lock_timeout: float = 10.0,
         progress: Callable[[int, int], None] | None = None,
+        commit_every: int = COMMIT_EVERY,
     ) -> IndexReport:
         """Bring the index in line with the post files under ``paths`` (files or folders):
         new and changed posts are added, those gone are deleted, the rest left alone.
 
         ``rebuild`` builds a new index from scratch, with the analyzer this index has (its
         user dictionary and stop words) unless ``userdict`` or ``stopwords`` files are given;
-        ``jobs`` > 1 forks that many builder processes for a large build."""
+        ``jobs`` > 1 forks that many builder processes for a large build; a long build
+        commits every ``commit_every`` posts, so that a crash loses little."""
         analyzer = None
         if rebuild and store.current_generation(self.folder) is not None:
             with contextlib.suppress(SearchkitError):  # another format, damaged: the default
@@ -116,6 +118,7 @@ class Index:
             progress=progress,
             drafts=drafts,
             analyzer=analyzer,
+            commit_every=commit_every,
         )
         self._refresh()
         return report

@@ -221,6 +221,7 @@ def index(paths, index, rebuild, userdict, stopwords, jobs, drafts, wait, json_)
       searchkit index _posts/ --rebuild --userdict words.txt
     """
     from .api import Index
+    from .indexer import COMMIT_EVERY
     from .output import Format, emit, report_lines
 
     progress, finish = _progress_bar()
@@ -234,6 +235,7 @@ def index(paths, index, rebuild, userdict, stopwords, jobs, drafts, wait, json_)
             lock_timeout=wait,
             progress=progress,
             drafts=drafts,
+            commit_every=int(os.environ.get("SEARCHKIT_COMMIT_EVERY") or COMMIT_EVERY),
         )
     finally:
         finish()
@@ -319,16 +321,22 @@ def search(query, index, batch, fmt, **settings):
             raise click.UsageError("give either QUERY or --batch, not both")
         if fmt.pager:
             raise click.UsageError("--batch prints JSON lines; it does not go with --pager")
-        with Index.open(index) as ix, _open_batch(batch) as lines:
+        with Index.open(index, engine=_engine()) as ix, _open_batch(batch) as lines:
             for qid, result in ix.search_many(lines, Index.options(**settings)):
                 click.echo(batch_line(qid, result))
         return
     if not query:
         raise click.UsageError("missing QUERY (or --batch FILE)")
-    with Index.open(index) as ix:
+    with Index.open(index, engine=_engine()) as ix:
         result = ix.search(" ".join(query), **settings)
     emit(result, fmt)
     sys.exit(EXIT_HITS if result.hits else EXIT_NO_HITS)
+
+
+def _engine() -> str:
+    """``SEARCHKIT_ENGINE``: ``whoosh`` runs queries through Whoosh's matchers (the reference
+    the benchmarks measure against)."""
+    return os.environ.get("SEARCHKIT_ENGINE") or "arrays"
 
 
 @contextlib.contextmanager
@@ -406,7 +414,7 @@ def similar(path, index, limit, fmt):
     from .api import Index
     from .output import emit
 
-    with Index.open(index) as ix:
+    with Index.open(index, engine=_engine()) as ix:
         found = ix.similar(path, limit)
     emit(found, fmt)
     sys.exit(EXIT_HITS if found.result.hits else EXIT_NO_HITS)

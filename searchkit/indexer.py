@@ -21,7 +21,7 @@ from .schema import analyzer_config, build_schema, post_to_document, read_signat
 from .writer import build_here, build_parallel, shares
 
 #: Commit at least this often during a long build, so that a crash loses little.
-COMMIT_EVERY = int(os.environ.get("SEARCHKIT_COMMIT_EVERY", "20000"))
+COMMIT_EVERY = 20_000
 #: Below this many files to write, extra writer processes cost more than they save.
 POOL_THRESHOLD = 64
 
@@ -126,6 +126,7 @@ def index_paths(
     progress: Callable[[int, int], None] | None = None,
     drafts: bool = False,
     analyzer: AnalyzerConfig | None = None,
+    commit_every: int = COMMIT_EVERY,
 ) -> IndexReport:
     """Bring the index in line with the posts under ``paths``; return what changed.
 
@@ -152,7 +153,7 @@ def index_paths(
         else:
             store.clean_uncommitted(generation)  # what a killed run left
         try:
-            _sync(paths, generation, config, max(1, jobs), report, progress, drafts)
+            _sync(paths, generation, config, max(1, jobs), report, progress, drafts, commit_every)
             if rebuild:
                 store.make_current(folder, generation)
         except BaseException:
@@ -280,7 +281,7 @@ Key = tuple[str, str]  # (root, path): two folders may hold the same relative pa
 LIBRARY_ROOT = ""
 
 
-def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
+def _sync(paths, generation, config, jobs, report, progress, drafts, commit_every) -> None:
     from whoosh import index as whoosh_index
 
     ix = whoosh_index.open_dir(str(generation))
@@ -322,8 +323,9 @@ def _sync(paths, generation, config, jobs, report, progress, drafts) -> None:
     digests = {key: old[2] for key, old in existing.items()}
 
     refreshed: dict[Key, tuple[int, float, str]] = {}
-    for first in range(0, max(len(to_read), 1), COMMIT_EVERY):
-        chunk = to_read[first : first + COMMIT_EVERY]
+    commit_every = max(1, commit_every)
+    for first in range(0, max(len(to_read), 1), commit_every):
+        chunk = to_read[first : first + commit_every]
         _write_chunk(
             ix,
             chunk,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -215,7 +214,7 @@ class Searcher:
         from whoosh import scoring
 
         self.ranking = ranking or Ranking()
-        self.engine_name = engine or os.environ.get("SEARCHKIT_ENGINE") or ENGINES[0]
+        self.engine_name = engine or ENGINES[0]
         if self.engine_name not in ENGINES:
             raise SearchkitError(
                 f"unknown engine {self.engine_name!r}; use one of {', '.join(ENGINES)}"

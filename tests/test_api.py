@@ -138,6 +138,7 @@ def test_the_analyzer_given_to_create_is_kept(tmp_path):
 
 def test_the_library_reads_no_environment_and_forks_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("SEARCHKIT_INDEX", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("SEARCHKIT_ENGINE", "no-such-engine")
     monkeypatch.setattr(os, "fork", _no_fork)
     from searchkit import writer
 
@@ -145,6 +146,7 @@ def test_the_library_reads_no_environment_and_forks_nothing(tmp_path, monkeypatc
     ix = Index.create(tmp_path / "ix")
     ix.update([EXAMPLES])  # 33 files: one process, whatever the cores
     assert not (tmp_path / "elsewhere").exists()
+    assert ix.search("数据中心").hits  # the engine named in the environment is not read
     with pytest.raises(SearchkitError, match="no index folder"):
         Index(None)
 
