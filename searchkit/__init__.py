@@ -37,6 +37,7 @@ _EXPORTS = {
     "SimilarResult": "search",
     "IndexStats": "stats",
     "StoredPost": "stats",
+    "Trend": "trend",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

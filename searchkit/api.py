@@ -31,6 +31,7 @@ from .search import (
     run_batch,
 )
 from .stats import IndexStats, StoredPost, index_stats, show_post
+from .trend import Trend
 
 DateLike = date | str | None
 
@@ -177,6 +178,23 @@ class Index:
     ) -> Iterator[tuple[str, SearchResult | QueryError]]:
         """``(qid, result or error)`` for each ``QID<TAB>QUERY`` (or bare query) line."""
         return run_batch(self.searcher(), lines, options or SearchOptions())
+
+    def trend(
+        self,
+        *queries: str,
+        by: str = "month",
+        since: DateLike = None,
+        until: DateLike = None,
+        tags: Iterable[str] = (),
+        categories: Iterable[str] = (),
+    ) -> Trend:
+        """How many posts match each query per ``by`` (``"day"``, ``"week"``, ``"month"``,
+        ``"year"``), over every post it matches; periods run from ``since`` (or the first
+        match) to ``until`` (or the last)."""
+        if not queries:
+            raise QueryError("give at least one query")
+        options = self.options(since=since, until=until, tags=tags, categories=categories)
+        return self.searcher().trend(list(queries), by, options)
 
     def similar(self, path: str, limit: int = 10) -> SimilarResult:
         """Posts like the one at ``path``: its key terms, weighed against the archive."""

@@ -333,6 +333,50 @@ def search(query, index, batch, fmt, **settings):
     sys.exit(EXIT_HITS if result.hits else EXIT_NO_HITS)
 
 
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("queries", nargs=-1, required=True, metavar="QUERY...")
+@index_option
+@click.option(
+    "--by",
+    type=click.Choice(["day", "week", "month", "year"]),
+    default="month",
+    show_default=True,
+    help="The period each bar counts.",
+)
+@click.option("--since", callback=_date, metavar="DATE", help="From DATE.")
+@click.option("--until", callback=_date, metavar="DATE", help="To DATE.")
+@click.option("--tag", "tags", multiple=True, help="Only posts with this tag (repeatable).")
+@click.option("--category", "categories", multiple=True, help="Only posts in this category.")
+@click.option("json_", "--json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--csv", "csv_", is_flag=True, help="Print CSV: a period per row, a query per column."
+)
+@color_option
+def trend(queries, index, by, since, until, tags, categories, json_, csv_, no_color):
+    """How many posts match each QUERY per day, week, month or year, as a bar chart.
+
+    Each QUERY is one query (quote one of several words); counts are over every post it
+    matches, not a page. Exit 0 when any post matches, 1 when none does.
+
+    \b
+    Examples:
+      searchkit trend 疫情 复工 --by month
+      searchkit trend "数据中心 液冷" --by year --since 2020
+      searchkit trend 人民币 --by week --csv > weeks.csv
+    """
+    from .api import Index
+    from .output import Format, emit, use_color
+
+    if json_ and csv_:
+        raise click.UsageError("give --json or --csv, not both")
+    with Index.open(index, engine=_engine()) as ix:
+        found = ix.trend(
+            *queries, by=by, since=since, until=until, tags=tags, categories=categories
+        )
+    emit(found, Format(json=json_, csv=csv_, color=use_color(no_color)))
+    sys.exit(EXIT_NO_HITS if found.empty else EXIT_HITS)
+
+
 def _engine() -> str:
     """``SEARCHKIT_ENGINE``: ``whoosh`` runs queries through Whoosh's matchers (the reference
     the benchmarks measure against)."""

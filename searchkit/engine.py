@@ -303,6 +303,36 @@ class Engine:
         top = [(int(d), float(s)) for d, s in zip(docnums[order], values[order], strict=True)]
         return Found(top, total, _sorted_facets(counted))
 
+    def matching(self, query, filter_query=None) -> np.ndarray:
+        """The numbers of all the posts ``query`` matches (and ``filter_query`` keeps), in
+        order: for counts over the whole result set (trends), not only the best."""
+        cache: dict = {}
+        found = []
+        for n, seg in enumerate(self.segments):
+            if not seg.size:
+                continue
+            _, matched = self._eval(query, seg, cache, n)
+            matched = matched & seg.arrays.live()
+            if filter_query is not None:
+                matched &= self._eval(filter_query, seg, cache, n)[1]
+            found.append(np.flatnonzero(matched) + seg.offset)
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+    def dates(self, docnums: np.ndarray) -> np.ndarray:
+        """Each post's moment in microseconds since year 1, -1 for a post without a date."""
+        out = np.full(len(docnums), -1, dtype=np.int64)
+        for seg in self.segments:
+            inside = (docnums >= seg.offset) & (docnums < seg.offset + seg.size)
+            if not inside.any():
+                continue
+            column = seg.arrays.numeric_column("date")
+            if column is None:
+                continue
+            values = column[docnums[inside] - seg.offset]
+            known = values != _missing(values)
+            out[np.flatnonzero(inside)[known]] = values[known].astype(np.int64)
+        return out
+
     def phrase_scores(self, phrases: list, docnums, cache: dict | None = None) -> dict[int, float]:
         """The summed scores of ``phrases`` in each of ``docnums`` that holds any of them."""
         out: dict[int, float] = {}

@@ -22,6 +22,7 @@ from .highlight import Snippet
 from .indexer import IndexReport
 from .search import Hit, SearchResult, SimilarResult
 from .stats import IndexStats, StoredPost
+from .trend import Trend
 
 MATCH_STYLE = "\x1b[1;31m"  # bold red, like grep: readable on light and dark themes
 TITLE_STYLE = "\x1b[1m"
@@ -59,6 +60,7 @@ class Format:
     jsonl: bool = False
     color: bool = False
     pager: bool = False
+    csv: bool = False
 
 
 def to_json(value) -> str:
@@ -69,6 +71,9 @@ def emit(value, fmt: Format) -> None:
     """Print ``value`` on standard output as ``fmt`` says."""
     if fmt.json:
         click.echo(to_json(to_data(value)))
+    elif fmt.csv:
+        for line in csv_lines(value):
+            click.echo(line)
     elif fmt.jsonl:
         for hit in to_data(value)["hits"]:
             click.echo(to_json(hit))
@@ -105,6 +110,8 @@ def to_data(value) -> dict:
         return data
     if isinstance(value, IndexReport):
         return value.to_dict()
+    if isinstance(value, Trend):
+        return dataclasses.asdict(value)
     raise TypeError(f"no JSON form for {type(value).__name__}")
 
 
@@ -120,7 +127,78 @@ def text_lines(value, color: bool = False, width: int | None = None) -> Iterator
         return _post_lines(value, color)
     if isinstance(value, IndexReport):
         return report_lines(value)
+    if isinstance(value, Trend):
+        return trend_lines(value, color, width)
     raise TypeError(f"no text form for {type(value).__name__}")
+
+
+def csv_lines(trend: Trend) -> Iterator[str]:
+    """A trend as CSV: a header (``period`` and each query), then one row per period."""
+    import csv
+    import io
+
+    if not isinstance(trend, Trend):
+        raise TypeError(f"no CSV form for {type(trend).__name__}")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["period", *(series.query for series in trend.series)])
+    for row, period in enumerate(trend.periods):
+        writer.writerow([period, *(series.counts[row] for series in trend.series)])
+    yield from buffer.getvalue().splitlines()
+
+
+#: Each query's colour in a trend chart, and its block without colour.
+_SERIES_STYLES = ("\x1b[36m", "\x1b[33m", "\x1b[35m", "\x1b[32m", "\x1b[34m", "\x1b[31m")
+_SERIES_BLOCKS = "█▓▒░"
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def trend_lines(trend: Trend, color: bool = False, width: int | None = None) -> Iterator[str]:
+    """A bar chart: one row per period, a bar per query (stacked, told apart by colour on a
+    terminal and by shade without), scaled to the terminal's width; a legend first when
+    there are several queries, and the totals last."""
+    width = width or min(shutil.get_terminal_size((100, 24)).columns, 160)
+    several = len(trend.series) > 1
+
+    def paint(number: int, text: str) -> str:
+        if not color or not text:
+            return text
+        return _SERIES_STYLES[number % len(_SERIES_STYLES)] + text + RESET
+
+    def block(number: int) -> str:
+        return "█" if color else _SERIES_BLOCKS[number % len(_SERIES_BLOCKS)]
+
+    if several:
+        yield "  ".join(
+            paint(n, block(n)) + " " + printable(s.query) for n, s in enumerate(trend.series)
+        )
+    rows = list(zip(*(s.counts for s in trend.series), strict=True)) if trend.series else []
+    label_width = max((len(p) for p in trend.periods), default=0)
+    counts_text = [" · ".join(str(c) for c in row) for row in rows]
+    counts_width = max((len(t) for t in counts_text), default=1)
+    room = max(width - label_width - counts_width - 3, 10)
+    peak = max((sum(row) for row in rows), default=0) or 1
+    for period, row, text in zip(trend.periods, rows, counts_text, strict=True):
+        if several:
+            bar = "".join(
+                paint(n, block(n) * (max(1, round(c / peak * room)) if c else 0))
+                for n, c in enumerate(row)
+            )
+            used = sum(max(1, round(c / peak * room)) if c else 0 for c in row)
+        else:
+            eighths = round(row[0] / peak * room * 8)
+            whole, part = divmod(eighths, 8)
+            if row[0] and not eighths:
+                part = 1  # a count above zero always shows
+            bar = paint(0, "█" * whole + (_EIGHTHS[part] if part else ""))
+            used = whole + (1 if part else 0)
+        yield f"{period:<{label_width}} {bar}{' ' * max(room - used, 0)} {text:>{counts_width}}"
+    for s in trend.series:
+        undated = f", {s.undated} without a date" if s.undated else ""
+        plural = "" if s.total == 1 else "s"
+        yield printable(f"{s.query}: {s.total} post{plural}{undated}")
+    summary = f"by {trend.by}, {len(trend.periods)} periods ({trend.took_ms:.0f} ms)"
+    yield DIM_STYLE + summary + RESET if color else summary
 
 
 def batch_line(qid: str, result: SearchResult | Exception) -> str:

@@ -481,6 +481,35 @@ class Searcher:
         extra = self.searcher.search(wq.Or(phrases), filter=best, limit=len(best))
         return {hit.docnum: hit.score for hit in extra}
 
+    def trend(self, queries: list[str], by: str = "month", options: SearchOptions | None = None):
+        """How many posts match each of ``queries`` per ``by`` (``day``, ``week``, ``month``,
+        ``year``), over the whole result set; ``options`` give the dates, tags and categories
+        (:class:`searchkit.trend.Trend`)."""
+        from .trend import PERIODS, make_trend
+
+        if by not in PERIODS:
+            raise QueryError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
+        options = options or SearchOptions()
+        if options.since and options.until and options.since > options.until:
+            raise QueryError(
+                f"--since {options.since.isoformat()} is after --until {options.until.isoformat()}"
+            )
+        started = time.perf_counter()
+        plans = [self.plan(text) for text in queries]
+        self.refresh()
+        with store.reading(self.folder):
+            engine = self.engine or Engine(self.searcher)
+            filter_query = self._filter(options)
+            moments = [
+                engine.dates(engine.matching(plan.query, filter_query))
+                if not isinstance(plan.query, type(wq.NullQuery))
+                else np.zeros(0, dtype=np.int64)
+                for plan in plans
+            ]
+        trend = make_trend(list(queries), moments, by, options.since, options.until)
+        trend.took_ms = _ms(started)
+        return trend
+
     def terms_of(self, text: str) -> frozenset[str]:
         """The words a post must contain to be marked for ``text`` (not those under NOT)."""
         return self.plan(text).terms
