@@ -8,6 +8,9 @@ zh-news: builds an index of its 10,675 news stories and runs the 8,504 headlines
 that only reports), with MRR@10, P@1, Recall@10 and nDCG@10; the peer answers a fixed sample of
 each half (it takes about half a second a headline), and searchkit's figures on the same sample
 stand beside it.
+
+Near-duplicates: zh-news with copies and twins of its stories added, grouped by
+``searchkit dupes``; the precision and recall of the grouping (see ``dupes_eval``).
 """
 
 from __future__ import annotations
@@ -181,6 +184,9 @@ def main() -> int:
             cells.append(f"{cell:>14}" if not theirs else f"{cell:>18}")
         print(f"{queries.stem:<28} " + " ".join(cells) + f"   {digest(ranked)}")
     news(Path(args.shared), work, with_peer=peer is not None)
+    from benchmarks.dupes_eval import print_report
+
+    print_report(Path(args.shared), work)
     return 0
 
 

@@ -22,6 +22,7 @@ from .documents import Post
 from .errors import IndexMissing, QueryError, SearchkitError
 from .indexer import COMMIT_EVERY, IndexReport, create_index, index_paths, write_posts
 from .search import (
+    DupeReport,
     Ranking,
     Searcher,
     SearchOptions,
@@ -152,12 +153,14 @@ class Index:
         categories: Iterable[str] = (),
         facets: bool = False,
         snippets: bool = True,
+        collapse: bool = False,
     ) -> SearchResult:
         """The hits of ``query`` (the command line's query language), best first.
 
         ``since`` and ``until`` take a date or ``"YYYY"``, ``"YYYY-MM"``, ``"YYYY-MM-DD"``
         (``until="2023"`` is the end of 2023); ``sort`` is ``"relevance"``, ``"date"`` (oldest
-        first) or ``"-date"`` (newest first)."""
+        first) or ``"-date"`` (newest first).  ``collapse`` shows one hit per story: the
+        near-duplicates of a better-ranked hit are folded into it (``hit.duplicates``)."""
         return self.searcher().search(
             query,
             self.options(
@@ -170,6 +173,7 @@ class Index:
                 categories=categories,
                 facets=facets,
                 snippets=snippets,
+                collapse=collapse,
             ),
         )
 
@@ -195,6 +199,13 @@ class Index:
             raise QueryError("give at least one query")
         options = self.options(since=since, until=until, tags=tags, categories=categories)
         return self.searcher().trend(list(queries), by, options)
+
+    def dupes(self, threshold: float | None = None) -> DupeReport:
+        """Every group of near-duplicate posts (the same story reposted, updated, trimmed or
+        in the other script), largest first, each oldest first; ``threshold`` is the text
+        similarity from which two posts are one story (default
+        :data:`searchkit.dupes.THRESHOLD`)."""
+        return self.searcher().dupes(threshold)
 
     def similar(self, path: str, limit: int = 10) -> SimilarResult:
         """Posts like the one at ``path``: its key terms, weighed against the archive."""

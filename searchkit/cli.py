@@ -298,8 +298,14 @@ def _date(ctx, param, value):
     help="Run one query per line (QID<TAB>QUERY or QUERY); '-' reads stdin.",
 )
 @click.option("--facets", is_flag=True, help="Counts by category, tag and year.")
+@click.option(
+    "--collapse/--no-collapse",
+    default=None,
+    help="One hit per story, near-duplicates folded into the best-ranked "
+    "(default: on for text, off for JSON).",
+)
 @output_options
-def search(query, index, batch, fmt, **settings):
+def search(query, index, batch, fmt, collapse, **settings):
     """Search the index; exit 0 with hits, 1 without, 2 on errors.
 
     \b
@@ -316,7 +322,10 @@ def search(query, index, batch, fmt, **settings):
     from .api import Index
     from .output import batch_line, emit
 
+    # people read one hit per story; a script gets every post unless it asks
+    settings["collapse"] = (not fmt.json and not fmt.jsonl) if collapse is None else collapse
     if batch is not None:
+        settings["collapse"] = bool(collapse)
         if query:
             raise click.UsageError("give either QUERY or --batch, not both")
         if fmt.pager:
@@ -375,6 +384,39 @@ def trend(queries, index, by, since, until, tags, categories, json_, csv_, no_co
         )
     emit(found, Format(json=json_, csv=csv_, color=use_color(no_color)))
     sys.exit(EXIT_NO_HITS if found.empty else EXIT_HITS)
+
+
+@cli.command()
+@index_option
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Text similarity from which two posts are one story (default 0.8).",
+)
+@click.option("--limit", type=click.IntRange(1), help="Only the N largest groups.")
+@json_option
+@color_option
+def dupes(index, threshold, limit, json_, no_color):
+    """Groups of near-duplicate posts: one story reposted, updated, trimmed or in the other
+    script; largest group first, each oldest first (* the original, as far as dates tell).
+
+    Posts are one story when their texts are alike (at least THRESHOLD of the shorter one's
+    character runs are in the other) and their numbers agree, so that two monthly reports
+    alike in all but their figures stay apart.
+
+    \b
+    Examples:
+      searchkit dupes
+      searchkit dupes --threshold 0.9 --json | jq '.groups[0]'
+    """
+    from .api import Index
+    from .output import Format, emit, use_color
+
+    with Index.open(index) as ix:
+        report = ix.dupes(threshold)
+    if limit:
+        report.groups = report.groups[:limit]
+    emit(report, Format(json=json_, color=use_color(no_color)))
 
 
 def _engine() -> str:

@@ -1034,7 +1034,7 @@ class SegmentArrays:
 
     def byte_values(self, fieldname: str) -> list[bytes]:
         """Each post's value in a column of bytes (empty where it has none), in one read."""
-        if not self.reader.has_column(fieldname):
+        if fieldname not in self.reader.schema or not self.reader.has_column(fieldname):
             return [b""] * self.size
         creader = self.reader.column_reader(fieldname, translate=False)
         offsets, lengths = creader._offsets, creader._lengths  # private: the column layout

@@ -17,7 +17,7 @@ from .analysis import AnalyzerConfig, read_stopwords, read_userdict
 from .codec import commit_segments, open_writer, reader_segments
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
 from .errors import AnalyzerMismatch, SearchkitError
-from .schema import analyzer_config, build_schema, post_to_document, read_signature
+from .schema import analyzer_config, build_schema, document_maker, read_signature
 from .writer import build_here, build_parallel, shares
 
 #: Commit at least this often during a long build, so that a crash loses little.
@@ -378,10 +378,10 @@ def _write_chunk(
     try:
         if jobs > 1 and len(chunk) >= POOL_THRESHOLD:
             work = shares(chunk, digests, jobs)
-            segments, outcomes = build_parallel(ix, work, post_to_document, read, progress)
+            segments, outcomes = build_parallel(ix, work, document_maker(ix.schema), read, progress)
         else:
             work = shares(chunk, digests, 1)[0]
-            segments, outcomes = build_here(ix, work, post_to_document, read, progress)
+            segments, outcomes = build_here(ix, work, document_maker(ix.schema), read, progress)
         remove = set(gone)
         replaced = set()
         for outcome in outcomes:

@@ -20,7 +20,7 @@ from wcwidth import wcwidth
 
 from .highlight import Snippet
 from .indexer import IndexReport
-from .search import Hit, SearchResult, SimilarResult
+from .search import DupeReport, Hit, SearchResult, SimilarResult
 from .stats import IndexStats, StoredPost
 from .trend import Trend
 
@@ -110,7 +110,7 @@ def to_data(value) -> dict:
         return data
     if isinstance(value, IndexReport):
         return value.to_dict()
-    if isinstance(value, Trend):
+    if isinstance(value, (Trend, DupeReport)):
         return dataclasses.asdict(value)
     raise TypeError(f"no JSON form for {type(value).__name__}")
 
@@ -129,7 +129,27 @@ def text_lines(value, color: bool = False, width: int | None = None) -> Iterator
         return report_lines(value)
     if isinstance(value, Trend):
         return trend_lines(value, color, width)
+    if isinstance(value, DupeReport):
+        return dupe_lines(value, color)
     raise TypeError(f"no text form for {type(value).__name__}")
+
+
+def dupe_lines(report: DupeReport, color: bool = False) -> Iterator[str]:
+    """Each group of near-duplicates, largest first: its posts oldest first, the first
+    marked as the original."""
+    for number, posts in enumerate(report.groups, 1):
+        head = f"{number}. {len(posts)} posts: {posts[0].title or posts[0].path}"
+        yield TITLE_STYLE + printable(head) + RESET if color else printable(head)
+        for index, post in enumerate(posts):
+            mark = "*" if index == 0 else " "
+            yield printable(f"   {mark} {(post.date or '')[:10]:<10}  {post.path}")
+        yield ""
+    in_groups = sum(len(posts) for posts in report.groups)
+    summary = (
+        f"{len(report.groups)} groups of near-duplicates, {in_groups} of {report.posts} posts "
+        f"(similarity >= {report.threshold:g}; * the oldest) ({report.took_ms:.0f} ms)"
+    )
+    yield DIM_STYLE + summary + RESET if color else summary
 
 
 def csv_lines(trend: Trend) -> Iterator[str]:
@@ -262,7 +282,7 @@ def _post_lines(post: StoredPost, color: bool) -> Iterator[str]:
 
 
 def hit_to_dict(hit: Hit) -> dict:
-    return {
+    out = {
         "rank": hit.rank,
         "score": hit.score,
         "path": hit.path,
@@ -274,6 +294,9 @@ def hit_to_dict(hit: Hit) -> dict:
         "snippet": hit.snippet.marked(),
         "highlights": [list(span) for span in hit.snippet.highlights],
     }
+    if hit.duplicates is not None:
+        out["duplicates"] = hit.duplicates
+    return out
 
 
 def result_to_dict(result: SearchResult) -> dict:
@@ -285,6 +308,8 @@ def result_to_dict(result: SearchResult) -> dict:
     }
     if result.facets is not None:
         out["facets"] = result.facets
+    if result.collapsed is not None:
+        out["collapsed"] = result.collapsed
     return out
 
 
@@ -360,11 +385,16 @@ def render_hits(result: SearchResult, color: bool, width: int | None = None) -> 
         yield indent + (DIM_STYLE + meta + RESET if color else meta)
         for line in _wrap_marked(hit.snippet, max(width - len(indent), 20), color):
             yield indent + line
+        if hit.duplicates:
+            similar = f"+{len(hit.duplicates)} similar: " + "  ".join(hit.duplicates[:3])
+            similar += "  ..." if len(hit.duplicates) > 3 else ""
+            yield indent + (DIM_STYLE + printable(similar) + RESET if color else printable(similar))
         yield ""
     if result.facets:
         yield from render_facets(result.facets)
     shown = f"{result.hits[0].rank}-{result.hits[-1].rank}" if result.hits else "0"
-    summary = f"{shown} of {result.total} hits ({result.took_ms:.0f} ms)"
+    folded = f", {result.collapsed} similar folded" if result.collapsed else ""
+    summary = f"{shown} of {result.total} hits ({result.took_ms:.0f} ms{folded})"
     yield DIM_STYLE + summary + RESET if color else summary
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from whoosh import query
 from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
@@ -98,6 +100,8 @@ def build_schema(config: AnalyzerConfig) -> Schema:
         date=DATETIME(stored=True, sortable=True),
         meta=STORED(),
         sig=COLUMN(VarBytesColumn()),
+        # the post's near-duplicate sketch (searchkit.dupes); an index made before it has none
+        near=COLUMN(VarBytesColumn()),
         text=STORED(),
     )
 
@@ -126,8 +130,17 @@ def _keywords(terms: list[str]) -> str:
     return ",".join(term.replace(",", " ") for term in terms)
 
 
-def post_to_document(post: Post) -> dict:
-    """Keyword arguments for ``writer.add_document``."""
+def document_maker(schema: Schema):
+    """:func:`post_to_document` for an index of this schema (with a near-duplicate sketch
+    when its schema has the column)."""
+    if "near" not in schema:
+        return post_to_document
+    return functools.partial(post_to_document, fold=analyzer_config(schema).fold)
+
+
+def post_to_document(post: Post, fold: str | None = None) -> dict:
+    """Keyword arguments for ``writer.add_document``; ``fold`` given, with the post's
+    near-duplicate sketch."""
     doc = {
         "path": post.path,
         "title": post.title,
@@ -144,6 +157,10 @@ def post_to_document(post: Post) -> dict:
         "text": post.body,
         "sig": signature(post.root, post.size, post.mtime, post.digest),
     }
+    if fold is not None:
+        from .dupes import sketch
+
+        doc["near"] = sketch(post.body or post.title, fold).to_bytes()
     if post.tags:
         doc["tags"] = _keywords(post.tags)
         doc["_stored_tags"] = post.tags

@@ -16,6 +16,7 @@ from whoosh import query as wq
 
 from . import store
 from .analysis import fold_text
+from .codec import reader_segments
 from .engine import Engine
 from .errors import IndexDamaged, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
@@ -54,6 +55,8 @@ class Ranking:
                 raise SearchkitError(f"ranking {name} must be a number >= 0, not {value!r}")
 
 
+#: With collapsing, how many hits per hit shown are looked at for near-duplicates.
+COLLAPSE_POOL = 3
 #: How many posts' folded texts a searcher keeps for the rewards (``--batch`` meets a
 #: post again and again).
 TEXT_CACHE = 4096
@@ -84,6 +87,8 @@ class SearchOptions:
     categories: tuple[str, ...] = ()
     facets: bool = False
     snippets: bool = True
+    #: One hit per story: near-duplicates of a better-ranked hit are folded into it.
+    collapse: bool = False
 
 
 @dataclass
@@ -98,6 +103,8 @@ class Hit:
     url: str | None
     snippet: Snippet
     title_highlights: list[tuple[int, int]] = field(default_factory=list)
+    #: With collapsing, the paths of the near-duplicates folded into this hit.
+    duplicates: list[str] | None = None
 
 
 @dataclass
@@ -118,6 +125,9 @@ class SearchResult:
     took_ms: float
     hits: list[Hit]
     facets: dict[str, dict[str, int]] | None = None
+    #: With collapsing, how many of the hits looked at were folded into better-ranked ones
+    #: (``total`` still counts every matching post).
+    collapsed: int | None = None
 
 
 @dataclass
@@ -128,6 +138,26 @@ class SimilarResult:
     path: str
     terms: list[tuple[str, float]]
     result: SearchResult
+
+
+@dataclass
+class PostRef:
+    """A post named in a list: its path, title and date (ISO, or None)."""
+
+    path: str
+    title: str
+    date: str | None
+
+
+@dataclass
+class DupeReport:
+    """The groups of near-duplicate posts of an index, largest first, each oldest first."""
+
+    threshold: float
+    posts: int  # posts looked at (every post of the index)
+    groups: list[list[PostRef]]
+    sketched: int = 0  # posts whose sketch was made from their text (an older index)
+    took_ms: float = 0.0
 
 
 def parse_date_option(text: str, end: bool = False) -> date:
@@ -383,7 +413,9 @@ class Searcher:
         wanted = first + options.limit
         relevance = options.sort == "relevance"
         rerank = self.ranking.rerank_depth
-        depth = max(wanted + 32, rerank if relevance else 0)
+        depth = max(
+            wanted * (COLLAPSE_POOL if options.collapse else 1) + 32, rerank if relevance else 0
+        )
         filter_query = self._filter(options)
         postings: dict = {}  # what the engine looked up, for the proximity reward
         if self.engine is None:
@@ -396,12 +428,51 @@ class Searcher:
         bonus = self._proximity_bonus(plan.phrases, top, postings) if relevance else {}
         if relevance:
             self._text_bonus(plan, top[:rerank], bonus)
-        ranked = _order(top, options.sort, bonus, wanted, self.searcher.stored_fields)[first:]
-        hits = [
-            self._hit(first + i + 1, score, fields, plan.terms, options.snippets)
-            for i, (score, fields) in enumerate(ranked)
-        ]
-        return SearchResult(text, total, _ms(started), hits, facets)
+        stored_fields = self.searcher.stored_fields
+        if not options.collapse:
+            ranked = _order(top, options.sort, bonus, wanted, stored_fields)[first:]
+            hits = [
+                self._hit(first + i + 1, score, fields, plan.terms, options.snippets)
+                for i, (score, _docnum, fields) in enumerate(ranked)
+            ]
+            return SearchResult(text, total, _ms(started), hits, facets)
+        from .dupes import collapse
+
+        pool = _order(top, options.sort, bonus, max(wanted * COLLAPSE_POOL, rerank), stored_fields)
+        leaders = collapse(self.sketches([docnum for _score, docnum, _fields in pool]))
+        folded: dict[int, list[str]] = {}
+        for i, leader in enumerate(leaders):
+            if leader != i:
+                folded.setdefault(leader, []).append(pool[i][2]["path"])
+        heads = [i for i, leader in enumerate(leaders) if leader == i]
+        hits = []
+        for rank, i in enumerate(heads[first:wanted], first + 1):
+            score, _docnum, fields = pool[i]
+            hit = self._hit(rank, score, fields, plan.terms, options.snippets)
+            hit.duplicates = folded.get(i, [])
+            hits.append(hit)
+        result = SearchResult(text, total, _ms(started), hits, facets)
+        result.collapsed = len(pool) - len(heads)
+        return result
+
+    def sketches(self, docnums: list[int]) -> list:
+        """Each post's near-duplicate sketch (:class:`searchkit.dupes.Sketch`), from its
+        column, or made from its text where the index has none (an index made before)."""
+        from .dupes import Sketch, sketch
+
+        column = (
+            self.searcher.reader().column_reader("near", translate=False)
+            if "near" in self.schema and self.searcher.reader().has_column("near")
+            else None
+        )
+        out = []
+        for docnum in docnums:
+            found = Sketch.from_bytes(column[docnum]) if column is not None else None
+            if found is None:
+                stored = self.searcher.stored_fields(docnum)
+                found = sketch(stored.get("text") or stored.get("title", ""), self.config.fold)
+            out.append(found)
+        return out
 
     def _whoosh_top(self, query, options, depth, filter_query):
         """The reference path: the query run through Whoosh's matchers."""
@@ -509,6 +580,46 @@ class Searcher:
         trend = make_trend(list(queries), moments, by, options.since, options.until)
         trend.took_ms = _ms(started)
         return trend
+
+    def dupes(self, threshold: float | None = None) -> DupeReport:
+        """Every group of near-duplicate posts in the index, largest first; in each, the
+        posts oldest first (the first is the original story, as far as dates tell)."""
+        from .dupes import THRESHOLD, Sketch, group, sketch
+
+        threshold = THRESHOLD if threshold is None else threshold
+        if not 0 < threshold <= 1:
+            raise QueryError(f"a threshold is a similarity above 0 and at most 1, not {threshold}")
+        started = time.perf_counter()
+        self.refresh()
+        with store.reading(self.folder):
+            docnums: list[int] = []
+            sketches: list[Sketch | None] = []
+            made = 0
+            for arrays in reader_segments(self.searcher.reader()):
+                near = arrays.byte_values("near")
+                for local in np.flatnonzero(arrays.live()).tolist():
+                    found = Sketch.from_bytes(near[local])
+                    if found is None:  # an index made before sketches: from the text
+                        stored = self.searcher.stored_fields(arrays.offset + local)
+                        text = stored.get("text") or stored.get("title", "")
+                        found = sketch(text, self.config.fold)
+                        made += 1
+                    docnums.append(arrays.offset + local)
+                    sketches.append(found)
+            found_groups = group(sketches, threshold)
+            groups = []
+            for members in found_groups.groups:
+                posts = [self._post_ref(docnums[i]) for i in members]
+                posts.sort(key=lambda post: (post.date is None, post.date or "", post.path))
+                groups.append(posts)
+        groups.sort(key=lambda posts: (-len(posts), posts[0].date or "~", posts[0].path))
+        return DupeReport(threshold, len(docnums), groups, made, _ms(started))
+
+    def _post_ref(self, docnum: int) -> PostRef:
+        stored = self.searcher.stored_fields(docnum)
+        return PostRef(
+            stored["path"], stored.get("title", ""), (stored.get("meta") or {}).get("date")
+        )
 
     def terms_of(self, text: str) -> frozenset[str]:
         """The words a post must contain to be marked for ``text`` (not those under NOT)."""
@@ -658,7 +769,7 @@ def _ms(started: float) -> float:
 
 
 def _order(top, sort: str, bonus: dict[int, float], wanted: int, stored_fields):
-    """The first ``wanted`` hits with their scores (plus any bonus) and stored fields.
+    """The first ``wanted`` hits: ``(score plus any bonus, docnum, stored fields)``.
 
     Equal scores are broken by the newer date; stored fields are read only for the hits kept
     and for the ties that cross the end of the page.
@@ -669,10 +780,10 @@ def _order(top, sort: str, bonus: dict[int, float], wanted: int, stored_fields):
         end = wanted
         while 0 < end < len(rows) and rows[end][0] == rows[end - 1][0]:
             end += 1
-        head = [(score, stored_fields(docnum)) for score, docnum in rows[:end]]
-        head.sort(key=lambda row: (-row[0], _neg_date(row[1])))
+        head = [(score, docnum, stored_fields(docnum)) for score, docnum in rows[:end]]
+        head.sort(key=lambda row: (-row[0], _neg_date(row[2])))
         return head[:wanted]
-    return [(score, stored_fields(docnum)) for score, docnum in rows[:wanted]]
+    return [(score, docnum, stored_fields(docnum)) for score, docnum in rows[:wanted]]
 
 
 def _neg_date(stored: dict) -> float:

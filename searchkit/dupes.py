@@ -1,0 +1,251 @@
+"""Near-duplicates: the same story in several posts (wire copies, reposts, updates).
+
+Each post gets a sketch when it is indexed (kept in the ``near`` column):
+
+* the bottom-``K`` sketch of its text's character shingles: the text is made bare
+  (punctuation and spaces out) and folded (NFKC, lower case, one script), cut into every run
+  of ``SHINGLE`` characters, each hashed (a 64-bit polynomial over the code points, mixed),
+  and the ``K`` smallest distinct hashes kept.  The share of the smallest ``K`` of two
+  sketches' union that both hold estimates the Jaccard similarity of the two texts' shingles
+  (Broder's estimator); one hash and a partial sort per post, where MinHash would need ``K``;
+* the smallest ``NUMBERS`` hashes of the distinct numbers in it: two monthly reports that
+  share all their words but not their figures are two stories, however alike.
+
+Two posts are near-duplicates when their texts' similarity is at least the threshold and, if
+both have numbers, most of the numbers of the one with fewer are in the other (a trimmed copy
+keeps a subset of the figures; a twin report changes them).  Groups are the connected posts.
+numpy does the hashing and the grouping; a few lines of it do what ``datasketch`` would, with
+no dependency, one hash per shingle instead of one per permutation, and a sketch that is plain
+bytes in a column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .analysis import fold_text
+
+#: Characters per shingle: short enough that a changed character spoils few, long enough that
+#: common phrases of Chinese news (4 characters, 新闻联播) are not a shingle of their own.
+SHINGLE = 5
+#: Hashes kept of a text (the estimate's error is about ``sqrt(J(1-J)/K)``, 0.06 at 0.5).
+K = 64
+#: Hashes kept of a post's distinct numbers.
+NUMBERS = 32
+#: The text similarity at or above which two posts are one story (``make eval``).
+THRESHOLD = 0.8
+#: The share of the numbers of the post with fewer that the other must hold.
+NUMBER_SHARE = 0.7
+#: Texts of fewer bare characters than this are too short to tell a copy (a one-line post).
+MIN_CHARS = 30
+#: The fewest hashes of the shorter text that :func:`containment` judges from.
+MIN_SAMPLE = 16
+#: A hash shared by more posts than this is boilerplate, not a sign of one story.
+MAX_RUN = 200
+
+_NOT_WORD = re.compile(r"[\W_]+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_MASK = np.uint64(0xFFFFFFFF)
+
+
+@dataclass
+class Sketch:
+    """A post's text and number hashes (sorted, unique, uint32), and how many distinct
+    shingles its text has."""
+
+    text: np.ndarray
+    numbers: np.ndarray
+    shingles: int = 0
+
+    def to_bytes(self) -> bytes:
+        head = np.array([len(self.text), len(self.numbers), self.shingles], dtype="<u4")
+        return b"".join(a.astype("<u4").tobytes() for a in (head, self.text, self.numbers))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Sketch | None:
+        if len(data) < 12:
+            return None
+        values = np.frombuffer(data, dtype="<u4")
+        n_text, n_numbers = int(values[0]), int(values[1])
+        if len(values) != 3 + n_text + n_numbers:
+            return None
+        return cls(values[3 : 3 + n_text], values[3 + n_text :], int(values[2]))
+
+
+def sketch(text: str, fold: str = "t2s") -> Sketch:
+    """The sketch of a post's text."""
+    bare = fold_text(_NOT_WORD.sub("", text), fold)
+    numbers = sorted({number for number in _NUMBER.findall(bare)})
+    hashes = _distinct(_shingle_hashes(bare))
+    return Sketch(hashes[:K], _distinct(_string_hashes(numbers))[:NUMBERS], len(hashes))
+
+
+def _shingle_hashes(bare: str) -> np.ndarray:
+    """A 64-bit hash of every run of ``SHINGLE`` characters (none for a text too short)."""
+    if len(bare) < max(SHINGLE, MIN_CHARS):
+        return np.zeros(0, dtype=np.uint64)
+    points = np.frombuffer(bare.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    count = len(points) - SHINGLE + 1
+    value = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for offset in range(SHINGLE):
+            value = value * np.uint64(0x100000001B3) + points[offset : offset + count]
+        return _mix(value)
+
+
+def _string_hashes(items: list[str]) -> np.ndarray:
+    if not items:
+        return np.zeros(0, dtype=np.uint64)
+    # each string's code points folded into 64 bits, then mixed: stable across processes
+    values = []
+    for item in items:
+        value = 0
+        for ch in item:
+            value = (value * 0x100000001B3 + ord(ch)) & 0xFFFFFFFFFFFFFFFF
+        values.append(value)
+    with np.errstate(over="ignore"):
+        return _mix(np.array(values, dtype=np.uint64))
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """A 64-bit finaliser (MurmurHash3's), so that nearby inputs give unrelated hashes."""
+    values = values ^ (values >> np.uint64(33))
+    values = values * np.uint64(0xFF51AFD7ED558CCD)
+    values = values ^ (values >> np.uint64(33))
+    values = values * np.uint64(0xC4CEB9FE1A85EC53)
+    return values ^ (values >> np.uint64(33))
+
+
+def _distinct(hashes: np.ndarray) -> np.ndarray:
+    """The distinct 32-bit hashes (the high half of each 64-bit one), smallest first."""
+    if not len(hashes):
+        return np.zeros(0, dtype=np.uint32)
+    return np.unique((hashes >> np.uint64(32)) & _MASK).astype(np.uint32)
+
+
+def similarity(a: Sketch, b: Sketch) -> float:
+    """How alike two texts are: the estimated Jaccard similarity of their shingles, or the
+    share of the shorter text's shingles the longer holds when that is more (a copy with
+    paragraphs trimmed is contained in its original); 0 when either is too short."""
+    if not len(a.text) or not len(b.text):
+        return 0.0
+    k = min(K, max(len(a.text), len(b.text)))
+    union = np.union1d(a.text, b.text)[:k]
+    both = np.intersect1d(a.text, b.text, assume_unique=True)
+    jaccard = float(np.isin(union, both, assume_unique=True).sum()) / len(union)
+    return max(jaccard, containment(a, b))
+
+
+def containment(a: Sketch, b: Sketch) -> float:
+    """The share of the shorter text's shingles that the longer holds, estimated from the
+    shorter's hashes within the range the longer's sketch covers (0 when they are too few
+    to tell: texts of very different lengths)."""
+    big, small = (a, b) if a.shingles >= b.shingles else (b, a)
+    # a full sketch covers the hashes up to its largest; a shorter one is every hash
+    full = len(big.text) >= K
+    sample = small.text[small.text <= big.text[-1]] if full else small.text
+    if len(sample) < MIN_SAMPLE:
+        return 0.0
+    return float(np.isin(sample, big.text, assume_unique=True).sum()) / len(sample)
+
+
+def same_numbers(a: Sketch, b: Sketch) -> bool:
+    """Whether the numbers agree: most of those of the post with fewer are in the other."""
+    fewer = min(len(a.numbers), len(b.numbers))
+    if not fewer:
+        return True
+    shared = len(np.intersect1d(a.numbers, b.numbers, assume_unique=True))
+    return shared >= NUMBER_SHARE * fewer
+
+
+def near(a: Sketch | None, b: Sketch | None, threshold: float = THRESHOLD) -> bool:
+    """Whether two posts are one story."""
+    if a is None or b is None:
+        return False
+    return similarity(a, b) >= threshold and same_numbers(a, b)
+
+
+def collapse(sketches: list[Sketch | None], threshold: float = THRESHOLD) -> list[int]:
+    """For hits in rank order: the index of the best-ranked hit of each one's story (itself
+    when it has no near-duplicate before it), so that the best-ranked stands for a story."""
+    return _components(sketches, threshold)[0]
+
+
+@dataclass
+class Groups:
+    """Posts that are one story, each group as numbers of its posts."""
+
+    groups: list[list[int]] = field(default_factory=list)
+    compared: int = 0  # pairs whose sketches were compared
+
+
+def group(sketches: list[Sketch | None], threshold: float = THRESHOLD) -> Groups:
+    """Every group of two or more near-duplicate posts among ``sketches``, largest first."""
+    roots, compared = _components(sketches, threshold)
+    members: dict[int, list[int]] = {}
+    for number, root in enumerate(roots):
+        members.setdefault(root, []).append(number)
+    out = Groups(compared=compared)
+    out.groups = sorted((g for g in members.values() if len(g) > 1), key=lambda g: (-len(g), g[0]))
+    return out
+
+
+def _components(sketches: list[Sketch | None], threshold: float) -> tuple[list[int], int]:
+    """Each post's group as the smallest number in it (posts joined by near-duplicate
+    pairs), and how many pairs were compared.
+
+    Candidate pairs share at least a few hashes (found by sorting all the sketches' hashes,
+    each pair coming from the runs of a hash); each candidate is then compared in full."""
+    parent = list(range(len(sketches)))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    candidates = _candidates(sketches, threshold)
+    for a, b in candidates.tolist():
+        if near(sketches[a], sketches[b], threshold):
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    return [root(number) for number in range(len(sketches))], len(candidates)
+
+
+def _candidates(sketches: list[Sketch | None], threshold: float) -> np.ndarray:
+    """Pairs ``(a, b)``, ``a < b``, whose sketches share enough hashes to be worth comparing
+    (a containment at the threshold needs ``threshold * MIN_SAMPLE`` of them)."""
+    owners, values = [], []
+    for number, found in enumerate(sketches):
+        if found is not None and len(found.text):
+            owners.append(np.full(len(found.text), number, dtype=np.int64))
+            values.append(found.text)
+    if not values:
+        return np.zeros((0, 2), dtype=np.int64)
+    owner = np.concatenate(owners)
+    value = np.concatenate(values)
+    order = np.lexsort((owner, value))
+    owner, value = owner[order], value[order]
+    starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])
+    sizes = np.diff(np.r_[starts, len(value)])
+    firsts, seconds = [], []
+    for size in range(2, MAX_RUN + 1):
+        runs = starts[sizes == size]
+        if not len(runs):
+            continue
+        members = owner[runs[:, None] + np.arange(size)]  # one row per run
+        left, right = np.triu_indices(size, 1)
+        firsts.append(members[:, left].ravel())
+        seconds.append(members[:, right].ravel())
+    if not firsts:
+        return np.zeros((0, 2), dtype=np.int64)
+    count = np.int64(len(sketches))
+    keys, counts = np.unique(
+        np.concatenate(firsts) * count + np.concatenate(seconds), return_counts=True
+    )  # a pair (a, b) as the one number a * count + b
+    chosen = keys[counts >= max(2, int(threshold * MIN_SAMPLE))]
+    return np.stack([chosen // count, chosen % count], axis=1)

@@ -1,0 +1,152 @@
+"""Near-duplicates: sketches, groups, collapsed results, and the dupes command."""
+
+from __future__ import annotations
+
+import json
+
+import opencc
+import pytest
+from click.testing import CliRunner
+from conftest import write_post
+
+from searchkit import Index, schema
+from searchkit.cli import cli
+from searchkit.dupes import near, similarity, sketch
+
+#: A story written for these tests, and its variants.
+STORY = (
+    "江北新区数据中心二期工程今天投入使用，新增机柜四千个，总规模达到七千个。"
+    "数据中心采用液冷技术，设计能源使用效率低于1.2，年节电约3000万千瓦时。"
+    "园区负责人表示，二期工程将重点服务人工智能训练、工业互联网和政务云，"
+    "预计明年上半年上架率超过60%。"
+    "当天，园区还与三家高校签订人才培养协议，共建算力实验室。"
+)
+REPOST = "来源：江北日报\n\n" + STORY + "\n\n（责任编辑：王明）"
+TRADITIONAL = opencc.OpenCC("s2t").convert(STORY)
+TRIMMED = STORY.rsplit("当天", 1)[0]
+NEW_LEAD = "记者从江北新区获悉，" + STORY.split("。", 1)[1]
+#: Next year's report of the same project: the same words, other figures.
+TWIN = (
+    STORY.replace("二期", "三期")
+    .replace("四千", "五千")
+    .replace("七千", "一万二千")
+    .replace("1.2", "1.15")
+    .replace("3000", "4500")
+    .replace("60%", "75%")
+)
+OTHER = (
+    "城东地铁五号线今天开通试运营，全长二十三公里，设车站十八座。"
+    "市交通部门表示，五号线开通后，城东到市中心的通勤时间将缩短一半。"
+)
+
+
+def test_copies_are_near_and_twins_and_other_stories_are_not():
+    base = sketch(STORY)
+    for copy in (REPOST, TRADITIONAL, TRIMMED, NEW_LEAD):
+        assert near(base, sketch(copy)), copy[:20]
+    assert similarity(base, sketch(TWIN)) > 0.5  # alike in words...
+    assert not near(base, sketch(TWIN))  # ...but not in numbers
+    assert not near(base, sketch(OTHER))
+    assert sketch("短讯。").text.size == 0 and not near(sketch("短讯。"), sketch("短讯。"))
+
+
+def test_a_sketch_survives_its_bytes():
+    found = sketch(STORY)
+    again = type(found).from_bytes(found.to_bytes())
+    assert again is not None and similarity(found, again) == 1.0
+    assert (again.text == found.text).all() and again.shingles == found.shingles
+    assert type(found).from_bytes(b"\x01") is None
+
+
+def _archive(root):
+    posts = {
+        "2024-03-01-dc.md": ("2024-03-01", STORY),
+        "2024-03-01-dc-repost.md": ("2024-03-01", REPOST),
+        "2024-03-02-dc-hk.md": ("2024-03-02", TRADITIONAL),
+        "2024-03-03-dc-short.md": ("2024-03-03", TRIMMED),
+        "2025-03-01-dc-three.md": ("2025-03-01", TWIN),
+        "2024-03-05-metro.md": ("2024-03-05", OTHER),
+    }
+    for name, (day, text) in posts.items():
+        write_post(root, f"_posts/{name}", f"title: {text[:12]}\ndate: {day}", text)
+    return root
+
+
+@pytest.fixture
+def ix(tmp_path):
+    index = Index.create(tmp_path / "ix")
+    index.update([_archive(tmp_path / "posts")])
+    yield index
+    index.close()
+
+
+def test_the_archive_groups_copies_oldest_first(ix):
+    report = ix.dupes()
+    assert report.posts == 6 and report.sketched == 0
+    [group] = report.groups
+    assert [post.path for post in group] == [
+        "_posts/2024-03-01-dc-repost.md",
+        "_posts/2024-03-01-dc.md",
+        "_posts/2024-03-02-dc-hk.md",
+        "_posts/2024-03-03-dc-short.md",
+    ]
+
+
+def test_collapsed_results_fold_copies_into_the_best_hit(ix):
+    everything = ix.search("液冷 机柜", limit=10)
+    assert len(everything.hits) == 5 and everything.collapsed is None
+    folded = ix.search("液冷 机柜", limit=10, collapse=True)
+    assert folded.total == 5 and folded.collapsed == 3
+    assert [len(hit.duplicates) for hit in folded.hits] == [3, 0]
+    assert folded.hits[0].path == everything.hits[0].path
+    assert set(folded.hits[0].duplicates) == {h.path for h in everything.hits} - {
+        folded.hits[0].path,
+        "_posts/2025-03-01-dc-three.md",
+    }
+    assert folded.hits[1].path == "_posts/2025-03-01-dc-three.md"  # the twin stays apart
+    assert [h.rank for h in folded.hits] == [1, 2]
+
+
+def test_an_update_keeps_the_sketches_current(ix, tmp_path):
+    write_post(tmp_path / "posts", "_posts/2024-03-01-dc-repost.md", "title: 更正", OTHER)
+    ix.update([tmp_path / "posts"])
+    story, metro = ([post.path for post in group] for group in ix.dupes().groups)
+    assert story == [
+        "_posts/2024-03-01-dc.md",
+        "_posts/2024-03-02-dc-hk.md",
+        "_posts/2024-03-03-dc-short.md",
+    ]
+    assert metro == ["_posts/2024-03-01-dc-repost.md", "_posts/2024-03-05-metro.md"]
+
+
+def test_an_index_without_sketches_makes_them_from_the_text(tmp_path, monkeypatch):
+    monkeypatch.setattr(schema, "document_maker", lambda _schema: schema.post_to_document)
+    from searchkit import indexer
+
+    monkeypatch.setattr(indexer, "document_maker", lambda _schema: schema.post_to_document)
+    ix = Index.create(tmp_path / "ix")
+    ix.update([_archive(tmp_path / "posts")])
+    report = ix.dupes()
+    assert report.sketched == 6 and len(report.groups[0]) == 4
+    assert ix.search("液冷 机柜", collapse=True).collapsed == 3
+
+
+def test_the_command_line(ix):
+    runner = CliRunner()
+    index = ["--index", str(ix.folder)]
+    text = runner.invoke(cli, ["dupes", *index, "--no-color"])
+    assert text.exit_code == 0
+    assert "1. 4 posts:" in text.output and "* 2024-03-01" in text.output
+    data = json.loads(runner.invoke(cli, ["dupes", *index, "--json"]).output)
+    assert data["threshold"] == 0.8 and len(data["groups"][0]) == 4
+    strict = json.loads(runner.invoke(cli, ["dupes", *index, "--json", "--threshold", "1"]).output)
+    assert strict["threshold"] == 1.0 and strict["posts"] == 6
+    shown = runner.invoke(cli, ["search", "液冷", "机柜", *index, "--no-color"])
+    assert "+3 similar:" in shown.output and "3 similar folded" in shown.output
+    rows = json.loads(runner.invoke(cli, ["search", "液冷", "机柜", *index, "--json"]).output)
+    assert len(rows["hits"]) == 5 and "duplicates" not in rows["hits"][0]
+    folded = runner.invoke(cli, ["search", "液冷", "机柜", *index, "--json", "--collapse"])
+    data = json.loads(folded.output)
+    assert data["collapsed"] == 3 and len(data["hits"][0]["duplicates"]) == 3
+    every = runner.invoke(cli, ["search", "液冷", "机柜", *index, "--no-collapse"])
+    assert "similar" not in every.output
