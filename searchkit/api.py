@@ -200,12 +200,12 @@ class Index:
         options = self.options(since=since, until=until, tags=tags, categories=categories)
         return self.searcher().trend(list(queries), by, options)
 
-    def dupes(self, threshold: float | None = None) -> DupeReport:
+    def dupes(self, threshold: float | None = None, limit: int | None = None) -> DupeReport:
         """Every group of near-duplicate posts (the same story reposted, updated, trimmed or
         in the other script), largest first, each oldest first; ``threshold`` is the text
         similarity from which two posts are one story (default
-        :data:`searchkit.dupes.THRESHOLD`)."""
-        return self.searcher().dupes(threshold)
+        :data:`searchkit.dupes.THRESHOLD`); ``limit`` keeps the largest groups only."""
+        return self.searcher().dupes(threshold, limit)
 
     def similar(self, path: str, limit: int = 10) -> SimilarResult:
         """Posts like the one at ``path``: its key terms, weighed against the archive."""

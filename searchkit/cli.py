@@ -413,9 +413,7 @@ def dupes(index, threshold, limit, json_, no_color):
     from .output import Format, emit, use_color
 
     with Index.open(index) as ix:
-        report = ix.dupes(threshold)
-    if limit:
-        report.groups = report.groups[:limit]
+        report = ix.dupes(threshold, limit)
     emit(report, Format(json=json_, color=use_color(no_color)))
 
 

@@ -144,10 +144,11 @@ def dupe_lines(report: DupeReport, color: bool = False) -> Iterator[str]:
             mark = "*" if index == 0 else " "
             yield printable(f"   {mark} {(post.date or '')[:10]:<10}  {post.path}")
         yield ""
-    in_groups = sum(len(posts) for posts in report.groups)
+    shown = "" if len(report.groups) == report.group_count else f"{len(report.groups)} of "
     summary = (
-        f"{len(report.groups)} groups of near-duplicates, {in_groups} of {report.posts} posts "
-        f"(similarity >= {report.threshold:g}; * the oldest) ({report.took_ms:.0f} ms)"
+        f"{shown}{report.group_count} groups of near-duplicates, {report.in_groups} of "
+        f"{report.posts} posts (similarity >= {report.threshold:g}; * the oldest) "
+        f"({report.took_ms:.0f} ms)"
     )
     yield DIM_STYLE + summary + RESET if color else summary
 

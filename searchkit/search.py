@@ -158,6 +158,8 @@ class DupeReport:
     groups: list[list[PostRef]]
     sketched: int = 0  # posts whose sketch was made from their text (an older index)
     took_ms: float = 0.0
+    group_count: int = 0  # groups found (``groups`` may hold only the largest)
+    in_groups: int = 0  # posts in them
 
 
 def parse_date_option(text: str, end: bool = False) -> date:
@@ -581,9 +583,10 @@ class Searcher:
         trend.took_ms = _ms(started)
         return trend
 
-    def dupes(self, threshold: float | None = None) -> DupeReport:
-        """Every group of near-duplicate posts in the index, largest first; in each, the
-        posts oldest first (the first is the original story, as far as dates tell)."""
+    def dupes(self, threshold: float | None = None, limit: int | None = None) -> DupeReport:
+        """Every group of near-duplicate posts in the index (or the ``limit`` largest),
+        largest first; in each, the posts oldest first (the first is the original story, as
+        far as dates tell)."""
         from .dupes import THRESHOLD, Sketch, group, sketch
 
         threshold = THRESHOLD if threshold is None else threshold
@@ -613,7 +616,12 @@ class Searcher:
                 posts.sort(key=lambda post: (post.date is None, post.date or "", post.path))
                 groups.append(posts)
         groups.sort(key=lambda posts: (-len(posts), posts[0].date or "~", posts[0].path))
-        return DupeReport(threshold, len(docnums), groups, made, _ms(started))
+        in_groups = sum(len(posts) for posts in groups)
+        report = DupeReport(
+            threshold, len(docnums), groups[:limit], made, 0.0, len(groups), in_groups
+        )
+        report.took_ms = _ms(started)
+        return report
 
     def _post_ref(self, docnum: int) -> PostRef:
         stored = self.searcher.stored_fields(docnum)

@@ -139,6 +139,7 @@ def test_the_command_line(ix):
     assert "1. 4 posts:" in text.output and "* 2024-03-01" in text.output
     data = json.loads(runner.invoke(cli, ["dupes", *index, "--json"]).output)
     assert data["threshold"] == 0.8 and len(data["groups"][0]) == 4
+    assert (data["group_count"], data["in_groups"], data["posts"]) == (1, 4, 6)
     strict = json.loads(runner.invoke(cli, ["dupes", *index, "--json", "--threshold", "1"]).output)
     assert strict["threshold"] == 1.0 and strict["posts"] == 6
     shown = runner.invoke(cli, ["search", "液冷", "机柜", *index, "--no-color"])
