@@ -2,7 +2,8 @@
 
 For each size: the full build (time, Mchar/s, peak memory), the update of one changed post,
 a cold CLI query, warm p50/p95/max of keyword queries (1-3 words) and of headline-length
-queries (15-30 characters), and ``--batch`` queries a second.  The peer is searchkit's own
+queries (15-30 characters), ``--batch`` queries a second, and the news tools (headline
+queries with near-duplicates folded, a monthly trend, the archive's near-duplicate groups).  The peer is searchkit's own
 previous engine, Whoosh's matchers over the same index (``SEARCHKIT_ENGINE=whoosh``),
 measured in the same run.
 """
@@ -84,6 +85,34 @@ def warm(index: Path, engine: str, queries: list[str], warmup: int = 5) -> list[
     return times
 
 
+def news_tools(index: Path, keywords: list[str], headlines: list[str]) -> dict:
+    """The news tools, warm: headline queries with near-duplicates folded, a monthly trend
+    of each keyword query, and the near-duplicate groups of the whole archive."""
+    from searchkit import Index
+
+    with Index.open(index) as ix:
+        for query in headlines[:5]:
+            ix.search(query, collapse=True)
+        collapsed = []
+        for query in headlines:
+            started = time.perf_counter()
+            ix.search(query, collapse=True)
+            collapsed.append((time.perf_counter() - started) * 1000)
+        trends = []
+        for query in keywords:
+            started = time.perf_counter()
+            ix.trend(query, by="month")
+            trends.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        report = ix.dupes()
+        dupes = time.perf_counter() - started
+    return {
+        "collapse": (percentile(collapsed, 0.5), percentile(collapsed, 0.95), max(collapsed)),
+        "trend": (percentile(trends, 0.5), percentile(trends, 0.95), max(trends)),
+        "dupes": (dupes, report.group_count, report.in_groups),
+    }
+
+
 def batch_rate(index: Path, engine: str, queries: list[str]) -> float:
     lines = "".join(f"q{i}\t{q}\n" for i, q in enumerate(queries)).encode()
     started = time.perf_counter()
@@ -141,6 +170,8 @@ def bench_size(count: int, shared: Path, keywords: int, headlines: int, peer_sha
             "batch": batch_rate(index, engine, headline[: len(headline) // share]),
             "queries": (len(kw), len(hl)),
         }
+    print(f"[scale {count}] news tools", file=sys.stderr)
+    row["news"] = news_tools(index, keyword, headline)
     return row
 
 
@@ -175,6 +206,18 @@ def render(rows: list[dict]) -> str:
             f"| | `--batch` of headline queries | {a['batch']:.1f} a second "
             f"| {w['batch']:.1f} a second | {a['batch'] / w['batch']:.1f}x |"
         )
+        if "news" in r:
+            news = r["news"]
+            (c50, c95, ctop), (t50, t95, ttop) = news["collapse"], news["trend"]
+            seconds_dupes, groups, posts = news["dupes"]
+            lines += [
+                f"| | warm headline queries with `--collapse` p50 / p95 / max | "
+                f"{c50:.1f} / {c95:.1f} / {ctop:.0f} ms | | |",
+                f"| | warm `trend` of a keyword query, by month, p50 / p95 / max | "
+                f"{t50:.1f} / {t95:.1f} / {ttop:.0f} ms | | |",
+                f"| | `dupes` over the whole archive | {seconds_dupes:.1f} s "
+                f"({groups:,} groups, {posts:,} posts) | | |",
+            ]
     if len(rows) > 1:
         last = rows[-1]
         growth = [last["arrays"][k][1] / first["arrays"][k][1] for k in ("keyword", "headline")]
