@@ -25,3 +25,8 @@ def test_the_python_api_example_runs(tmp_path):
     assert "[" in lines[2] and "]" in lines[2]
     assert any(line.startswith("32 posts; 江北数据中心一期投入使用") for line in lines)
     assert any(line.startswith("like it:") for line in lines)
+    assert (
+        "['2019', '2020', '2021', '2022', '2023', '2024'] [[2, 0, 1, 2, 2, 1], [0, 0, 0, 1, 2, 2]]"
+        in lines
+    )
+    assert "0 groups of near-duplicates; 0 folded" in lines
