@@ -325,10 +325,11 @@ def reading(folder: Path) -> Iterator[None]:
     except SearchkitError:
         raise
     except Exception as exc:
-        with contextlib.suppress(SearchkitError):
+        generation = None
+        with contextlib.suppress(SearchkitError):  # (not around the raise below: it is one)
             generation = current_generation(folder)
-            if generation is not None and not checksums_match(generation):
-                raise damaged(folder, ValueError("corrupt")) from exc
+        if generation is not None and not checksums_match(generation):
+            raise damaged(folder, ValueError("corrupt")) from exc
         raise
 
 

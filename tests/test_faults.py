@@ -677,3 +677,19 @@ def test_an_index_of_another_format_is_refused_until_rebuilt(tmp_path):
     assert index_paths([posts], folder, jobs=1, rebuild=True).documents == 3
     with Searcher(folder) as searcher:
         assert searcher.search("数据中心").total == 3
+
+
+def test_any_error_while_reading_a_changed_file_is_damage(tmp_path):
+    """Garbled bytes can raise anything (Whoosh's FileFormatError, a KeyError): it is called
+    damage when a file is not as written, and goes on as a bug when every file is."""
+    posts = make_archive(tmp_path / "posts", 5)
+    folder = tmp_path / "ix"
+    index_paths([posts], folder, jobs=1)
+    with pytest.raises(KeyError), store.reading(folder):
+        raise KeyError("a bug")
+    segment = next(store.current_generation(folder).glob("*.seg"))
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    with pytest.raises(SearchkitError, match="damaged.*--rebuild"), store.reading(folder):
+        raise KeyError("what garbled bytes gave")
