@@ -222,12 +222,86 @@ def _components(sketches: list[Sketch | None], threshold: float) -> tuple[list[i
         return x
 
     candidates = _candidates(sketches, threshold)
-    for a, b in candidates.tolist():
-        if near(sketches[a], sketches[b], threshold):
-            ra, rb = root(a), root(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
+    if len(candidates) > ARRAY_PAIRS:
+        accepted = candidates[near_pairs(sketches, candidates, threshold)].tolist()
+    else:
+        accepted = [
+            (a, b) for a, b in candidates.tolist() if near(sketches[a], sketches[b], threshold)
+        ]
+    for a, b in accepted:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
     return [root(number) for number in range(len(sketches))], len(candidates)
+
+
+#: From this many candidate pairs on, they are compared as arrays (:func:`near_pairs`).
+ARRAY_PAIRS = 2000
+_NONE = np.uint32(0xFFFFFFFF)  # no hash: pads a short sketch (a real hash of it is ignored)
+
+
+def near_pairs(
+    sketches: list[Sketch | None], pairs: np.ndarray, threshold: float = THRESHOLD
+) -> np.ndarray:
+    """:func:`near` for many pairs at once: each pair's two sketches side by side in a row,
+    sorted, so that a hash both hold is two equal neighbours."""
+    texts, sizes = _matrix([s.text if s else None for s in sketches], K)
+    numbers, counts = _matrix([s.numbers if s else None for s in sketches], NUMBERS)
+    shingles = np.array([s.shingles if s else 0 for s in sketches], dtype=np.int64)
+    out = np.zeros(len(pairs), dtype=bool)
+    for start in range(0, len(pairs), 50_000):
+        a, b = pairs[start : start + 50_000, 0], pairs[start : start + 50_000, 1]
+        alike = _similar(texts[a], texts[b], sizes[a], sizes[b], shingles[a], shingles[b])
+        out[start : start + len(a)] = (alike >= threshold) & _agree(
+            numbers[a], numbers[b], counts[a], counts[b]
+        )
+    return out
+
+
+def _matrix(rows: list[np.ndarray | None], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of hashes padded with ``_NONE`` to ``width``, and their lengths."""
+    matrix = np.full((len(rows), width), _NONE, dtype=np.uint32)
+    lengths = np.zeros(len(rows), dtype=np.int64)
+    for number, row in enumerate(rows):
+        if row is not None and len(row):
+            matrix[number, : len(row)] = row[:width]
+            lengths[number] = min(len(row), width)
+    return matrix, lengths
+
+
+def _similar(a, b, la, lb, sa, sb) -> np.ndarray:
+    """:func:`similarity` of each row pair."""
+    both_rows = np.sort(np.concatenate([a, b], axis=1), axis=1)
+    valid = both_rows != _NONE
+    first = np.ones_like(valid)
+    first[:, 1:] = both_rows[:, 1:] != both_rows[:, :-1]
+    distinct = first & valid
+    twice = np.zeros_like(valid)
+    twice[:, :-1] = distinct[:, :-1] & (both_rows[:, 1:] == both_rows[:, :-1])
+    k = np.minimum(K, np.maximum(la, lb))[:, None]
+    rank = np.cumsum(distinct, axis=1)
+    in_union = distinct & (rank <= k)
+    union = in_union.sum(axis=1)
+    jaccard = np.where(union > 0, (in_union & twice).sum(axis=1) / np.maximum(union, 1), 0.0)
+    # containment: the shorter's hashes up to the longer's largest (when its sketch is full)
+    a_big = sa >= sb
+    big_rows, big_len = np.where(a_big[:, None], a, b), np.where(a_big, la, lb)
+    small_rows = np.where(a_big[:, None], b, a)
+    last = big_rows[np.arange(len(big_rows)), np.maximum(big_len - 1, 0)].astype(np.int64)
+    cover = np.where(big_len >= K, last, np.int64(_NONE) - 1)[:, None]
+    sample = ((small_rows != _NONE) & (small_rows.astype(np.int64) <= cover)).sum(axis=1)
+    held = (twice & (both_rows.astype(np.int64) <= cover)).sum(axis=1)
+    contained = np.where(sample >= MIN_SAMPLE, held / np.maximum(sample, 1), 0.0)
+    alike = np.maximum(jaccard, contained)
+    return np.where((la > 0) & (lb > 0), alike, 0.0)
+
+
+def _agree(a, b, ca, cb) -> np.ndarray:
+    """:func:`same_numbers` of each row pair."""
+    rows = np.sort(np.concatenate([a, b], axis=1), axis=1)
+    shared = ((rows[:, 1:] == rows[:, :-1]) & (rows[:, 1:] != _NONE)).sum(axis=1)
+    fewer = np.minimum(ca, cb)
+    return (fewer == 0) | (shared >= NUMBER_SHARE * fewer)
 
 
 def _candidates(sketches: list[Sketch | None], threshold: float) -> np.ndarray:

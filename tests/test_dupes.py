@@ -151,3 +151,29 @@ def test_the_command_line(ix):
     assert data["collapsed"] == 3 and len(data["hits"][0]["duplicates"]) == 3
     every = runner.invoke(cli, ["search", "液冷", "机柜", *index, "--no-collapse"])
     assert "similar" not in every.output
+
+
+def test_pairs_compared_as_arrays_agree_with_one_by_one():
+    import random
+
+    import numpy as np
+
+    from searchkit.dupes import K, _matrix, _similar, near_pairs
+
+    rng = random.Random(5)
+    sentences = [s + "。" for s in (STORY + OTHER + TWIN).split("。") if s]
+    texts = [STORY, REPOST, TRADITIONAL, TRIMMED, NEW_LEAD, TWIN, OTHER, "短讯。"]
+    texts += ["".join(rng.sample(sentences, rng.randint(1, len(sentences)))) for _ in range(40)]
+    sketches = [sketch(text) for text in texts]
+    pairs = np.array([(a, b) for a in range(len(texts)) for b in range(len(texts)) if a != b])
+    for threshold in (0.5, 0.8, 0.95):
+        expected = [near(sketches[a], sketches[b], threshold) for a, b in pairs.tolist()]
+        assert near_pairs(sketches, pairs, threshold).tolist() == expected
+        assert 0 < sum(expected) < len(expected)
+    matrix, sizes = _matrix([s.text for s in sketches], K)
+    shingles = np.array([s.shingles for s in sketches])
+    a, b = pairs[:, 0], pairs[:, 1]
+    values = _similar(matrix[a], matrix[b], sizes[a], sizes[b], shingles[a], shingles[b])
+    assert values.tolist() == pytest.approx(
+        [similarity(sketches[x], sketches[y]) for x, y in pairs.tolist()]
+    )
