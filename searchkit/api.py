@@ -66,7 +66,10 @@ class Index:
         """The index at ``path``; :class:`IndexMissing` when there is none."""
         ix = cls(path, ranking=ranking, engine=engine)
         if store.current_generation(ix.folder) is None:
-            raise IndexMissing(f"no index in {ix.folder}; create one with Index.create")
+            raise IndexMissing(
+                f"no index at {ix.folder}; build one with: searchkit index PATH --index "
+                f"{ix.folder} (or Index.create in Python)"
+            )
         return ix
 
     @classmethod
