@@ -181,3 +181,22 @@ def test_moved_mtimes_are_recorded_so_the_next_run_reads_nothing(tmp_path, monke
     assert report.updated == 1 and len(reads) == 6
     with Searcher(tmp_path / "ix") as searcher:
         assert searcher.search("新的内容").total == 1 and searcher.search("数据中心").total == 4
+
+
+def test_the_table_of_indexed_posts_reads_as_a_mapping():
+    from searchkit.indexer import Known
+
+    known = Known()
+    known.extend([("/a", "x.md"), ("/a", "y.md")], [10, 20], [1.5, 2.5], ["d1", "d2"])
+    assert known[("/a", "y.md")] == (20, 2.5, "d2") and len(known) == 2
+    assert known.same(("/a", "x.md"), 10, 1.5) and not known.same(("/a", "x.md"), 10, 1.6)
+    assert not known.same(("/b", "x.md"), 10, 1.5) and known.get(("/b", "x.md")) is None
+    known[("/a", "x.md")] = (11, 3.0, "d1")  # a touched post: its new mtime, the same text
+    known[("", "notes/z.md")] = (5, 0.0, "d3")
+    assert known[("/a", "x.md")] == (11, 3.0, "d1") and len(known) == 3
+    assert known.keys() - {("/a", "y.md")} == {("/a", "x.md"), ("", "notes/z.md")}
+    assert dict(known.digest_of()) == {
+        ("/a", "x.md"): "d1",
+        ("/a", "y.md"): "d2",
+        ("", "notes/z.md"): "d3",
+    }
