@@ -97,6 +97,18 @@ def walk(
     stay inside the root, and never twice to the same place.  With ``jobs`` > 1 a folder of
     many posts has its files looked up by two processes (see `stat_many`).
     """
+    for batch in walk_batches(roots, problems, drafts, jobs):
+        yield from batch
+
+
+def walk_batches(
+    roots: Iterable[str | os.PathLike],
+    problems: list[Problem],
+    drafts: bool = False,
+    jobs: int = 1,
+) -> Iterator[list[SourceFile]]:
+    """What :func:`walk` finds, a list per folder (or per file given): the files of one
+    folder have different paths, so a caller can take a folder at once."""
     skipped_dirs = SKIPPED_DIRS if drafts else SKIPPED_DIRS | {"_drafts"}
     for given in roots:
         given_path = Path(given)
@@ -106,7 +118,7 @@ def walk(
         if given_path.is_file():
             real = given_path.resolve()
             st = real.stat()
-            yield SourceFile(str(real.parent), real.name, str(real), st.st_size, st.st_mtime)
+            yield [SourceFile(str(real.parent), real.name, str(real), st.st_size, st.st_mtime)]
             continue
         root = given_path.resolve()
         jekyll = (root / "_posts").is_dir() or (root / "_config.yml").is_file()
@@ -118,7 +130,7 @@ _NAME = operator.attrgetter("name")
 
 def _walk_folder(
     root: Path, problems: list[Problem], skipped_dirs: frozenset[str], jobs: int, jekyll: bool
-) -> Iterator[SourceFile]:
+) -> Iterator[list[SourceFile]]:
     """The posts under ``root``; in a Jekyll site, a file outside ``_posts`` is a post only
     if it opens with front matter."""
     seen_dirs: set[tuple[int, int]] = set()
@@ -179,24 +191,39 @@ def _walk_folder(
                 and not name.startswith(".")
             ):
                 found.append((rel, entry.path, st))
-        looked_up = iter(stat_many([path for _rel, path, st in found if st is None], jobs))
+        infos = stat_many([path for _rel, path, st in found if st is None], jobs)
         folder_rel = "/" + _rel(folder, root_str) + "/"
         pages_only = jekyll and "/_posts/" not in folder_rel
-        for rel, path, st in found:
-            if pages_only and not _starts_with_front_matter(path):
-                problems.append(Problem(rel, _STATIC))
-                if st is None:
-                    next(looked_up)
-                continue
-            info = (st.st_size, st.st_mtime, st.st_dev, st.st_ino) if st else next(looked_up)
-            if isinstance(info, OSError):
-                problems.append(Problem(rel, f"cannot read: {info.strerror}"))
-                continue
-            key = (info[2], info[3])
-            if key not in seen_files:  # else the same file, reached through a link
-                seen_files.add(key)
-                yield SourceFile(root_str, rel, path, info[0], info[1])
         stack.extend(reversed(subdirs))
+        if not pages_only and len(infos) == len(found):  # plain files only: all at once
+            inodes = [(info[2], info[3]) if type(info) is tuple else None for info in infos]
+            distinct = None not in inodes and len(set(inodes)) == len(inodes)
+            if distinct and seen_files.isdisjoint(inodes):
+                seen_files.update(inodes)
+                yield [
+                    SourceFile(root_str, rel, path, info[0], info[1])
+                    for (rel, path, _st), info in zip(found, infos, strict=True)
+                ]
+                continue
+        yield list(_one_by_one(found, iter(infos), pages_only, root_str, seen_files, problems))
+
+
+def _one_by_one(found, looked_up, pages_only, root_str, seen_files, problems):
+    """The files of a folder one at a time: pages to check, errors, links to the same file."""
+    for rel, path, st in found:
+        if pages_only and not _starts_with_front_matter(path):
+            problems.append(Problem(rel, _STATIC))
+            if st is None:
+                next(looked_up)
+            continue
+        info = (st.st_size, st.st_mtime, st.st_dev, st.st_ino) if st else next(looked_up)
+        if isinstance(info, OSError):
+            problems.append(Problem(rel, f"cannot read: {info.strerror}"))
+            continue
+        key = (info[2], info[3])
+        if key not in seen_files:  # else the same file, reached through a link
+            seen_files.add(key)
+            yield SourceFile(root_str, rel, path, info[0], info[1])
 
 
 #: A folder with at least this many post files has them looked up (``stat``) by two

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import store
 from .analysis import AnalyzerConfig, read_stopwords, read_userdict
 from .codec import commit_segments, open_writer, reader_segments
-from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk
+from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk_batches
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, document_maker, read_signature
 from .writer import build_here, build_parallel, shares
@@ -309,16 +309,26 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
     seen: set[Key] = set()
     files: set[str] = set()
     unchanged = 0
-    for source in walk(paths, problems, drafts=drafts, jobs=jobs):
-        key = (source.root, source.path)
-        if key in seen or source.abspath in files:
-            continue  # the same file reached twice (a file and its folder both given)
-        seen.add(key)
-        files.add(source.abspath)
-        if existing.same(key, source.size, source.mtime):
-            unchanged += 1
-        else:
-            to_read.append(source)
+    same = existing.same
+    for batch in walk_batches(paths, problems, drafts=drafts, jobs=jobs):
+        keys = [(source.root, source.path) for source in batch]
+        abspaths = [source.abspath for source in batch]
+        if seen.isdisjoint(keys) and files.isdisjoint(abspaths):  # a folder met once: at once
+            seen.update(keys)
+            files.update(abspaths)
+            changed = [s for s, k in zip(batch, keys, strict=True) if not same(k, s.size, s.mtime)]
+            unchanged += len(batch) - len(changed)
+            to_read += changed
+            continue
+        for source, key in zip(batch, keys, strict=True):
+            if key in seen or source.abspath in files:
+                continue  # the same file reached twice (a file and its folder both given)
+            seen.add(key)
+            files.add(source.abspath)
+            if same(key, source.size, source.mtime):
+                unchanged += 1
+            else:
+                to_read.append(source)
     report.unchanged += unchanged
     report.skipped.extend(problems)
     missing = existing.keys() - seen  # indexed before, not found now: usually few

@@ -200,3 +200,17 @@ def test_the_table_of_indexed_posts_reads_as_a_mapping():
         ("/a", "y.md"): "d2",
         ("", "notes/z.md"): "d3",
     }
+
+
+def test_a_folder_given_twice_or_with_one_of_its_files_gives_each_post_once(tmp_path):
+    posts = tmp_path / "posts"
+    for number in range(3):
+        write_post(
+            posts, f"_posts/2024-01-0{number + 1}-p{number}.md", f"title: 第{number}篇", "正文"
+        )
+    one = posts / "_posts" / "2024-01-01-p0.md"
+    report = index_paths([posts, posts, one], tmp_path / "ix", jobs=1)
+    assert (report.added, report.documents) == (3, 3)
+    again = index_paths([one, posts], tmp_path / "ix", jobs=1)
+    # given first on its own, the file is known by its name; the folder's id for it goes
+    assert (again.added, again.deleted, again.documents) == (1, 1, 3)
