@@ -181,10 +181,11 @@ class Index:
         )
 
     def search_many(
-        self, lines: Iterable[str | bytes], options: SearchOptions | None = None
+        self, lines: Iterable[str | bytes], options: SearchOptions | None = None, jobs: int = 1
     ) -> Iterator[tuple[str, SearchResult | QueryError]]:
-        """``(qid, result or error)`` for each ``QID<TAB>QUERY`` (or bare query) line."""
-        return run_batch(self.searcher(), lines, options or SearchOptions())
+        """``(qid, result or error)`` for each ``QID<TAB>QUERY`` (or bare query) line, in
+        order; ``jobs`` > 1 answers them in that many forked processes."""
+        return run_batch(self.searcher(), lines, options or SearchOptions(), jobs)
 
     def trend(
         self,

@@ -297,6 +297,11 @@ def _date(ctx, param, value):
     metavar="FILE",
     help="Run one query per line (QID<TAB>QUERY or QUERY); '-' reads stdin.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    help="Processes answering a --batch (default: all cores).",
+)
 @click.option("--facets", is_flag=True, help="Counts by category, tag and year.")
 @click.option(
     "--collapse/--no-collapse",
@@ -305,7 +310,7 @@ def _date(ctx, param, value):
     "(default: on for text, off for JSON).",
 )
 @output_options
-def search(query, index, batch, fmt, collapse, **settings):
+def search(query, index, batch, jobs, fmt, collapse, **settings):
     """Search the index; exit 0 with hits, 1 without, 2 on errors.
 
     \b
@@ -330,8 +335,9 @@ def search(query, index, batch, fmt, collapse, **settings):
             raise click.UsageError("give either QUERY or --batch, not both")
         if fmt.pager:
             raise click.UsageError("--batch prints JSON lines; it does not go with --pager")
+        workers = jobs or os.cpu_count() or 1
         with Index.open(index, engine=_engine()) as ix, _open_batch(batch) as lines:
-            for qid, result in ix.search_many(lines, Index.options(**settings)):
+            for qid, result in ix.search_many(lines, Index.options(**settings), workers):
                 click.echo(batch_line(qid, result))
         return
     if not query:
@@ -417,6 +423,19 @@ def dupes(index, threshold, limit, json_, no_color):
     emit(report, Format(json=json_, color=use_color(no_color)))
 
 
+def _raw_lines(fd: int):
+    """The lines of a descriptor, read with ``os.read``: a batch reads its input in a thread,
+    and one blocked on an idle pipe must not hold the lock of ``sys.stdin`` when the
+    interpreter exits (it would abort)."""
+    pending = b""
+    while chunk := os.read(fd, 1 << 16):
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            yield line + b"\n"
+    if pending:
+        yield pending
+
+
 def _engine() -> str:
     """``SEARCHKIT_ENGINE``: ``whoosh`` runs queries through Whoosh's matchers (the reference
     the benchmarks measure against)."""
@@ -431,7 +450,12 @@ def _open_batch(name: str):
         stdin = getattr(sys.stdin, "buffer", None)
         if stdin is None:
             raise click.UsageError("--batch -: standard input is closed")
-        yield stdin
+        try:
+            fd = stdin.fileno()
+        except (OSError, ValueError):  # not a real stream (a test's)
+            yield stdin
+            return
+        yield _raw_lines(fd)
         return
     try:
         handle = open(name, "rb")  # noqa: SIM115

@@ -147,6 +147,8 @@ def test_the_library_reads_no_environment_and_forks_nothing(tmp_path, monkeypatc
     ix.update([EXAMPLES])  # 33 files: one process, whatever the cores
     assert not (tmp_path / "elsewhere").exists()
     assert ix.search("数据中心").hits  # the engine named in the environment is not read
+    answers = list(ix.search_many(["q1\t数据中心", "", "液冷"]))  # one process by default
+    assert [qid for qid, _result in answers] == ["q1", "3"]
     with pytest.raises(SearchkitError, match="no index folder"):
         Index(None)
 

@@ -127,6 +127,29 @@ def test_batch_answers_every_line(examples_index):
     assert "error" in rows[3]
 
 
+def test_a_batch_answered_by_several_processes_is_the_same_in_the_same_order(examples_index):
+    queries = [
+        "数据中心",
+        "量子纠缠",
+        "title:(",
+        "",
+        "灯会 -北京",
+        "液冷 机柜",
+        "地铁",
+        '"高温"',
+    ] * 5
+    lines = "".join(f"q{n}\t{q}\n" if q else "\n" for n, q in enumerate(queries))
+    one = run("search", "--batch", "-", "--jobs", "1", "--index", examples_index, input=lines)
+    three = run("search", "--batch", "-", "--jobs", "3", "--index", examples_index, input=lines)
+    assert one.exit_code == three.exit_code == 0
+
+    def same(rows):
+        return [(r["qid"], r.get("total"), [h["path"] for h in r.get("hits", [])]) for r in rows]
+
+    assert same(json_lines(three.stdout)) == same(json_lines(one.stdout))
+    assert len(json_lines(one.stdout)) == len(queries) - 5  # blank lines give nothing
+
+
 def test_stats_and_show(examples_index):
     stats = json.loads(run("stats", "--index", examples_index, "--json").stdout)
     assert {
