@@ -182,6 +182,17 @@ def fold_text(text: str, fold: str = "t2s") -> str:
     return low
 
 
+#: What :func:`bare_text` leaves out: punctuation and spaces.
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def bare_text(text: str, fold: str = "t2s") -> str:
+    """``text`` with punctuation and spaces left out, then folded as queries are (so that
+    ``7月末，我国`` holds the trigram ``月末我`` of ``7月末我国``; leaving the full-width
+    punctuation out first spares NFKC most of its work)."""
+    return fold_text(_NOT_WORD.sub("", text), fold)
+
+
 _NFKC: dict[int, str] = {}
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import fold_text
+from .analysis import bare_text
 
 #: Characters per shingle: short enough that a changed character spoils few, long enough that
 #: common phrases of Chinese news (4 characters, 新闻联播) are not a shingle of their own.
@@ -46,7 +46,6 @@ MIN_SAMPLE = 16
 #: A hash shared by more posts than this is boilerplate, not a sign of one story.
 MAX_RUN = 200
 
-_NOT_WORD = re.compile(r"[\W_]+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _MASK = np.uint64(0xFFFFFFFF)
 
@@ -89,7 +88,7 @@ class Sketch:
 
 def sketch(text: str, fold: str = "t2s") -> Sketch:
     """The sketch of a post's text."""
-    bare = fold_text(_NOT_WORD.sub("", text), fold)
+    bare = bare_text(text, fold)
     numbers = sorted({number for number in _NUMBER.findall(bare)})
     hashes = _distinct(_shingle_hashes(bare))
     return Sketch(hashes[:K], _distinct(_string_hashes(numbers))[:NUMBERS], len(hashes))

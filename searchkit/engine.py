@@ -257,6 +257,15 @@ class Engine:
 
     # --- answers --------------------------------------------------------------------------
 
+    def _matched(self, query, filter_query, seg: _Segment, cache: dict, n: int):
+        """``(scores, matched)`` of ``query`` in segment ``n``: live posts only, and only
+        those ``filter_query`` keeps."""
+        scores, matched = self._eval(query, seg, cache, n)
+        matched = matched & seg.arrays.live()
+        if filter_query is not None:
+            matched &= self._eval(filter_query, seg, cache, n)[1]
+        return scores, matched
+
     def search(
         self,
         query,
@@ -276,10 +285,7 @@ class Engine:
         for n, seg in enumerate(self.segments):
             if not seg.size:
                 continue
-            scores, matched = self._eval(query, seg, cache, n)
-            matched = matched & seg.arrays.live()
-            if filter_query is not None:
-                matched &= self._eval(filter_query, seg, cache, n)[1]
+            scores, matched = self._matched(query, filter_query, seg, cache, n)
             local = np.flatnonzero(matched)
             total += len(local)
             if facets:
@@ -311,10 +317,7 @@ class Engine:
         for n, seg in enumerate(self.segments):
             if not seg.size:
                 continue
-            _, matched = self._eval(query, seg, cache, n)
-            matched = matched & seg.arrays.live()
-            if filter_query is not None:
-                matched &= self._eval(filter_query, seg, cache, n)[1]
+            _, matched = self._matched(query, filter_query, seg, cache, n)
             found.append(np.flatnonzero(matched) + seg.offset)
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 

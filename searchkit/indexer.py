@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import os
 import time
@@ -19,7 +18,7 @@ from .codec import commit_segments, open_writer, reader_segments
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk_batches
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, document_maker, read_signature
-from .writer import build_here, build_parallel, shares
+from .writer import build_here, build_parallel, paused_gc, shares
 
 #: Commit at least this often during a long build, so that a crash loses little.
 COMMIT_EVERY = 20_000
@@ -286,13 +285,8 @@ def _sync(paths, generation, config, jobs, report, progress, drafts, commit_ever
     # Hundreds of thousands of keys, signatures and files that all live until the run ends:
     # the cyclic garbage collector would walk them again and again (0.12 s of a one-post
     # update at 200,000 posts) for nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         _sync_posts(paths, generation, config, jobs, report, progress, drafts, commit_every)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commit_every) -> None:

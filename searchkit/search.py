@@ -16,7 +16,7 @@ import numpy as np
 from whoosh import query as wq
 
 from . import store
-from .analysis import fold_text
+from .analysis import bare_text, fold_text
 from .codec import reader_segments
 from .engine import Engine
 from .errors import IndexDamaged, QueryError, SearchkitError
@@ -70,9 +70,6 @@ MAX_QUERY = 2000
 ENGINES = ("arrays", "whoosh")
 _SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 TEXT_FIELDS = ("title", "body")
-#: What the span reward leaves out of the query and of the text: punctuation and spaces, so
-#: that ``7月末，我国`` holds the trigram ``月末我`` of ``7月末我国``.
-_NOT_WORD = re.compile(r"[\W_]+")
 #: A field name just before a colon: ASCII, at the start of a word.
 _FIELD_NAME = re.compile(r"(?:^|(?<=[\s(]))[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -384,10 +381,7 @@ class Searcher:
         options = options or SearchOptions()
         if options.sort not in SORTS:
             raise QueryError(f"unknown sort {options.sort!r}; use one of {', '.join(SORTS)}")
-        if options.since and options.until and options.since > options.until:
-            raise QueryError(
-                f"--since {options.since.isoformat()} is after --until {options.until.isoformat()}"
-            )
+        _check_dates(options)
         started = time.perf_counter()
         plan = self.plan(text)
         self.refresh()
@@ -461,7 +455,7 @@ class Searcher:
     def sketches(self, docnums: list[int]) -> list:
         """Each post's near-duplicate sketch (:class:`searchkit.dupes.Sketch`), from its
         column, or made from its text where the index has none (an index made before)."""
-        from .dupes import Sketch, sketch
+        from .dupes import Sketch
 
         column = (
             self.searcher.reader().column_reader("near", translate=False)
@@ -471,10 +465,7 @@ class Searcher:
         out = []
         for docnum in docnums:
             found = Sketch.from_bytes(column[docnum]) if column is not None else None
-            if found is None:
-                stored = self.searcher.stored_fields(docnum)
-                found = sketch(stored.get("text") or stored.get("title", ""), self.config.fold)
-            out.append(found)
+            out.append(found if found is not None else self._sketch_from_text(docnum))
         return out
 
     def _whoosh_top(self, query, options, depth, filter_query):
@@ -564,10 +555,7 @@ class Searcher:
         if by not in PERIODS:
             raise QueryError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
         options = options or SearchOptions()
-        if options.since and options.until and options.since > options.until:
-            raise QueryError(
-                f"--since {options.since.isoformat()} is after --until {options.until.isoformat()}"
-            )
+        _check_dates(options)
         started = time.perf_counter()
         plans = [self.plan(text) for text in queries]
         self.refresh()
@@ -588,7 +576,7 @@ class Searcher:
         """Every group of near-duplicate posts in the index (or the ``limit`` largest),
         largest first; in each, the posts oldest first (the first is the original story, as
         far as dates tell)."""
-        from .dupes import THRESHOLD, Sketch, group, sketch
+        from .dupes import THRESHOLD, Sketch, group
 
         threshold = THRESHOLD if threshold is None else threshold
         if not 0 < threshold <= 1:
@@ -604,9 +592,7 @@ class Searcher:
                 for local in np.flatnonzero(arrays.live()).tolist():
                     found = Sketch.from_bytes(near[local])
                     if found is None:  # an index made before sketches: from the text
-                        stored = self.searcher.stored_fields(arrays.offset + local)
-                        text = stored.get("text") or stored.get("title", "")
-                        found = sketch(text, self.config.fold)
+                        found = self._sketch_from_text(arrays.offset + local)
                         made += 1
                     docnums.append(arrays.offset + local)
                     sketches.append(found)
@@ -623,6 +609,13 @@ class Searcher:
         )
         report.took_ms = _ms(started)
         return report
+
+    def _sketch_from_text(self, docnum: int):
+        """The sketch of a post the index holds none for (an index made before them)."""
+        from .dupes import sketch
+
+        stored = self.searcher.stored_fields(docnum)
+        return sketch(stored.get("text") or stored.get("title", ""), self.config.fold)
 
     def _post_ref(self, docnum: int) -> PostRef:
         stored = self.searcher.stored_fields(docnum)
@@ -737,12 +730,6 @@ def _field_of(query: wq.Query) -> str | None:
     return query.field() if query.is_leaf() else None
 
 
-def bare_text(text: str, fold: str) -> str:
-    """``text`` as the rewards compare it: punctuation and spaces left out, then folded as
-    queries are (leaving the full-width punctuation out first spares NFKC most of its work)."""
-    return fold_text(_NOT_WORD.sub("", text), fold)
-
-
 def text_shares(
     grams: list[str], words: list[str], idf: list[float], texts: list[tuple[str, str]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -766,6 +753,13 @@ def text_shares(
         weights = np.asarray(idf, dtype=float)
         covers = held @ (weights / weights.sum())
     return spans, leads, covers
+
+
+def _check_dates(options: SearchOptions) -> None:
+    if options.since and options.until and options.since > options.until:
+        raise QueryError(
+            f"--since {options.since.isoformat()} is after --until {options.until.isoformat()}"
+        )
 
 
 def _first(docnums: Iterable[int]) -> int | None:

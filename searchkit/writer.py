@@ -8,12 +8,13 @@ the caller's writer to commit.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
 import signal
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .codec import SegmentBuilder
@@ -68,27 +69,38 @@ def build(ix, share: Share, to_document: Callable, read: Callable, tick: Callabl
     outcomes: list[Outcome] = []
     # Millions of small objects that all live until the segment is written: the cyclic
     # garbage collector would walk them again and again for nothing.
+    with paused_gc():
+        try:
+            for source, post, notes in read(share.sources):
+                tick()
+                if post is None:
+                    outcomes.append(Outcome(source.root, source.path, "skipped", notes))
+                    continue
+                old = share.digests.get((source.root, source.path))
+                if old == post.digest:
+                    outcomes.append(
+                        Outcome(
+                            source.root, source.path, "unchanged", notes, source.size, source.mtime
+                        )
+                    )
+                    continue
+                builder.add_document(**to_document(post))
+                kind = "added" if old is None else "updated"
+                outcomes.append(Outcome(source.root, source.path, kind, notes))
+            return builder.finish(), outcomes
+        except BaseException:
+            builder.abandon()
+            raise
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection inside (as it was after): for work that makes many
+    objects that all live to its end."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for source, post, notes in read(share.sources):
-            tick()
-            if post is None:
-                outcomes.append(Outcome(source.root, source.path, "skipped", notes))
-                continue
-            old = share.digests.get((source.root, source.path))
-            if old == post.digest:
-                outcomes.append(
-                    Outcome(source.root, source.path, "unchanged", notes, source.size, source.mtime)
-                )
-                continue
-            builder.add_document(**to_document(post))
-            kind = "added" if old is None else "updated"
-            outcomes.append(Outcome(source.root, source.path, kind, notes))
-        return builder.finish(), outcomes
-    except BaseException:
-        builder.abandon()
-        raise
+        yield
     finally:
         if collecting:
             gc.enable()
