@@ -144,7 +144,7 @@ def color_option(func):
 
 
 def json_option(func):
-    return click.option("json_", "--json", is_flag=True, help="Print JSON.")(func)
+    return click.option("json_", "--json", is_flag=True, help="Print one JSON object.")(func)
 
 
 def output_options(func):
@@ -164,9 +164,9 @@ def output_options(func):
 
     for option in reversed(
         [
-            click.option("json_", "--json", is_flag=True, help="Print one JSON object."),
+            json_option,
             click.option("--jsonl", is_flag=True, help="Print one JSON hit per line."),
-            click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR=1)."),
+            color_option,
             click.option("--pager", is_flag=True, help="Page the text output (less, or $PAGER)."),
         ]
     ):
@@ -362,7 +362,7 @@ def search(query, index, batch, jobs, fmt, collapse, **settings):
 @click.option("--until", callback=_date, metavar="DATE", help="To DATE.")
 @click.option("--tag", "tags", multiple=True, help="Only posts with this tag (repeatable).")
 @click.option("--category", "categories", multiple=True, help="Only posts in this category.")
-@click.option("json_", "--json", is_flag=True, help="Print one JSON object.")
+@json_option
 @click.option(
     "--csv", "csv_", is_flag=True, help="Print CSV: a period per row, a query per column."
 )
