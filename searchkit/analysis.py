@@ -366,15 +366,100 @@ def _names(word: str, names: dict, table: dict, config: AnalyzerConfig, search: 
 
 def word_positions(text: str, config: AnalyzerConfig) -> dict[str, list[int]]:
     """The chain over normalised ``text`` in search mode, gathered by token: what
-    :func:`segment` gives, without offsets.  This is the indexer's hot path, so it works on
-    jieba's plain word lists and decides each distinct word once per process."""
+    :func:`segment` gives, without offsets."""
+    found: dict[str, list[int]] = {}
+    tokens, positions = word_stream(text, config)
+    for token, at in zip(tokens, positions, strict=True):
+        seen = found.get(token)
+        if seen is None:
+            found[token] = [at]
+        else:
+            seen.append(at)
+    return found
+
+
+def word_stream(text: str, config: AnalyzerConfig) -> tuple[list[str], list[int]]:
+    """The chain over normalised ``text`` in search mode: its tokens and their positions, in
+    the order of the text (positions never decrease).
+
+    This is the indexer's hot path.  Search mode's shorter words depend only on the word of
+    the default cut they sit in (jieba adds the dictionary's 2- and 3-character words inside
+    each word of more than 2 characters, then the word), so each distinct word's tokens,
+    its shorter words' included, are decided once per process and the text is one pass over
+    the default cut."""
+    jieba = _segmenter(config.userdict)
+    words = jieba.cut(text, config.hmm)
+    table = _stream_table(config)
+    tokens: list[str] = []
+    positions: list[int] = []
+    add_token = tokens.append
+    add_position = positions.append
+    at = 0  # the next word's position
+    for word in words:
+        entry = table.get(word)
+        if entry is None:
+            entry = table[word] = _stream_entry(word, config, jieba)
+            if entry is _UNSURE:
+                return _merged_stream(text, config)
+        elif entry is _UNSURE:
+            return _merged_stream(text, config)
+        found, step = entry
+        if found:
+            if len(found) == 1:
+                add_token(found[0])
+                add_position(at)
+            else:
+                tokens.extend(found)
+                positions.extend([at] * len(found))
+        at += step
+    return tokens, positions
+
+
+#: A word whose shorter words cannot be told apart from its own cut (jieba cuts it alone
+#: otherwise than in the text): texts with it take :func:`_merged_stream`.
+_UNSURE: tuple = ("<unsure>",)
+
+
+@lru_cache(maxsize=8)
+def _stream_table(config: AnalyzerConfig) -> dict[str, tuple[tuple[str, ...], int]]:
+    """word of the default cut -> (its tokens, its shorter words' first, and 1 if it takes
+    a position, 0 for punctuation), or ``_UNSURE``."""
+    return {}
+
+
+def _stream_entry(word: str, config: AnalyzerConfig, jieba) -> tuple[tuple[str, ...], int]:
+    names = _names(word, _name_table(config, True), _word_table(config, True), config, True)
+    extras: list[str] = []
+    if len(word) > 2:
+        if jieba.cut(word, config.hmm) != [word]:
+            return _UNSURE
+        inside = jieba.cut_for_search(word, config.hmm)
+        if not inside or inside[-1] != word:
+            return _UNSURE
+        candidates = _extra_table(config)
+        for extra in inside[:-1]:
+            keep = candidates.get(extra)
+            if keep is None:
+                keep = candidates[extra] = (extra,) if _extra_candidate(extra, config) else ()
+            if keep and extra not in names:  # the word itself gave it already
+                extras.append(extra)
+    if names is _PUNCT:
+        return tuple(extras), 0
+    return (*extras, *names), 1
+
+
+def _merged_stream(text: str, config: AnalyzerConfig) -> tuple[list[str], list[int]]:
+    """:func:`word_stream` by merging search mode's words into the default cut's."""
     jieba = _segmenter(config.userdict)
     words = jieba.cut(text, config.hmm)
     full = jieba.cut_for_search(text, config.hmm)
     table = _word_table(config, True)
     names = _name_table(config, True)
     candidates = _extra_table(config)
-    found: dict[str, list[int]] = {}
+    tokens: list[str] = []
+    positions: list[int] = []
+    add_token = tokens.append
+    add_position = positions.append
     pos = -1
     j = 0
     count = len(words)
@@ -400,13 +485,13 @@ def word_positions(text: str, config: AnalyzerConfig) -> dict[str, list[int]]:
             if word in outer:
                 continue  # the word it sits in gave it already
             at = pos + 1
-        for token in keep:
-            seen = found.get(token)
-            if seen is None:
-                found[token] = [at]
-            else:
-                seen.append(at)
-    return found
+        if len(keep) == 1:
+            add_token(keep[0])
+            add_position(at)
+        else:
+            tokens.extend(keep)
+            positions.extend([at] * len(keep))
+    return tokens, positions
 
 
 @lru_cache(maxsize=8)
@@ -451,6 +536,11 @@ class ChineseAnalyzer(Analyzer):
     def positions(self, value: str) -> dict[str, list[int]]:
         """Each index token of ``value`` with its positions (see :func:`word_positions`)."""
         return word_positions(normalize(value, self.config.fold)[0], self.config)
+
+    def stream(self, value: str) -> tuple[list[str], list[int]]:
+        """The index tokens of ``value`` and their positions, in order (see
+        :func:`word_stream`)."""
+        return word_stream(normalize(value, self.config.fold)[0], self.config)
 
     def tokens(self, value: str, search: bool = True) -> Iterator[tuple[str, int, int, int]]:
         """``(token, position, start, end)`` with offsets into ``value`` itself."""

@@ -610,6 +610,161 @@ class _ViewReader:
 # --- writing segments ---------------------------------------------------------------------------
 
 
+class _Vocabulary(dict):
+    """Token -> number, numbering a token the first time it is looked up."""
+
+    __slots__ = ("tokens",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: list[str] = []
+
+    def __missing__(self, token: str) -> int:
+        number = self[token] = len(self.tokens)
+        self.tokens.append(token)
+        return number
+
+
+class TokenStreams:
+    """The tokens of one field of a segment's posts, in order, as arrays: each occurrence's
+    token number and position, and each post's number and count of occurrences.  At the end
+    they are sorted by token and post, and each term's postings (frequencies and the positions
+    as :class:`CompactPositions` writes them) are made with numpy, not posting by posting."""
+
+    def __init__(self) -> None:
+        self.vocabulary = _Vocabulary()
+        self.numbers = array("I")
+        self.positions = array("I")
+        self.docnums: list[int] = []
+        self.counts: list[int] = []
+
+    def add(self, docnum: int, tokens: list[str], positions: list[int]) -> int:
+        """Add one post's tokens and their (never decreasing) positions; returns how many."""
+        self.numbers.extend(map(self.vocabulary.__getitem__, tokens))
+        self.positions.extend(positions)
+        self.docnums.append(docnum)
+        self.counts.append(len(tokens))
+        return len(tokens)
+
+    def write(self, postfile, prefix: bytes, lengths: dict[int, int], boost: float) -> list:
+        """Write every term's postings; returns the term-dictionary entries, in term order."""
+        if not self.numbers:
+            return []
+        tokens = [token.encode("utf-8") for token in self.vocabulary.tokens]
+        order = sorted(range(len(tokens)), key=tokens.__getitem__)
+        rank = np.empty(len(tokens), dtype=np.uint32)
+        rank[order] = np.arange(len(tokens), dtype=np.uint32)
+        terms = rank[np.frombuffer(self.numbers, dtype=np.uint32)]
+        sort = np.argsort(terms, kind="stable")  # by term, then post and position as added
+        terms = terms[sort]
+        docs = np.repeat(np.asarray(self.docnums, dtype=np.uint32), self.counts)[sort]
+        positions = np.frombuffer(self.positions, dtype=np.uint32).astype(np.int32)[sort]
+        del sort
+        self.numbers = self.positions = array("I")
+        total = len(terms)
+
+        # one posting per run of (term, post), its positions as deltas
+        starts = np.ones(total, dtype=bool)
+        starts[1:] = (terms[1:] != terms[:-1]) | (docs[1:] != docs[:-1])
+        first = np.flatnonzero(starts)
+        del starts
+        posting_terms, posting_docs = terms[first], docs[first]
+        del terms, docs
+        freqs = np.diff(first, append=total)
+        deltas = positions.copy()
+        deltas[1:] -= positions[:-1]
+        deltas[first] = positions[first]  # a posting's first position is itself
+        del positions
+        blob, sizes = _position_blob(deltas, first, freqs)
+        del deltas
+        ends = np.cumsum(sizes)
+        weights = freqs.astype(np.float64) * boost
+        del freqs
+        doc_lengths = np.zeros(int(posting_docs.max()) + 1, dtype=np.float64)
+        for docnum, length in lengths.items():
+            if docnum < len(doc_lengths):
+                doc_lengths[docnum] = length
+        field_lengths = doc_lengths[posting_docs]
+
+        # one term-dictionary entry per run of a term: a short list in plain Python
+        term_starts = np.flatnonzero(np.diff(posting_terms, prepend=-1) != 0)
+        term_sizes = np.diff(term_starts, append=len(first))
+        small = term_sizes <= _SMALL_LIST
+        picked = np.flatnonzero(np.repeat(small, term_sizes))
+        small_docs = posting_docs[picked].tolist()
+        small_weights = weights[picked].tolist()
+        small_lengths = [int(n) for n in field_lengths[picked].tolist()]
+        small_ends = ends[picked].tolist()
+        small_begins = (ends[picked] - sizes[picked]).tolist()
+        blob_bytes = blob.tobytes()
+        del blob, picked
+        view = memoryview(blob_bytes)
+        entries = []
+        at = 0  # in the short lists
+        for term, start, size, short in zip(
+            posting_terms[term_starts].tolist(),
+            term_starts.tolist(),
+            term_sizes.tolist(),
+            small.tolist(),
+            strict=True,
+        ):
+            key = prefix + tokens[order[term]]
+            if short:
+                end = at + size
+                # a one-byte position is the shared object CompactPositions gives, which
+                # pickle writes once per term: the same bytes as a post-by-post build
+                values = [
+                    _ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
+                    for begin, stop in zip(small_begins[at:end], small_ends[at:end], strict=True)
+                ]
+                entry = write_postings(
+                    postfile,
+                    small_docs[at:end],
+                    small_weights[at:end],
+                    values,
+                    small_lengths[at:end],
+                )
+                at = end
+            else:
+                stop = start + size
+                entry = write_arrays(
+                    postfile,
+                    posting_docs[start:stop],
+                    weights[start:stop],
+                    sizes[start:stop],
+                    view[int(ends[start] - sizes[start]) : int(ends[stop - 1])],
+                    field_lengths[start:stop],
+                )
+            entries.append((key, entry))
+        return entries
+
+
+def _position_blob(deltas, first, freqs):
+    """Each posting's positions (``deltas``, a posting's ``first`` being its position) as
+    :class:`CompactPositions` encodes them, one after the other; returns the bytes (as an
+    array) and each posting's size."""
+    top = np.maximum.reduceat(deltas, first)
+    width = np.where(top < 0x100, 1, np.where(top < 0x10000, 2, 4)).astype(np.int64)
+    del top
+    sizes = 1 + freqs * width
+    begins = np.cumsum(sizes) - sizes
+    blob = np.zeros(int(begins[-1] + sizes[-1]), dtype=np.uint8)
+    blob[begins] = np.where(width == 1, ord("B"), np.where(width == 2, ord("H"), ord("I")))
+    posting = np.repeat(np.arange(len(first), dtype=np.int64), freqs)
+    occurrence_width = width[posting]
+    # where each delta goes: after its posting's code, at its index in the posting
+    at = (
+        begins[posting]
+        + 1
+        + (np.arange(len(deltas), dtype=np.int64) - first[posting]) * (occurrence_width)
+    )
+    del posting
+    for byte in range(4):  # little-endian, as many bytes as the posting's width
+        some = occurrence_width > byte
+        blob[at[some] + byte] = (deltas[some] >> (8 * byte)) & 0xFF
+    return blob, sizes
+
+
 class SegmentBuilder(SegmentWriter):
     """A writer of one new segment: documents in, a segment out; no deletes, no merges.
 
@@ -627,6 +782,8 @@ class SegmentBuilder(SegmentWriter):
         # segments being merged: their arrays and each post's new number (-1: deleted)
         self._sources: list[tuple[SegmentArrays, np.ndarray]] = []
         self._list_cache: dict[tuple[int, str], tuple[list[int], list[int]]] = {}
+        # fieldname -> the token streams of a field that gives them (``index_stream``)
+        self._streams: dict[str, TokenStreams] = {}
 
     def add_segment(self, reader) -> None:
         """Append the live posts of an open segment reader: stored fields and columns one
@@ -693,15 +850,22 @@ class SegmentBuilder(SegmentWriter):
             fieldobj = schema[name]
             length = 0
             if fieldobj.indexed:
-                terms = self._terms.setdefault(name, {})
-                for btext, freq, weight, vbytes in fieldobj.index(value):
-                    posting = (docnum, weight, vbytes)
-                    found = terms.get(btext)
-                    if found is None:
-                        terms[btext] = [posting]
-                    else:
-                        found.append(posting)
-                    length += freq
+                stream = getattr(fieldobj, "index_stream", None)
+                if stream is not None:  # tokens in order: postings made as arrays at the end
+                    streams = self._streams.get(name)
+                    if streams is None:
+                        streams = self._streams[name] = TokenStreams()
+                    length = streams.add(docnum, *stream(value))
+                else:
+                    terms = self._terms.setdefault(name, {})
+                    for btext, freq, weight, vbytes in fieldobj.index(value):
+                        posting = (docnum, weight, vbytes)
+                        found = terms.get(btext)
+                        if found is None:
+                            terms[btext] = [posting]
+                        else:
+                            found.append(posting)
+                        length += freq
                 if fieldobj.scorable:
                     self._lengths.setdefault(name, {})[docnum] = byte_to_length(
                         length_to_byte(length)
@@ -725,21 +889,26 @@ class SegmentBuilder(SegmentWriter):
             return
         fieldwriter = self.fieldwriter
         postfile = fieldwriter._postfile  # private: the segment's postings file
-        for name in sorted(self._terms):
-            terms = self._terms[name]
+        for name in sorted(set(self._terms) | set(self._streams)):
             lengths = self._lengths.get(name, {})
             fieldwriter.start_field(name, self.schema[name])
             prefix = pack_ushort(fieldwriter._fieldid)  # private: the field's number
-            entries = []
-            for btext in sorted(terms):
-                docnums, weights, values = zip(*terms[btext], strict=True)
-                found = [lengths.get(d, 0) for d in docnums]
-                entry = write_postings(postfile, docnums, weights, values, found)
-                entries.append((prefix + btext, entry))
+            if name in self._streams:
+                boost = self.schema[name].format.field_boost
+                entries = self._streams[name].write(postfile, prefix, lengths, boost)
+            else:
+                terms = self._terms[name]
+                entries = []
+                for btext in sorted(terms):
+                    docnums, weights, values = zip(*terms[btext], strict=True)
+                    found = [lengths.get(d, 0) for d in docnums]
+                    entry = write_postings(postfile, docnums, weights, values, found)
+                    entries.append((prefix + btext, entry))
             add_terms(fieldwriter._tindex, entries)  # private: the term dictionary
             fieldwriter.finish_field()
         fieldwriter.close()
         self._terms.clear()
+        self._streams.clear()
         self._lengths.clear()
 
     def _flush_merged(self) -> None:

@@ -161,3 +161,26 @@ def test_each_step_of_the_chain():
     assert not extra_token("数据", config, ("数据", "数据中心"))  # given by its word already
     assert not extra_token("的", config, ())
     assert not extra_token("%", config, ())
+
+
+def test_the_stream_of_each_word_equals_merging_search_mode_into_the_cut():
+    """The index path decides each word of the default cut once (its shorter words with
+    it); a word jieba's HMM made up that jieba cuts otherwise alone (艺评家) sends its text the
+    merging way.  Both give the same tokens and positions."""
+    from conftest import EXAMPLES
+
+    from searchkit.analysis import _UNSURE, _merged_stream, _stream_table, word_stream
+    from searchkit.documents import SkipFile, read_post, walk
+
+    config = AnalyzerConfig()
+    texts = ["台湾的艺评家高千惠表示", "总书记首站来到霍州市，学术研究与影视作品。", "。。", ""]
+    for source in walk([EXAMPLES], []):
+        try:
+            post = read_post(source)
+        except SkipFile:
+            continue
+        texts.append(normalize(post.title + "\n" + post.body)[0])
+    for text in texts:
+        assert word_stream(text, config) == _merged_stream(text, config), text[:40]
+    assert _stream_table(config)["艺评家"] is _UNSURE
+    assert _stream_table(config)["总书记"] == (("书记", "总书记"), 1)

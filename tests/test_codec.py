@@ -185,3 +185,62 @@ def test_a_short_list_is_written_as_numpy_writes_it(postings, start):
         np.asarray(lengths, dtype=np.float64),
     )
     assert entry == other and plain.getvalue() == arrays.getvalue()
+
+
+def _segment_files(folder) -> dict[str, bytes]:
+    """Each file of the one segment of the index in ``folder`` by its kind, as bytes."""
+    ix = whoosh_index.open_dir(str(folder))
+    (segment,) = ix._segments()
+    files = segment.open_compound_file(ix.storage)
+    out = {}
+    for name in files.list():
+        kind = name.split(".", 1)[1]
+        out[kind] = bytes(files.open_file(name).read(files.file_length(name)))
+    return out
+
+
+def _build_segment(folder, docs, streams: bool) -> None:
+    from searchkit.analysis import AnalyzerConfig
+    from searchkit.schema import build_schema
+    from searchkit.writer import SegmentBuilder
+
+    folder.mkdir()
+    schema = build_schema(AnalyzerConfig())
+    if not streams:  # each field's postings through Field.index, post by post
+        for name in ("title", "body"):
+            schema[name].index_stream = None
+    ix = whoosh_index.create_in(str(folder), schema)
+    builder = SegmentBuilder(ix)
+    for doc in docs:
+        builder.add_document(**doc)
+    segment = builder._finalize_segment()
+    writer = ix.writer(codec=SearchkitCodec())
+    writer._close_segment()
+    writer._commit_toc([segment])
+    writer._finish()
+
+
+def test_token_streams_write_the_bytes_of_a_post_by_post_build(tmp_path):
+    """The postings made as arrays from each field's token stream are the bytes the posting
+    by posting path writes: terms in a few posts (inline), in some (short lists), in many
+    (arrays), and positions that need 1, 2 and 4 bytes."""
+    from searchkit.documents import Post
+    from searchkit.schema import post_to_document
+
+    docs = _documents()
+    for n in range(90):  # a word in every post: a term with more postings than a short list
+        body = f"常见词语出现在第{n}篇。" + "数据中心液冷技术，" * (n % 7) + f"独有标记{n}号。"
+        docs.append(
+            post_to_document(Post.from_text(f"p{n}.md", f"---\ntitle: 第{n}篇\n---\n{body}"))
+        )
+    far = "远处的词。" + "填充文字的句子里有很多词语，" * 14_000 + "远处的词。"
+    docs.append(post_to_document(Post.from_text("far.md", f"---\ntitle: 远\n---\n{far}")))
+    _build_segment(tmp_path / "streams", docs, streams=True)
+    _build_segment(tmp_path / "posts", docs, streams=False)
+    ours, theirs = _segment_files(tmp_path / "streams"), _segment_files(tmp_path / "posts")
+    assert ours.keys() == theirs.keys() and "pst" in ours and "trm" in ours
+    for kind in ours:
+        assert ours[kind] == theirs[kind], kind
+    reader = whoosh_index.open_dir(str(tmp_path / "streams")).reader()
+    [(_, far_positions)] = reader.postings("body", "远处".encode()).items_as("positions")
+    assert far_positions[0] < 0x100 and far_positions[-1] - far_positions[0] >= 0x10000
