@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -380,72 +381,159 @@ def word_positions(text: str, config: AnalyzerConfig) -> dict[str, list[int]]:
 
 def word_stream(text: str, config: AnalyzerConfig) -> tuple[list[str], list[int]]:
     """The chain over normalised ``text`` in search mode: its tokens and their positions, in
-    the order of the text (positions never decrease).
-
-    This is the indexer's hot path.  Search mode's shorter words depend only on the word of
-    the default cut they sit in (jieba adds the dictionary's 2- and 3-character words inside
-    each word of more than 2 characters, then the word), so each distinct word's tokens,
-    its shorter words' included, are decided once per process and the text is one pass over
-    the default cut."""
-    jieba = _segmenter(config.userdict)
-    words = jieba.cut(text, config.hmm)
-    table = _stream_table(config)
+    the order of the text (positions never decrease); see :class:`WordTable`."""
+    table = word_table(config)
     tokens: list[str] = []
     positions: list[int] = []
-    add_token = tokens.append
-    add_position = positions.append
     at = 0  # the next word's position
-    for word in words:
-        entry = table.get(word)
-        if entry is None:
-            entry = table[word] = _stream_entry(word, config, jieba)
-            if entry is _UNSURE:
-                return _merged_stream(text, config)
-        elif entry is _UNSURE:
-            return _merged_stream(text, config)
-        found, step = entry
-        if found:
-            if len(found) == 1:
-                add_token(found[0])
-                add_position(at)
-            else:
-                tokens.extend(found)
-                positions.extend([at] * len(found))
-        at += step
+    for entry in table.entries(text):
+        found = table.entry_tokens(entry)
+        tokens.extend(found)
+        positions.extend([at] * len(found))
+        at += table.steps[entry]
     return tokens, positions
 
 
-#: A word whose shorter words cannot be told apart from its own cut (jieba cuts it alone
-#: otherwise than in the text): texts with it take :func:`_merged_stream`.
-_UNSURE: tuple = ("<unsure>",)
+class _Unsure(Exception):
+    """A word whose shorter words cannot be told from its own cut (jieba cuts it alone
+    otherwise than in the text, as it may a word its HMM made up)."""
+
+
+class WordTable:
+    """The index path's table of the words of jieba's default cut, one per analyzer
+    configuration and process.
+
+    Search mode's shorter words depend only on the word of the default cut they sit in (jieba
+    adds the dictionary's shorter words inside each word, then the word), so each distinct
+    word's tokens, its shorter words' first, are decided once: the word's *entry* is its
+    tokens (as numbers, :attr:`tokens`), all at one position, and the step to the next word's
+    position (1, or 0 for punctuation).  A text is then the entries of its words, one pass over
+    the default cut; a text with a word jieba cuts otherwise alone is merged the slow way
+    (:func:`_merged_stream`) and given entries of its own, one per position.
+    """
+
+    def __init__(self, config: AnalyzerConfig):
+        self.config = config
+        self.jieba = _segmenter(config.userdict)
+        self.words = _Entries(self)
+        self.unsure: set[str] = set()
+        self.tokens: list[str] = []  # token number -> token
+        self.encoded: list[bytes] = []  # token number -> its UTF-8 bytes
+        self.numbers: dict[str, int] = {}  # token -> token number
+        self.starts = array("I")  # entry -> where its token numbers start in flat
+        self.sizes: list[int] = []  # entry -> how many tokens
+        self.steps = array("B")  # entry -> 1 if it takes a position, 0 if not
+        self.flat = array("I")  # the entries' token numbers, one after the other
+
+    def entries(self, text: str) -> list[int]:
+        """The entries of normalised ``text``'s words, in order."""
+        words = self.jieba.cut(text, self.config.hmm)
+        try:
+            return list(map(self.words.__getitem__, words))
+        except _Unsure:
+            return self._merged(text)
+
+    def length(self, entries: list[int]) -> int:
+        """How many tokens the entries give."""
+        return sum(map(self.sizes.__getitem__, entries))
+
+    def entry_tokens(self, entry: int) -> list[str]:
+        start = self.starts[entry]
+        return [self.tokens[n] for n in self.flat[start : start + self.sizes[entry]]]
+
+    def _add(self, tokens, step: int) -> int:
+        numbers = self.numbers
+        for token in tokens:
+            if token not in numbers:
+                numbers[token] = len(self.tokens)
+                self.tokens.append(token)
+                self.encoded.append(token.encode("utf-8"))
+        self.starts.append(len(self.flat))
+        self.flat.extend(numbers[token] for token in tokens)
+        self.sizes.append(len(tokens))
+        self.steps.append(step)
+        return len(self.sizes) - 1
+
+    def _entry(self, word: str) -> int:
+        if word in self.unsure:
+            raise _Unsure(word)
+        config = self.config
+        names = _names(word, _name_table(config, True), _word_table(config, True), config, True)
+        extras: list[str] = []
+        if len(word) > 2:
+            inside = self.jieba.cut_for_search(word, config.hmm)
+            if self.jieba.cut(word, config.hmm) != [word] or not inside or inside[-1] != word:
+                self.unsure.add(word)
+                raise _Unsure(word)
+            candidates = _extra_table(config)
+            for extra in inside[:-1]:
+                keep = candidates.get(extra)
+                if keep is None:
+                    keep = candidates[extra] = (extra,) if _extra_candidate(extra, config) else ()
+                if keep and extra not in names:  # the word itself gave it already
+                    extras.append(extra)
+        if names is _PUNCT:
+            return self._add(extras, 0)
+        return self._add((*extras, *names), 1)
+
+    def _merged(self, text: str) -> list[int]:
+        """Entries made for this text alone: its tokens grouped by position."""
+        tokens, positions = _merged_stream(text, self.config)
+        entries: list[int] = []
+        at = 0
+        group: list[str] = []
+        for token, pos in zip(tokens, positions, strict=True):
+            while pos > at:
+                entries.append(self._add(group, 1))
+                group = []
+                at += 1
+            group.append(token)
+        entries.append(self._add(group, 0))
+        return entries
+
+    def expand(self, entries: array, counts: list[int], docnums: list[int]):
+        """The token numbers, posts and positions of every token of posts given as their
+        entries (one after the other), each post's count of entries, and their numbers."""
+        import numpy as np
+
+        entries = np.frombuffer(entries, dtype=np.uint32)
+        sizes = np.asarray(self.sizes, dtype=np.int64)[entries]
+        steps = np.frombuffer(self.steps, dtype=np.uint8)[entries].astype(np.int64)
+        # each word's position: the steps before it in its post
+        taken = np.cumsum(steps) - steps
+        firsts = np.cumsum(counts) - counts
+        has_words = np.asarray(counts) > 0
+        base = np.zeros(len(counts), dtype=np.int64)
+        base[has_words] = taken[firsts[has_words]]
+        word_positions = taken - np.repeat(base, counts)
+        del taken, steps
+        total = int(sizes.sum())
+        ends = np.cumsum(sizes)
+        within = np.arange(total, dtype=np.int64) - np.repeat(ends - sizes, sizes)
+        starts = np.frombuffer(self.starts, dtype=np.uint32).astype(np.int64)[entries]
+        numbers = np.frombuffer(self.flat, dtype=np.uint32)[np.repeat(starts, sizes) + within]
+        del within, starts
+        positions = np.repeat(word_positions.astype(np.int32), sizes)
+        word_docs = np.repeat(np.asarray(docnums, dtype=np.uint32), counts)
+        docs = np.repeat(word_docs, sizes)
+        return numbers, docs, positions
+
+
+class _Entries(dict):
+    """word -> entry, made when first asked for."""
+
+    def __init__(self, table: WordTable):
+        super().__init__()
+        self.table = table
+
+    def __missing__(self, word: str) -> int:
+        entry = self[word] = self.table._entry(word)
+        return entry
 
 
 @lru_cache(maxsize=8)
-def _stream_table(config: AnalyzerConfig) -> dict[str, tuple[tuple[str, ...], int]]:
-    """word of the default cut -> (its tokens, its shorter words' first, and 1 if it takes
-    a position, 0 for punctuation), or ``_UNSURE``."""
-    return {}
-
-
-def _stream_entry(word: str, config: AnalyzerConfig, jieba) -> tuple[tuple[str, ...], int]:
-    names = _names(word, _name_table(config, True), _word_table(config, True), config, True)
-    extras: list[str] = []
-    if len(word) > 2:
-        if jieba.cut(word, config.hmm) != [word]:
-            return _UNSURE
-        inside = jieba.cut_for_search(word, config.hmm)
-        if not inside or inside[-1] != word:
-            return _UNSURE
-        candidates = _extra_table(config)
-        for extra in inside[:-1]:
-            keep = candidates.get(extra)
-            if keep is None:
-                keep = candidates[extra] = (extra,) if _extra_candidate(extra, config) else ()
-            if keep and extra not in names:  # the word itself gave it already
-                extras.append(extra)
-    if names is _PUNCT:
-        return tuple(extras), 0
-    return (*extras, *names), 1
+def word_table(config: AnalyzerConfig) -> WordTable:
+    return WordTable(config)
 
 
 def _merged_stream(text: str, config: AnalyzerConfig) -> tuple[list[str], list[int]]:
@@ -537,10 +625,11 @@ class ChineseAnalyzer(Analyzer):
         """Each index token of ``value`` with its positions (see :func:`word_positions`)."""
         return word_positions(normalize(value, self.config.fold)[0], self.config)
 
-    def stream(self, value: str) -> tuple[list[str], list[int]]:
-        """The index tokens of ``value`` and their positions, in order (see
-        :func:`word_stream`)."""
-        return word_stream(normalize(value, self.config.fold)[0], self.config)
+    def entries(self, value: str) -> tuple[WordTable, list[int]]:
+        """The index path: the entries of ``value``'s words in this configuration's table
+        (see :class:`WordTable`)."""
+        table = word_table(self.config)
+        return table, table.entries(normalize(value, self.config.fold)[0])
 
     def tokens(self, value: str, search: bool = True) -> Iterator[tuple[str, int, int, int]]:
         """``(token, position, start, end)`` with offsets into ``value`` itself."""

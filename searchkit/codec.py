@@ -610,57 +610,46 @@ class _ViewReader:
 # --- writing segments ---------------------------------------------------------------------------
 
 
-class _Vocabulary(dict):
-    """Token -> number, numbering a token the first time it is looked up."""
-
-    __slots__ = ("tokens",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tokens: list[str] = []
-
-    def __missing__(self, token: str) -> int:
-        number = self[token] = len(self.tokens)
-        self.tokens.append(token)
-        return number
-
-
 class TokenStreams:
-    """The tokens of one field of a segment's posts, in order, as arrays: each occurrence's
-    token number and position, and each post's number and count of occurrences.  At the end
-    they are sorted by token and post, and each term's postings (frequencies and the positions
-    as :class:`CompactPositions` writes them) are made with numpy, not posting by posting."""
+    """The tokens of one field of a segment's posts, as the entries of their words in the
+    analyzer's :class:`searchkit.analysis.WordTable` (each word's tokens and the step to the
+    next position), with each post's number and count of words.  At the end they are expanded
+    to every token's number, post and position, sorted by term and post, and each term's
+    postings (frequencies and the positions as :class:`CompactPositions` writes them) are
+    made with numpy, not posting by posting."""
 
-    def __init__(self) -> None:
-        self.vocabulary = _Vocabulary()
-        self.numbers = array("I")
-        self.positions = array("I")
+    def __init__(self, table) -> None:
+        self.table = table
+        self.entries = array("I")
         self.docnums: list[int] = []
         self.counts: list[int] = []
 
-    def add(self, docnum: int, tokens: list[str], positions: list[int]) -> int:
-        """Add one post's tokens and their (never decreasing) positions; returns how many."""
-        self.numbers.extend(map(self.vocabulary.__getitem__, tokens))
-        self.positions.extend(positions)
+    def add(self, docnum: int, entries: list[int]) -> int:
+        """Add one post's words; returns how many tokens they give."""
+        self.entries.extend(entries)
         self.docnums.append(docnum)
-        self.counts.append(len(tokens))
-        return len(tokens)
+        self.counts.append(len(entries))
+        return self.table.length(entries)
 
     def write(self, postfile, prefix: bytes, lengths: dict[int, int], boost: float) -> list:
         """Write every term's postings; returns the term-dictionary entries, in term order."""
-        if not self.numbers:
+        if not self.entries:
             return []
-        tokens = [token.encode("utf-8") for token in self.vocabulary.tokens]
-        order = sorted(range(len(tokens)), key=tokens.__getitem__)
-        rank = np.empty(len(tokens), dtype=np.uint32)
-        rank[order] = np.arange(len(tokens), dtype=np.uint32)
-        terms = rank[np.frombuffer(self.numbers, dtype=np.uint32)]
+        numbers, docs, positions = self.table.expand(self.entries, self.counts, self.docnums)
+        self.entries = array("I")
+        if not len(numbers):
+            return []
+        tokens = self.table.encoded
+        used = np.zeros(len(tokens), dtype=bool)
+        used[numbers] = True
+        order = sorted(np.flatnonzero(used).tolist(), key=tokens.__getitem__)
+        rank = np.zeros(len(tokens), dtype=np.uint32)
+        rank[order] = np.arange(len(order), dtype=np.uint32)
+        terms = rank[numbers]
+        del numbers, used, rank
         sort = np.argsort(terms, kind="stable")  # by term, then post and position as added
-        terms = terms[sort]
-        docs = np.repeat(np.asarray(self.docnums, dtype=np.uint32), self.counts)[sort]
-        positions = np.frombuffer(self.positions, dtype=np.uint32).astype(np.int32)[sort]
+        terms, docs, positions = terms[sort], docs[sort], positions[sort]
         del sort
-        self.numbers = self.positions = array("I")
         total = len(terms)
 
         # one posting per run of (term, post), its positions as deltas
@@ -851,11 +840,12 @@ class SegmentBuilder(SegmentWriter):
             length = 0
             if fieldobj.indexed:
                 stream = getattr(fieldobj, "index_stream", None)
-                if stream is not None:  # tokens in order: postings made as arrays at the end
+                if stream is not None:  # words in order: postings made as arrays at the end
+                    table, entries = stream(value)
                     streams = self._streams.get(name)
                     if streams is None:
-                        streams = self._streams[name] = TokenStreams()
-                    length = streams.add(docnum, *stream(value))
+                        streams = self._streams[name] = TokenStreams(table)
+                    length = streams.add(docnum, entries)
                 else:
                     terms = self._terms.setdefault(name, {})
                     for btext, freq, weight, vbytes in fieldobj.index(value):

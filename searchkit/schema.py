@@ -36,10 +36,10 @@ class ChineseText(TEXT):
         for token, found in self.analyzer.positions(value).items():
             yield token.encode("utf-8"), len(found), len(found) * boost, encode(found)
 
-    def index_stream(self, value) -> tuple[list[str], list[int]]:
-        """The tokens of ``value`` and their positions, in order: what a segment builder
-        makes its postings from (:class:`searchkit.codec.TokenStreams`)."""
-        return self.analyzer.stream(value)
+    def index_stream(self, value):
+        """The analyzer's word table and the entries of ``value``'s words in it: what a
+        segment builder makes its postings from (:class:`searchkit.codec.TokenStreams`)."""
+        return self.analyzer.entries(value)
 
     def process_text(self, qstring, mode="", **kwargs):
         if mode == "query":

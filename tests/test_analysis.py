@@ -169,7 +169,7 @@ def test_the_stream_of_each_word_equals_merging_search_mode_into_the_cut():
     merging way.  Both give the same tokens and positions."""
     from conftest import EXAMPLES
 
-    from searchkit.analysis import _UNSURE, _merged_stream, _stream_table, word_stream
+    from searchkit.analysis import _merged_stream, word_stream, word_table
     from searchkit.documents import SkipFile, read_post, walk
 
     config = AnalyzerConfig()
@@ -182,5 +182,6 @@ def test_the_stream_of_each_word_equals_merging_search_mode_into_the_cut():
         texts.append(normalize(post.title + "\n" + post.body)[0])
     for text in texts:
         assert word_stream(text, config) == _merged_stream(text, config), text[:40]
-    assert _stream_table(config)["艺评家"] is _UNSURE
-    assert _stream_table(config)["总书记"] == (("书记", "总书记"), 1)
+    table = word_table(config)
+    assert "艺评家" in table.unsure
+    assert table.entry_tokens(table.words["总书记"]) == ["书记", "总书记"]
