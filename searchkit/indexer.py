@@ -18,7 +18,7 @@ from .codec import commit_segments, open_writer, reader_segments
 from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk_batches
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, document_maker, read_signature
-from .writer import build_here, build_parallel, paused_gc, shares
+from .writer import Builders, build_here, paused_gc, shares
 
 #: Commit at least this often during a long build, so that a crash loses little.
 COMMIT_EVERY = 20_000
@@ -221,7 +221,7 @@ def write_posts(
                 yield source, given[source.path], []
 
         try:
-            _write_chunk(ix, sources, remove, existing, digests, 1, report, None, {}, read)
+            _write_chunk(ix, sources, remove, existing, digests, report, read)
             store.sync_folder(generation)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -341,20 +341,39 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
 
     refreshed: dict[Key, tuple[int, float, str]] = {}
     commit_every = max(1, commit_every)
-    for first in range(0, max(len(to_read), 1), commit_every):
-        chunk = to_read[first : first + commit_every]
-        _write_chunk(
-            ix,
-            chunk,
-            gone if first == 0 else set(),
-            existing,
-            digests,
-            jobs,
-            report,
-            _progress(progress, first, len(to_read)),
-            refreshed,
-        )
-        store.sync_folder(generation)
+    chunks = [to_read[n : n + commit_every] for n in range(0, len(to_read), commit_every)]
+    maker = document_maker(ix.schema)
+    parallel = jobs > 1 and len(to_read) >= POOL_THRESHOLD
+    here = 0  # posts read in this process
+
+    def told(count: int) -> None:
+        if progress is not None:
+            progress(here + count, len(to_read))
+
+    with contextlib.ExitStack() as stack:
+        builders = stack.enter_context(Builders(ix, jobs, maker, _read)) if parallel else None
+
+        def start(chunk) -> bool:
+            """Hand ``chunk`` to the builders, if it is worth their while."""
+            if builders is None or len(chunk) < POOL_THRESHOLD:
+                return False
+            builders.submit(shares(chunk, digests, jobs))
+            return True
+
+        started = bool(chunks) and start(chunks[0])
+        for number, chunk in enumerate(chunks or [[]]):
+            if started:
+                built = builders.collect(told)
+            else:
+                share = shares(chunk, digests, 1)[0]
+                built = build_here(ix, share, maker, _read, told)
+                here += len(chunk)
+            # the builders read the next chunk while this one is committed
+            started = number + 1 < len(chunks) and start(chunks[number + 1])
+            _commit_chunk(
+                ix, built, gone if number == 0 else set(), existing, digests, report, refreshed
+            )
+            store.sync_folder(generation)
     report.documents = ix.doc_count()
     read = {(s.root, s.path) for s in to_read}
     kept = {k: v for k, v in touched.items() if k in seen and k not in read} | refreshed
@@ -377,28 +396,22 @@ def _moved_away(missing: set[Key], seen: set[Key]) -> set[Key]:
     return {key for key in missing if key[0] in moved}
 
 
-def _progress(progress, before: int, total: int):
-    if progress is None:
-        return None
-    return lambda done: progress(before + done, total)
+def _write_chunk(ix, chunk, gone, existing, digests, report, read) -> None:
+    """Write the posts of ``chunk`` as a new segment, built in this process, and commit
+    (see :func:`_commit_chunk`)."""
+    share = shares(chunk, digests, 1)[0]
+    built = build_here(ix, share, document_maker(ix.schema), read)
+    _commit_chunk(ix, built, gone, existing, digests, report, {})
 
 
-def _write_chunk(
-    ix, chunk, gone, existing, digests, jobs, report, progress, refreshed, read=None
-) -> None:
-    """Write the posts of ``chunk`` as new segments, delete what they replace, the posts in
-    ``gone`` and the posts that can no longer be read, and commit, all under one writer
-    (searchkit's own lock keeps other writers out, so Whoosh's is not taken: a forked
-    builder must not inherit it)."""
-    read = read or _read
+def _commit_chunk(ix, built, gone, existing, digests, report, refreshed) -> None:
+    """Commit the segments ``built`` (with the outcome of each post given to them), delete
+    what they replace, the posts in ``gone`` and the posts that can no longer be read, all
+    under one writer (searchkit's own lock keeps other writers out, so Whoosh's is not taken:
+    a forked builder must not inherit it)."""
+    segments, outcomes = built
     writer = open_writer(ix)
     try:
-        if jobs > 1 and len(chunk) >= POOL_THRESHOLD:
-            work = shares(chunk, digests, jobs)
-            segments, outcomes = build_parallel(ix, work, document_maker(ix.schema), read, progress)
-        else:
-            work = shares(chunk, digests, 1)[0]
-            segments, outcomes = build_here(ix, work, document_maker(ix.schema), read, progress)
         remove = set(gone)
         replaced = set()
         for outcome in outcomes:

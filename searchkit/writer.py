@@ -114,22 +114,47 @@ def build_parallel(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list, list[Outcome]]:
     """Build a segment per share, each in a forked process; returns the segments and the
-    outcomes, in the order of the shares.
+    outcomes, in the order of the shares."""
+    with Builders(ix, len(work), to_document, read) as builders:
+        builders.submit(work)
+        return builders.collect(progress)
 
-    The builders die with this process (whatever kills it), hold none of its locks, and are
-    killed when it stops for any reason before they are done.
+
+class Builders:
+    """Builder processes forked once for an update, each building the share it is handed into
+    a segment.  They outlive one commit: the indexer commits one chunk while they build the
+    next, and what each learnt of the words (:class:`searchkit.analysis.WordTable`) stays with
+    it.
+
+    They die with this process (whatever kills it), hold none of its locks, and are killed
+    when it leaves the ``with`` block for any reason before they are done.
     """
-    import multiprocessing as mp
-    import queue
-    import time
 
-    context = mp.get_context("fork")
-    counter = context.Value("l", 0)
-    results = context.Queue()
-    parent = os.getpid()
+    def __init__(self, ix, count: int, to_document: Callable, read: Callable):
+        import multiprocessing as mp
 
-    def run(number: int, share: Share) -> None:
-        _die_with(parent)
+        context = mp.get_context("fork")
+        self.counter = context.Value("l", 0)  # posts read so far, by every builder
+        self.results = context.Queue()
+        self.parent = os.getpid()
+        self.tasks = [context.SimpleQueue() for _ in range(count)]
+        self.workers = [
+            context.Process(target=self._serve, args=(n, ix, to_document, read), daemon=True)
+            for n in range(count)
+        ]
+        self.expected = 0
+
+    def __enter__(self) -> Builders:
+        for worker in self.workers:
+            worker.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _serve(self, number: int, ix, to_document: Callable, read: Callable) -> None:
+        _die_with(self.parent)
+        counter, parent = self.counter, self.parent
 
         def tick() -> None:
             if os.getppid() != parent:  # the indexer is gone: stop writing
@@ -137,48 +162,74 @@ def build_parallel(
             with counter.get_lock():
                 counter.value += 1
 
-        try:
-            results.put((number, build(ix, share, to_document, read, tick), None))
-        except BaseException as exc:  # the parent reports it
-            results.put((number, None, _failure(exc)))
-
-    workers = [context.Process(target=run, args=(n, s), daemon=True) for n, s in enumerate(work)]
-    got: dict[int, tuple] = {}
-    failure = None
-    try:
-        for worker in workers:
-            worker.start()
-        while len(got) < len(workers):
-            if progress:
-                progress(counter.value)
+        while True:
+            share = self.tasks[number].get()
+            if share is None:
+                return
             try:
-                number, built, error = results.get(timeout=0.1)
+                self.results.put((number, build(ix, share, to_document, read, tick), None))
+            except BaseException as exc:  # the parent reports it
+                self.results.put((number, None, _failure(exc)))
+                return
+            gc.collect()
+
+    def submit(self, work: list[Share]) -> None:
+        """Hand each builder one share (at most as many shares as builders)."""
+        if self.expected:
+            raise RuntimeError("the builders' last shares are not collected yet")
+        for number, share in enumerate(work):
+            self.tasks[number].put(share)
+        self.expected = len(work)
+
+    def collect(self, progress: Callable[[int], None] | None = None) -> tuple[list, list[Outcome]]:
+        """Wait for the shares handed out; returns the segments and the outcomes, in the order
+        of the shares.  ``progress`` is told how many posts every builder has read."""
+        import queue
+        import time
+
+        got: dict[int, tuple] = {}
+        failure = None
+        while len(got) < self.expected:
+            if progress:
+                progress(self.counter.value)
+            try:
+                number, built, error = self.results.get(timeout=0.1)
             except queue.Empty:  # check that no builder died without a word
-                if any(w.exitcode not in (None, 0) for w in workers) and results.empty():
+                if any(w.exitcode not in (None, 0) for w in self.workers) and self.results.empty():
                     time.sleep(0.2)
-                    if results.empty():
+                    if self.results.empty():
                         failure = (None, "a builder process died")
                         break
                 continue
             got[number] = built
             failure = failure or error
-        for worker in workers:
-            worker.join(timeout=5)
-    finally:
-        for worker in workers:
+        if failure:
+            self.close()
+            code, message = failure
+            if code is not None:  # a full disk or a read-only folder: the caller says which
+                raise OSError(code, os.strerror(code))
+            raise SearchkitError(f"indexing failed: {message.splitlines()[0]}")
+        self.expected = 0
+        if progress:
+            progress(self.counter.value)
+        numbers = sorted(got)
+        segments = [got[n][0] for n in numbers if got[n][0] is not None]
+        outcomes = [o for n in numbers for o in got[n][1]]
+        return segments, outcomes
+
+    def close(self) -> None:
+        """Stop the builders: asked to end when idle, killed when not."""
+        for worker, tasks in zip(self.workers, self.tasks, strict=True):
+            if worker.is_alive() and not self.expected:
+                with contextlib.suppress(OSError, ValueError):
+                    tasks.put(None)
+        for worker in self.workers:
+            if worker.pid is None:
+                continue
+            worker.join(timeout=0 if self.expected else 5)
             if worker.is_alive():
                 worker.kill()
                 worker.join()
-    if progress:
-        progress(counter.value)
-    if failure:
-        code, message = failure
-        if code is not None:  # a full disk or a read-only folder: the caller says which
-            raise OSError(code, os.strerror(code))
-        raise SearchkitError(f"indexing failed: {message.splitlines()[0]}")
-    segments = [got[n][0] for n in range(len(work)) if got[n][0] is not None]
-    outcomes = [o for n in range(len(work)) for o in got[n][1]]
-    return segments, outcomes
 
 
 #: ``prctl(PR_SET_PDEATHSIG, ...)``: Linux sends the signal to a child when its parent dies.

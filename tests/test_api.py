@@ -140,9 +140,9 @@ def test_the_library_reads_no_environment_and_forks_nothing(tmp_path, monkeypatc
     monkeypatch.setenv("SEARCHKIT_INDEX", str(tmp_path / "elsewhere"))
     monkeypatch.setenv("SEARCHKIT_ENGINE", "no-such-engine")
     monkeypatch.setattr(os, "fork", _no_fork)
-    from searchkit import writer
+    from searchkit import indexer
 
-    monkeypatch.setattr(writer, "build_parallel", _no_fork)
+    monkeypatch.setattr(indexer, "Builders", _no_fork)
     ix = Index.create(tmp_path / "ix")
     ix.update([EXAMPLES])  # 33 files: one process, whatever the cores
     assert not (tmp_path / "elsewhere").exists()

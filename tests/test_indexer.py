@@ -214,3 +214,41 @@ def test_a_folder_given_twice_or_with_one_of_its_files_gives_each_post_once(tmp_
     again = index_paths([one, posts], tmp_path / "ix", jobs=1)
     # given first on its own, the file is known by its name; the folder's id for it goes
     assert (again.added, again.deleted, again.documents) == (1, 1, 3)
+
+
+def test_a_build_of_many_commits_forks_its_builders_once_and_keeps_every_post_once(
+    tmp_path, monkeypatch
+):
+    """Builders outlive a commit: they read the next chunk while the last one is committed.
+    Chunks of 100 (the last, of 50, read in this process): each post once, as one process
+    would index it, and the two builders forked once for the run."""
+    from searchkit.search import Searcher, SearchOptions
+
+    posts = tmp_path / "posts"
+    for i in range(350):
+        body = f"第{i}号文章讲的是数据中心与新能源。" + "液冷技术。" * (i % 5)
+        write_post(posts, f"_posts/2023-01-01-p{i:03}.md", f"title: 文章{i}", body)
+    serial = index_paths([posts], tmp_path / "a", jobs=1)
+    forks = []
+    fork = os.fork
+
+    def counted():
+        pid = fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+    parallel = index_paths([posts], tmp_path / "b", jobs=2, commit_every=100)
+    monkeypatch.undo()
+    assert len(forks) == 2
+    assert serial.documents == parallel.documents == parallel.added == 350
+    options = SearchOptions(limit=400)
+    with Searcher(tmp_path / "a") as a, Searcher(tmp_path / "b") as b:
+        for query in ("数据中心", "液冷技术", "文章7"):
+            ours, theirs = a.search(query, options), b.search(query, options)
+            assert [(h.path, round(h.score, 4)) for h in ours.hits] == [
+                (h.path, round(h.score, 4)) for h in theirs.hits
+            ]
+        paths = [b.searcher.stored_fields(n)["path"] for n in range(350)]
+    assert sorted(paths) == sorted({p for p in paths}) and len(paths) == 350
