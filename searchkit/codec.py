@@ -20,6 +20,7 @@ this module only.  The format is versioned by :data:`searchkit.store.FORMAT`.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import sys
 from array import array
@@ -34,6 +35,7 @@ from whoosh.codec.whoosh3 import (
     STORED_COLUMN,
     W3Codec,
     W3PerDocReader,
+    W3PerDocWriter,
     W3Segment,
     W3TermInfo,
     _lenfield,
@@ -42,6 +44,7 @@ from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.filetables import _lengths as _LENGTHS
 from whoosh.filedb.structfile import BufferFile
 from whoosh.formats import Positions
+from whoosh.index import TOC
 from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
 from whoosh.system import pack_int, pack_long, pack_ushort
@@ -416,8 +419,49 @@ class SearchkitCodec(W3Codec):
     def per_document_reader(self, storage, segment):
         return _PerDocReader(storage, segment)
 
+    def per_document_writer(self, storage, segment):
+        return _PerDocWriter(self, storage, segment)
+
     def new_segment(self, storage, indexname):
         return _Segment(self, indexname)
+
+
+class _PerDocWriter(W3PerDocWriter):
+    """W3's per-document writer with its temporary file in a folder of its segment's own:
+    W3 puts every writer's in the index's one temporary folder, which a commit removes, and a
+    builder may be writing while another process commits."""
+
+    def __init__(self, codec, storage, segment):
+        self._temp_folder = storage.temp_storage(temp_folder_name(segment))
+        super().__init__(codec, _OwnTemporaryFolder(storage, self._temp_folder), segment)
+
+    def close(self):
+        super().close()
+        self._temp_folder.destroy()
+
+
+def temp_folder_name(segment) -> str:
+    """The temporary folder of a segment being written (see :func:`is_temp_folder`)."""
+    return f"{segment.indexname}.{segment.segment_id()}.tmp"
+
+
+def is_temp_folder(name: str, indexname: str) -> bool:
+    """Whether ``name`` is a temporary folder of a writer of the index ``indexname``."""
+    return name.startswith(indexname) and name.endswith(".tmp")
+
+
+class _OwnTemporaryFolder:
+    """A storage whose temporary storage is one given folder."""
+
+    def __init__(self, storage, folder):
+        self._storage = storage
+        self._folder = folder
+
+    def temp_storage(self, name=None):
+        return self._folder
+
+    def __getattr__(self, name):
+        return getattr(self._storage, name)
 
 
 class _ArrayMatcher(ListMatcher):
@@ -1060,9 +1104,25 @@ def open_writer(ix):
 def commit_segments(ix, writer, segments: list) -> None:
     """Commit ``writer`` (its deletions) with ``segments`` built elsewhere added, merging
     segments tier by tier (:data:`MERGE_FACTOR`) and rewriting any that is mostly deleted."""
-    final = merge_tiers(ix, list(writer.segments) + list(segments))  # private from here on
+    given = list(writer.segments) + list(segments)  # private from here on
+    final = merge_tiers(ix, given)
     writer._close_segment()
-    writer._commit_toc(final)
+    toc = TOC(writer.schema, final, writer.generation)
+    toc.write(writer.storage, writer.indexname)
+    # Remove what the new table of contents no longer names: the older tables and the
+    # segments merged away or emptied.  Whoosh's own clean-up removes every segment file it
+    # does not name, and would take those a builder is writing for the next commit.
+    named = {seg.segment_id() for seg in final}
+    dropped = {seg.segment_id() for seg in given} | {writer.newsegment.segment_id()}
+    tocs = TOC._pattern(writer.indexname)
+    files = TOC._segment_pattern(writer.indexname)
+    for name in list(writer.storage):
+        toc_match, segment_match = tocs.match(name), files.match(name)
+        if (toc_match and int(toc_match.group(1)) != writer.generation) or (
+            segment_match and segment_match.group(1) in dropped - named
+        ):
+            with contextlib.suppress(OSError):
+                writer.storage.delete_file(name)
     writer._finish()
 
 

@@ -220,14 +220,16 @@ def clean_uncommitted(generation: Path) -> None:
     from whoosh.filedb.filestore import FileStorage
     from whoosh.index import TOC, clean_files
 
+    from .codec import is_temp_folder
+
     storage = FileStorage(str(generation))
     toc = TOC.read(storage, _INDEX_NAME)
     clean_files(storage, _INDEX_NAME, toc.generation, toc.segments)
     for entry in os.scandir(generation):
         if entry.name.startswith(f"_{_INDEX_NAME}_") and ".toc." in entry.name:
             os.unlink(entry.path)  # the temporary file of a table of contents being written
-        elif entry.name == f"{_INDEX_NAME}.tmp" and entry.is_dir():
-            shutil.rmtree(entry.path, ignore_errors=True)
+        elif is_temp_folder(entry.name, _INDEX_NAME) and entry.is_dir():
+            shutil.rmtree(entry.path, ignore_errors=True)  # a writer's temporary files
 
 
 _INDEX_NAME = "MAIN"  # Whoosh's default index name within a folder
