@@ -426,6 +426,21 @@ class SearchkitCodec(W3Codec):
         return _Segment(self, indexname)
 
 
+class IndexSnapshot:
+    """An index as its table of contents was when this was made: what a segment builder
+    reads of it (Whoosh's writer reads the table again, and a builder in another process
+    would race the commit that replaces it)."""
+
+    def __init__(self, ix):
+        self.storage = ix.storage
+        self.indexname = ix.indexname
+        self.schema = ix.schema
+        self._toc = ix._read_toc()  # private: the table of contents
+
+    def _read_toc(self):
+        return self._toc
+
+
 class _PerDocWriter(W3PerDocWriter):
     """W3's per-document writer with its temporary file in a folder of its segment's own:
     W3 puts every writer's in the index's one temporary folder, which a commit removes, and a

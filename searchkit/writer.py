@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .codec import SegmentBuilder
+from .codec import IndexSnapshot, SegmentBuilder
 from .errors import SearchkitError
 
 
@@ -133,6 +133,7 @@ class Builders:
     def __init__(self, ix, count: int, to_document: Callable, read: Callable):
         import multiprocessing as mp
 
+        ix = IndexSnapshot(ix)  # the builders do not read the table the indexer replaces
         context = mp.get_context("fork")
         self.counter = context.Value("l", 0)  # posts read so far, by every builder
         self.results = context.Queue()

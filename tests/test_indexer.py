@@ -252,3 +252,30 @@ def test_a_build_of_many_commits_forks_its_builders_once_and_keeps_every_post_on
             ]
         paths = [b.searcher.stored_fields(n)["path"] for n in range(350)]
     assert sorted(paths) == sorted({p for p in paths}) and len(paths) == 350
+
+
+def test_builders_do_not_read_the_table_of_contents_a_commit_replaces(tmp_path):
+    """A commit writes a new table of contents and removes the old one while the builders
+    read the next chunk: a builder starting its segment then must not look for it."""
+    from whoosh import index as whoosh_index
+
+    from searchkit.analysis import AnalyzerConfig
+    from searchkit.documents import walk
+    from searchkit.indexer import _read
+    from searchkit.schema import build_schema, post_to_document
+    from searchkit.writer import Builders, shares
+
+    posts = tmp_path / "posts"
+    for i in range(4):
+        write_post(posts, f"_posts/2023-01-0{i + 1}-p{i}.md", f"title: 第{i}篇", "内容")
+    (tmp_path / "ix").mkdir()
+    ix = whoosh_index.create_in(str(tmp_path / "ix"), build_schema(AnalyzerConfig()))
+    sources = list(walk([posts], []))
+    with Builders(ix, 2, post_to_document, _read) as builders:
+        builders.submit(shares(sources[:2], {}, 2))
+        assert len(builders.collect()[0]) == 2
+        for toc in (tmp_path / "ix").glob("_MAIN_*.toc"):  # as a commit would, in between
+            toc.rename(toc.with_suffix(".old"))
+        builders.submit(shares(sources[2:], {}, 2))
+        segments, outcomes = builders.collect()
+    assert len(segments) == 2 and [o.kind for o in outcomes] == ["added"] * 2
