@@ -447,8 +447,9 @@ class _PerDocWriter(W3PerDocWriter):
     builder may be writing while another process commits."""
 
     def __init__(self, codec, storage, segment):
-        self._temp_folder = storage.temp_storage(temp_folder_name(segment))
-        super().__init__(codec, _OwnTemporaryFolder(storage, self._temp_folder), segment)
+        real = getattr(storage, "_storage", storage)
+        self._temp_folder = real.temp_storage(temp_folder_name(segment))
+        super().__init__(codec, _OwnTemporaryFolder(real, self._temp_folder), segment)
 
     def close(self):
         super().close()
@@ -477,6 +478,27 @@ class _OwnTemporaryFolder:
 
     def __getattr__(self, name):
         return getattr(self._storage, name)
+
+
+class _WriterIndex:
+    """An index as a Whoosh writer is given it, with a temporary folder of the writer's own.
+
+    Whoosh gives every writer the index's one temporary folder; the second writer's
+    ``makedirs`` fails on it, and the error Whoosh keeps in a local holds the frames above it,
+    with all their data, until a garbage collection (an update pauses the collector: the
+    posts' table and the walk's files, or a merge's arrays, outlived it)."""
+
+    def __init__(self, ix):
+        from whoosh.util import random_name
+
+        self._ix = ix
+        self.indexname = ix.indexname
+        self.schema = ix.schema
+        self.temp_folder = ix.storage.temp_storage(f"{ix.indexname}.{random_name()}.tmp")
+        self.storage = _OwnTemporaryFolder(ix.storage, self.temp_folder)
+
+    def _read_toc(self):
+        return self._ix._read_toc()  # private: the table of contents
 
 
 class _ArrayMatcher(ListMatcher):
@@ -822,7 +844,8 @@ class SegmentBuilder(SegmentWriter):
     """
 
     def __init__(self, ix, **kwargs):
-        super().__init__(ix, _lk=False, codec=SearchkitCodec(), **kwargs)
+        super().__init__(_WriterIndex(ix), _lk=False, codec=SearchkitCodec(), **kwargs)
+        self.storage = ix.storage
         # fieldname -> term bytes -> [(docnum, weight, value), ...]
         self._terms: dict[str, dict[bytes, list[tuple[int, float, bytes]]]] = {}
         # fieldname -> docnum -> field length, as Whoosh keeps it (one byte, approximate)
@@ -1066,13 +1089,19 @@ class SegmentBuilder(SegmentWriter):
 
     def finish(self):
         """The finished segment, or None when no document was added."""
-        if not self._added:
-            self._close_segment()
-            return None
-        return self._finalize_segment()
+        try:
+            if not self._added:
+                self._close_segment()
+                return None
+            return self._finalize_segment()
+        finally:
+            self._tempstorage.destroy()  # private: the writer's temporary folder
 
     def abandon(self) -> None:
-        self._close_segment()
+        try:
+            self._close_segment()
+        finally:
+            self._tempstorage.destroy()
 
 
 def _numbered(terms, n: int):
@@ -1113,7 +1142,9 @@ MERGE_FACTOR = 8
 def open_writer(ix):
     """A Whoosh writer for deletions and the commit, without Whoosh's lock (searchkit's own
     lock keeps other writers out; a forked builder must not inherit Whoosh's)."""
-    return ix.writer(codec=SearchkitCodec(), _lk=False)  # private: the lock switch
+    writer = SegmentWriter(_WriterIndex(ix), codec=SearchkitCodec(), _lk=False)  # no lock
+    writer.storage = ix.storage
+    return writer
 
 
 def commit_segments(ix, writer, segments: list) -> None:
