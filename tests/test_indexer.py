@@ -279,3 +279,29 @@ def test_builders_do_not_read_the_table_of_contents_a_commit_replaces(tmp_path):
         builders.submit(shares(sources[2:], {}, 2))
         segments, outcomes = builders.collect()
     assert len(segments) == 2 and [o.kind for o in outcomes] == ["added"] * 2
+
+
+def test_an_update_leaves_nothing_for_the_garbage_collector(tmp_path):
+    """An update pauses the cyclic collector; nothing it made may then be held by a cycle
+    (Whoosh kept an error whose traceback held the indexer's frames and all their data)."""
+    import gc
+    import types
+
+    posts = tmp_path / "posts"
+    for i in range(5):
+        write_post(posts, f"_posts/2023-01-0{i + 1}-p{i}.md", f"title: 第{i}篇", "数据中心。")
+    index_paths([posts], tmp_path / "ix", jobs=1)
+    write_post(posts, "_posts/2023-01-01-p0.md", "title: 第0篇", "液冷技术。")
+    gc.collect()
+    gc.disable()
+    try:
+        report = index_paths([posts], tmp_path / "ix", jobs=1)
+        frames = [
+            obj.f_code.co_name
+            for obj in gc.get_objects()
+            if isinstance(obj, types.FrameType) and "searchkit" in obj.f_code.co_filename
+        ]
+    finally:
+        gc.enable()
+    assert report.updated == 1
+    assert frames == []
