@@ -8,7 +8,7 @@ import os
 import re
 import stat
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -40,6 +40,44 @@ class SourceFile:
     abspath: str
     size: int
     mtime: float
+
+
+class FolderFiles(Sequence):
+    """The post files of one folder, found at once, as columns: names, sizes and mtimes.  It
+    reads as a list of :class:`SourceFile`, made only for the files asked for (an update
+    compares the columns and reads few)."""
+
+    def __init__(self, root: str, folder: str, prefix: str, names, sizes, mtimes):
+        self.root = root
+        self.folder = folder
+        self.prefix = prefix  # the folder's path relative to the root, with a slash, or ""
+        self.names = names
+        self.sizes = sizes
+        self.mtimes = mtimes
+        self._rels: list[str] | None = None
+
+    @property
+    def rels(self) -> list[str]:
+        """Each file's path relative to the root: its id in the index."""
+        if self._rels is None:
+            prefix = self.prefix
+            self._rels = [prefix + name for name in self.names] if prefix else list(self.names)
+        return self._rels
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, number):
+        if isinstance(number, slice):
+            return [self[n] for n in range(*number.indices(len(self)))]
+        name = self.names[number]
+        return SourceFile(
+            self.root,
+            self.prefix + name,
+            os.path.join(self.folder, name),
+            self.sizes[number],
+            self.mtimes[number],
+        )
 
 
 @dataclass
@@ -134,7 +172,7 @@ def _walk_folder(
     """The posts under ``root``; in a Jekyll site, a file outside ``_posts`` is a post only
     if it opens with front matter."""
     seen_dirs: set[tuple[int, int]] = set()
-    seen_files: set[tuple[int, int]] = set()
+    seen_files: dict[int, set[int]] = {}  # device -> inodes of the files found
     root_str = str(root)
     prefix = root_str.rstrip(os.sep) + os.sep
     cut = len(prefix)
@@ -150,6 +188,18 @@ def _walk_folder(
         if (st.st_dev, st.st_ino) in seen_dirs:
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
+        folder_rel = "/" + _rel(folder, root_str) + "/"
+        plain = None
+        if not (jekyll and "/_posts/" not in folder_rel):  # no page to check: maybe at once
+            plain = _plain_folder(entries, folder, prefix, root_str, skipped_dirs, jobs)
+        if plain is not None:
+            files, subdirs, device, inodes = plain
+            if seen_files.get(device, set()).isdisjoint(inodes):
+                seen_files.setdefault(device, set()).update(inodes)
+                stack.extend(reversed([path for path, key in subdirs if key not in seen_dirs]))
+                if files:
+                    yield files
+                continue
         subdirs = []
         found: list[tuple[str, str, os.stat_result | None]] = []  # (rel, path, stat if known)
         for entry in entries:
@@ -192,20 +242,50 @@ def _walk_folder(
             ):
                 found.append((rel, entry.path, st))
         infos = stat_many([path for _rel, path, st in found if st is None], jobs)
-        folder_rel = "/" + _rel(folder, root_str) + "/"
         pages_only = jekyll and "/_posts/" not in folder_rel
         stack.extend(reversed(subdirs))
-        if not pages_only and len(infos) == len(found):  # plain files only: all at once
-            inodes = [(info[2], info[3]) if type(info) is tuple else None for info in infos]
-            distinct = None not in inodes and len(set(inodes)) == len(inodes)
-            if distinct and seen_files.isdisjoint(inodes):
-                seen_files.update(inodes)
-                yield [
-                    SourceFile(root_str, rel, path, info[0], info[1])
-                    for (rel, path, _st), info in zip(found, infos, strict=True)
-                ]
-                continue
         yield list(_one_by_one(found, iter(infos), pages_only, root_str, seen_files, problems))
+
+
+def _plain_folder(entries, folder: str, prefix: str, root_str: str, skipped_dirs, jobs: int):
+    """A folder of plain post files and subfolders (no links, nothing that cannot be looked
+    up, no file twice) at once: ``(FolderFiles or None, its subfolders as (path, (device,
+    inode)), the files' device, their inodes)``; None for any other folder."""
+    names = []
+    subdirs = []
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False):
+            name = entry.name
+            if name[0] != "." and name.lower().endswith(POST_SUFFIXES):
+                names.append(name)
+        elif entry.is_dir(follow_symlinks=False):
+            if not (entry.name.startswith(".") or entry.name in skipped_dirs):
+                subdirs.append(entry)
+        else:
+            return None  # a link, or something stranger: one by one
+    kept = []
+    for entry in sorted(subdirs, key=_NAME):
+        try:
+            st = entry.stat()
+        except OSError:
+            return None
+        kept.append((entry.path, (st.st_dev, st.st_ino)))
+    if not names:
+        return None, kept, 0, set()
+    names.sort()
+    base = folder.rstrip(os.sep) + os.sep
+    columns = stat_columns([base + name for name in names], jobs)
+    if columns is None:
+        return None
+    sizes, mtimes, devices, numbers = columns
+    inodes = set(numbers)
+    if len(inodes) != len(names) or len(set(devices)) != 1:
+        return None  # hard links to one file, or a mount inside: one by one
+    rel = "" if folder == root_str else folder[len(prefix) :]
+    if os.sep != "/":
+        rel = rel.replace(os.sep, "/")
+    files = FolderFiles(root_str, folder, rel + "/" if rel else "", names, sizes, mtimes)
+    return files, kept, devices[0], inodes
 
 
 def _one_by_one(found, looked_up, pages_only, root_str, seen_files, problems):
@@ -220,9 +300,9 @@ def _one_by_one(found, looked_up, pages_only, root_str, seen_files, problems):
         if isinstance(info, OSError):
             problems.append(Problem(rel, f"cannot read: {info.strerror}"))
             continue
-        key = (info[2], info[3])
-        if key not in seen_files:  # else the same file, reached through a link
-            seen_files.add(key)
+        inodes = seen_files.setdefault(info[2], set())
+        if info[3] not in inodes:  # else the same file, reached through a link
+            inodes.add(info[3])
             yield SourceFile(root_str, rel, path, info[0], info[1])
 
 
@@ -260,6 +340,57 @@ def stat_many(paths: list[str], jobs: int = 1) -> list[FileInfo | OSError]:
     if len(second) != len(paths) - half:  # the child died: look up here
         second = [_stat(path) for path in paths[half:]]
     return first + second
+
+
+def stat_columns(paths: list[str], jobs: int = 1):
+    """:func:`stat_many` as four lists (sizes, mtimes, devices, inodes), or None when any
+    file could not be looked up."""
+    if jobs < 2 or len(paths) < PARALLEL_STAT or not hasattr(os, "fork"):
+        return _columns(paths)
+    half = len(paths) // 2
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: look up, send, leave without running any cleanup
+        try:
+            os.close(read_end)
+            found = _columns(paths[half:])
+            with os.fdopen(write_end, "wb") as out:
+                if found is not None:
+                    out.write(
+                        b"".join(
+                            array(code, column).tobytes()
+                            for code, column in zip("qdQQ", found, strict=True)
+                        )
+                    )
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    first = _columns(paths[:half])
+    with os.fdopen(read_end, "rb") as handle:
+        data = handle.read()
+    os.waitpid(pid, 0)
+    count = len(paths) - half
+    if first is None or len(data) != 32 * count:  # an error, or the child died
+        return None if first is None else _columns(paths)
+    second = []
+    for number, code in enumerate("qdQQ"):
+        column = array(code)
+        column.frombytes(data[number * 8 * count : (number + 1) * 8 * count])
+        second.append(column.tolist())
+    return tuple(a + b for a, b in zip(first, second, strict=True))
+
+
+def _columns(paths: list[str]):
+    try:
+        found = [os.stat(path) for path in paths]
+    except OSError:
+        return None
+    return (
+        [st.st_size for st in found],
+        [st.st_mtime for st in found],
+        [st.st_dev for st in found],
+        [st.st_ino for st in found],
+    )
 
 
 def _stat(path: str) -> FileInfo | OSError:

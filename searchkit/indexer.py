@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
-from itertools import compress
+from itertools import compress, repeat
 from pathlib import Path
 
 from . import store
 from .analysis import AnalyzerConfig, read_stopwords, read_userdict
 from .codec import commit_segments, open_writer, reader_segments
-from .documents import Post, Problem, SkipFile, SourceFile, read_post, walk_batches
+from .documents import FolderFiles, Post, Problem, SkipFile, SourceFile, read_post, walk_batches
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, document_maker, read_signature
 from .writer import Builders, build_here, paused_gc, shares
@@ -300,24 +300,29 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
             existing[key] = sig
     problems: list[Problem] = []
     to_read: list[SourceFile] = []
-    seen: set[Key] = set()
-    files: set[str] = set()
+    seen = _Found(existing, whole_folders=_apart(paths))
+    files = seen.files
     unchanged = 0
     same = existing.same
     for batch in walk_batches(paths, problems, drafts=drafts, jobs=jobs):
+        if seen.whole_folders and isinstance(batch, FolderFiles):  # compared as columns
+            changed = seen.take_folder(batch)
+            unchanged += len(batch) - len(changed)
+            to_read += [batch[n] for n in changed]
+            continue
         keys = [(source.root, source.path) for source in batch]
         abspaths = [source.abspath for source in batch]
-        if seen.isdisjoint(keys) and files.isdisjoint(abspaths):  # a folder met once: at once
-            seen.update(keys)
+        if seen.keys.isdisjoint(keys) and files.isdisjoint(abspaths):  # a folder met once
+            seen.keys.update(keys)
             files.update(abspaths)
             changed = [s for s, k in zip(batch, keys, strict=True) if not same(k, s.size, s.mtime)]
             unchanged += len(batch) - len(changed)
             to_read += changed
             continue
         for source, key in zip(batch, keys, strict=True):
-            if key in seen or source.abspath in files:
+            if key in seen.keys or source.abspath in files:
                 continue  # the same file reached twice (a file and its folder both given)
-            seen.add(key)
+            seen.keys.add(key)
             files.add(source.abspath)
             if same(key, source.size, source.mtime):
                 unchanged += 1
@@ -325,17 +330,17 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
                 to_read.append(source)
     report.unchanged += unchanged
     report.skipped.extend(problems)
-    missing = existing.keys() - seen  # indexed before, not found now: usually few
+    missing = seen.missing()  # indexed before, not found now: usually few
     folders = {str(Path(p).resolve()) for p in paths if Path(p).is_dir()}
     gone = {key for key in missing if key[0] in folders}
     gone |= _moved_away(missing, seen)
     # one file, one post: a file indexed before under another id (given alone, then with its
     # folder) keeps only the id it has now
-    gone |= {key for key in missing if os.path.join(*key) in files}
+    gone |= {key for key in missing if seen.has_file(os.path.join(*key))}
     # a post the library added is replaced by a file found at its path
     given = [key for key in missing if key[0] == LIBRARY_ROOT]
     if given:
-        found_paths = {path for _root, path in seen}
+        found_paths = seen.paths()
         gone |= {key for key in given if key[1] in found_paths}
     digests = existing.digest_of()
 
@@ -381,7 +386,95 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
         store.write_mtimes(generation, kept)
 
 
-def _moved_away(missing: set[Key], seen: set[Key]) -> set[Key]:
+def _apart(paths: list[str]) -> bool:
+    """Whether ``paths`` are folders, each given once, none inside another: then a file is
+    found at most once, and a folder of plain files can be taken as columns."""
+    resolved = []
+    for path in paths:
+        if not os.path.isdir(path):
+            return False
+        resolved.append(os.path.realpath(path).rstrip(os.sep) + os.sep)
+    resolved.sort()
+    return all(not b.startswith(a) for a, b in zip(resolved, resolved[1:], strict=False))
+
+
+class _Found:
+    """What the walk found: the keys and files taken one by one, and, when the folders given
+    are apart, whole folders compared as columns against the indexed posts (their rows
+    marked found; keys are made only for files not indexed before)."""
+
+    def __init__(self, known: Known, whole_folders: bool):
+        self.known = known
+        self.whole_folders = whole_folders
+        self.keys: set[Key] = set()
+        self.files: set[str] = set()
+        self.roots: set[str] = set()  # roots of the folders taken whole
+        self.hit = None
+        self._sizes = self._mtimes = None
+
+    def take_folder(self, batch: FolderFiles) -> list[int]:
+        """Mark the files of ``batch`` found; returns the numbers of those that changed (or
+        are new)."""
+        import numpy as np
+
+        if self.hit is None:
+            self.hit = np.zeros(len(self.known.sizes), dtype=bool)
+            self._sizes = np.asarray(self.known.sizes, dtype=np.int64)
+            self._mtimes = np.asarray(self.known.mtimes, dtype=np.float64)
+        self.roots.add(batch.root)
+        rels = batch.rels
+        table = self.known.roots.get(batch.root, {})
+        rows = np.fromiter(map(table.get, rels, repeat(-1)), dtype=np.int64, count=len(rels))
+        indexed = rows >= 0
+        same = np.zeros(len(rels), dtype=bool)
+        at = rows[indexed]
+        same[indexed] = (self._sizes[at] == np.asarray(batch.sizes, dtype=np.int64)[indexed]) & (
+            self._mtimes[at] == np.asarray(batch.mtimes, dtype=np.float64)[indexed]
+        )
+        self.hit[at] = True
+        for number in np.flatnonzero(~indexed).tolist():
+            self.keys.add((batch.root, rels[number]))
+        return np.flatnonzero(~same).tolist()
+
+    def __contains__(self, key) -> bool:
+        if key in self.keys:
+            return True
+        row = self.known.row(key) if self.hit is not None else None
+        return row is not None and bool(self.hit[row])
+
+    def missing(self) -> set[Key]:
+        """The indexed posts not found."""
+        if self.hit is None:
+            return set(self.known.keys() - self.keys)
+        import numpy as np
+
+        known = self.known
+        rows = np.flatnonzero(~self.hit).tolist()
+        return {(known.row_roots[r], known.paths[r]) for r in rows} - self.keys
+
+    def paths(self) -> set[str]:
+        """The path (relative to its root) of every file found."""
+        found = {path for _root, path in self.keys}
+        if self.hit is not None:
+            import numpy as np
+
+            found.update(self.known.paths[r] for r in np.flatnonzero(self.hit).tolist())
+        return found
+
+    def has_file(self, abspath: str) -> bool:
+        """Whether the file at ``abspath`` was found (under any root)."""
+        if abspath in self.files:
+            return True
+        for root in self.roots:
+            base = root.rstrip(os.sep) + os.sep
+            if abspath.startswith(base):
+                rel = abspath[len(base) :].replace(os.sep, "/")
+                if (root, rel) in self:
+                    return True
+        return False
+
+
+def _moved_away(missing: set[Key], seen: _Found) -> set[Key]:
     """Posts of a folder that was moved (``mv arch1 arch2``, then ``index arch2``): a root
     that no longer exists, some of whose posts now turn up, by the same relative path, under
     a folder being indexed.  Its posts are replaced by what is found, and the rest of them,
@@ -391,7 +484,7 @@ def _moved_away(missing: set[Key], seen: set[Key]) -> set[Key]:
     dead = {root for root in roots if not os.path.exists(root)}
     if not dead:
         return set()
-    found_paths = {path for _root, path in seen}
+    found_paths = seen.paths()
     moved = {root for root, path in missing if root in dead and path in found_paths}
     return {key for key in missing if key[0] in moved}
 
@@ -463,29 +556,51 @@ def _delete(writer, keys: set[Key]) -> int:
 
 
 class Known(Mapping):
-    """``(root, path) -> (size, mtime, digest)`` of every indexed post, kept as a key index
-    and three lists (a tuple is made only for the posts asked about: an update of one post
-    asks about 200,000 and reads few)."""
+    """``(root, path) -> (size, mtime, digest)`` of every indexed post, kept as a table of rows
+    per root and three lists (a tuple is made only for the posts asked about: an update of one
+    post asks about 200,000 and reads few)."""
 
     def __init__(self) -> None:
-        self.rows: dict[Key, int] = {}
+        self.roots: dict[str, dict[str, int]] = {}  # root -> path -> row
+        self.row_roots: list[str] = []
+        self.paths: list[str] = []
         self.sizes: list[int] = []
         self.mtimes: list[float] = []
         self.digests: list[str] = []
 
     def extend(self, keys, sizes, mtimes, digests) -> None:
+        """Add rows: ``keys`` are ``(root, path)`` pairs, or one root and a list of paths."""
+        if isinstance(keys, tuple) and isinstance(keys[0], str):
+            root, paths = keys
+            roots = [root] * len(paths)
+        else:
+            pairs = list(keys)
+            roots, paths = [r for r, _ in pairs], [p for _, p in pairs]
         start = len(self.sizes)
-        self.rows.update(zip(keys, range(start, start + len(sizes)), strict=False))
+        if len(set(roots)) <= 1 and roots:
+            table = self.roots.setdefault(roots[0], {})
+            table.update(zip(paths, range(start, start + len(paths)), strict=True))
+        else:
+            for row, (root, path) in enumerate(zip(roots, paths, strict=True), start):
+                self.roots.setdefault(root, {})[path] = row
+        self.row_roots += roots
+        self.paths += paths
         self.sizes += sizes
         self.mtimes += mtimes
         self.digests += digests
 
+    def row(self, key: Key) -> int | None:
+        table = self.roots.get(key[0])
+        return None if table is None else table.get(key[1])
+
     def __getitem__(self, key: Key) -> tuple[int, float, str]:
-        row = self.rows[key]
+        row = self.row(key)
+        if row is None:
+            raise KeyError(key)
         return self.sizes[row], self.mtimes[row], self.digests[row]
 
     def __setitem__(self, key: Key, value: tuple[int, float, str]) -> None:
-        row = self.rows.get(key)
+        row = self.row(key)
         if row is None:
             self.extend([key], [value[0]], [value[1]], [value[2]])
             return
@@ -493,7 +608,7 @@ class Known(Mapping):
 
     def same(self, key: Key, size: int, mtime: float) -> bool:
         """Whether ``key`` is indexed with this size and mtime."""
-        row = self.rows.get(key)
+        row = self.row(key)
         return row is not None and self.sizes[row] == size and self.mtimes[row] == mtime
 
     def digest_of(self) -> Mapping[Key, str]:
@@ -501,16 +616,15 @@ class Known(Mapping):
         return _Digests(self)
 
     def __contains__(self, key) -> bool:
-        return key in self.rows
+        return self.row(key) is not None
 
     def __iter__(self):
-        return iter(self.rows)
+        for root, table in self.roots.items():
+            for path in table:
+                yield root, path
 
     def __len__(self) -> int:
-        return len(self.rows)
-
-    def keys(self):
-        return self.rows.keys()
+        return sum(len(table) for table in self.roots.values())
 
 
 class _Digests(Mapping):
@@ -518,16 +632,19 @@ class _Digests(Mapping):
         self.known = known
 
     def __getitem__(self, key: Key) -> str:
-        return self.known.digests[self.known.rows[key]]
+        row = self.known.row(key)
+        if row is None:
+            raise KeyError(key)
+        return self.known.digests[row]
 
     def __contains__(self, key) -> bool:
-        return key in self.known.rows
+        return key in self.known
 
     def __iter__(self):
-        return iter(self.known.rows)
+        return iter(self.known)
 
     def __len__(self) -> int:
-        return len(self.known.rows)
+        return len(self.known)
 
 
 def _signatures(ix) -> Known:
@@ -559,8 +676,9 @@ def _signatures(ix) -> Known:
                     list(compress(column, live))
                     for column in (roots, sizes, mtimes, digests, names)
                 )
+            one_root = len(set(roots)) == 1
             out.extend(
-                zip(roots, names, strict=True),
+                (roots[0], names) if one_root else zip(roots, names, strict=True),
                 list(map(int, sizes)),
                 list(map(float, mtimes)),
                 digests,
