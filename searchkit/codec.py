@@ -1308,6 +1308,24 @@ class SegmentArrays:
         values = [data[o : o + n] for o, n in zip(offsets, lengths, strict=True)]
         return values + [b""] * (self.size - len(values))
 
+    def joined_values(self, fieldname: str) -> bytes | None:
+        """Every post's value in a column of bytes, joined by NULs (for values that hold
+        none), in one read and one copy; None when a post has no value."""
+        if fieldname not in self.reader.schema or not self.reader.has_column(fieldname):
+            return None
+        creader = self.reader.column_reader(fieldname, translate=False)
+        offsets = np.asarray(creader._offsets, dtype=np.int64)  # private: the column layout
+        lengths = np.asarray(creader._lengths, dtype=np.int64)
+        if len(lengths) != self.size or not len(lengths) or not lengths.all():
+            return None
+        total = int(offsets[-1] + lengths[-1])
+        data = np.frombuffer(creader._dbfile.get(creader._basepos, total), dtype=np.uint8)
+        if total != int(lengths.sum()) or (offsets[1:] != offsets[:-1] + lengths[:-1]).any():
+            return None  # not one value after another
+        joined = np.zeros(total + len(lengths) - 1, dtype=np.uint8)
+        joined[np.arange(total) + np.repeat(np.arange(len(lengths)), lengths)] = data
+        return joined.tobytes()
+
     def numeric_column(self, fieldname: str) -> np.ndarray | None:
         """A fixed-width numeric column (such as the date), or None when it has none."""
         if fieldname not in self._columns:

@@ -181,7 +181,8 @@ def _walk_folder(
         folder = stack.pop()
         try:
             st = os.stat(folder)
-            entries = sorted(os.scandir(folder), key=_NAME)
+            with os.scandir(folder) as found_entries:
+                entries = list(found_entries)
         except OSError as exc:
             problems.append(Problem(_rel(folder, root_str), f"cannot read folder: {exc.strerror}"))
             continue
@@ -202,7 +203,7 @@ def _walk_folder(
                 continue
         subdirs = []
         found: list[tuple[str, str, os.stat_result | None]] = []  # (rel, path, stat if known)
-        for entry in entries:
+        for entry in sorted(entries, key=_NAME):
             name = entry.name
             if entry.is_file(follow_symlinks=False):  # most entries: no link, no folder
                 if name[0] == "." or not name.lower().endswith(POST_SUFFIXES):
@@ -251,18 +252,21 @@ def _plain_folder(entries, folder: str, prefix: str, root_str: str, skipped_dirs
     """A folder of plain post files and subfolders (no links, nothing that cannot be looked
     up, no file twice) at once: ``(FolderFiles or None, its subfolders as (path, (device,
     inode)), the files' device, their inodes)``; None for any other folder."""
-    names = []
+    plain = [entry.name for entry in entries if entry.is_file(follow_symlinks=False)]
     subdirs = []
-    for entry in entries:
-        if entry.is_file(follow_symlinks=False):
-            name = entry.name
-            if name[0] != "." and name.lower().endswith(POST_SUFFIXES):
-                names.append(name)
-        elif entry.is_dir(follow_symlinks=False):
-            if not (entry.name.startswith(".") or entry.name in skipped_dirs):
-                subdirs.append(entry)
-        else:
-            return None  # a link, or something stranger: one by one
+    if len(plain) < len(entries):
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if not (entry.name.startswith(".") or entry.name in skipped_dirs):
+                    subdirs.append(entry)
+            elif not entry.is_file(follow_symlinks=False):
+                return None  # a link, or something stranger: one by one
+    suffixes = POST_SUFFIXES
+    names = [
+        name
+        for name in plain
+        if (name.endswith(suffixes) or name.lower().endswith(suffixes)) and name[0] != "."
+    ]
     kept = []
     for entry in sorted(subdirs, key=_NAME):
         try:

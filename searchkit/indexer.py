@@ -659,28 +659,36 @@ def _signatures(ix) -> Known:
     out = Known()
     with ix.reader() as reader:
         for segment in reader_segments(reader):
+            live = segment.live().tolist()
+            joined_sigs = segment.joined_values("sig")
+            joined_paths = segment.joined_values("path") if joined_sigs else None
+            if joined_sigs and joined_paths:
+                _add_rows(out, joined_sigs, joined_paths, live)
+                continue
             paths = segment.byte_values("path")
             sigs = segment.byte_values("sig")
-            live = segment.live().tolist()
             if not all(sigs):  # a post without a signature: read one by one
                 for path, sig, alive in zip(paths, sigs, live, strict=True):
                     if alive and sig:
                         root, size, mtime, digest = read_signature(sig)
                         out[(root, path.decode("utf-8"))] = (size, mtime, digest)
                 continue
-            fields = b"\0".join(sigs).decode("utf-8").split("\0")
-            names = b"\0".join(paths).decode("utf-8").split("\0")
-            roots, sizes, mtimes, digests = (fields[i::4] for i in range(4))
-            if not all(live):  # deleted posts left out
-                roots, sizes, mtimes, digests, names = (
-                    list(compress(column, live))
-                    for column in (roots, sizes, mtimes, digests, names)
-                )
-            one_root = len(set(roots)) == 1
-            out.extend(
-                (roots[0], names) if one_root else zip(roots, names, strict=True),
-                list(map(int, sizes)),
-                list(map(float, mtimes)),
-                digests,
-            )
+            _add_rows(out, b"\0".join(sigs), b"\0".join(paths), live)
     return out
+
+
+def _add_rows(out: Known, sigs: bytes, paths: bytes, live: list[bool]) -> None:
+    """Add a segment's posts (their signatures and paths joined by NULs) to ``out``."""
+    fields = sigs.decode("utf-8").split("\0")
+    names = paths.decode("utf-8").split("\0")
+    roots, sizes, mtimes, digests = (fields[i::4] for i in range(4))
+    if not all(live):  # deleted posts left out
+        roots, sizes, mtimes, digests, names = (
+            list(compress(column, live)) for column in (roots, sizes, mtimes, digests, names)
+        )
+    out.extend(
+        (roots[0], names) if len(set(roots)) == 1 else zip(roots, names, strict=True),
+        list(map(int, sizes)),
+        list(map(float, mtimes)),
+        digests,
+    )
