@@ -1322,8 +1322,10 @@ class SegmentArrays:
         data = np.frombuffer(creader._dbfile.get(creader._basepos, total), dtype=np.uint8)
         if total != int(lengths.sum()) or (offsets[1:] != offsets[:-1] + lengths[:-1]).any():
             return None  # not one value after another
-        joined = np.zeros(total + len(lengths) - 1, dtype=np.uint8)
-        joined[np.arange(total) + np.repeat(np.arange(len(lengths)), lengths)] = data
+        separators = np.zeros(total + len(lengths) - 1, dtype=bool)
+        separators[np.cumsum(lengths[:-1]) + np.arange(len(lengths) - 1)] = True
+        joined = np.zeros(len(separators), dtype=np.uint8)
+        joined[~separators] = data
         return joined.tobytes()
 
     def numeric_column(self, fieldname: str) -> np.ndarray | None:

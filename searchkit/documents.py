@@ -8,7 +8,7 @@ import os
 import re
 import stat
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -144,9 +144,12 @@ def walk_batches(
     problems: list[Problem],
     drafts: bool = False,
     jobs: int = 1,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Iterator[list[SourceFile]]:
     """What :func:`walk` finds, a list per folder (or per file given): the files of one
-    folder have different paths, so a caller can take a folder at once."""
+    folder have different paths, so a caller can take a folder at once.  ``meanwhile`` is
+    work of the caller's that may run while a child process looks up a large folder's files
+    (the child then takes more of them)."""
     skipped_dirs = SKIPPED_DIRS if drafts else SKIPPED_DIRS | {"_drafts"}
     for given in roots:
         given_path = Path(given)
@@ -160,14 +163,19 @@ def walk_batches(
             continue
         root = given_path.resolve()
         jekyll = (root / "_posts").is_dir() or (root / "_config.yml").is_file()
-        yield from _walk_folder(root, problems, skipped_dirs, jobs, jekyll)
+        yield from _walk_folder(root, problems, skipped_dirs, jobs, jekyll, meanwhile)
 
 
 _NAME = operator.attrgetter("name")
 
 
 def _walk_folder(
-    root: Path, problems: list[Problem], skipped_dirs: frozenset[str], jobs: int, jekyll: bool
+    root: Path,
+    problems: list[Problem],
+    skipped_dirs: frozenset[str],
+    jobs: int,
+    jekyll: bool,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Iterator[list[SourceFile]]:
     """The posts under ``root``; in a Jekyll site, a file outside ``_posts`` is a post only
     if it opens with front matter."""
@@ -192,7 +200,7 @@ def _walk_folder(
         folder_rel = "/" + _rel(folder, root_str) + "/"
         plain = None
         if not (jekyll and "/_posts/" not in folder_rel):  # no page to check: maybe at once
-            plain = _plain_folder(entries, folder, prefix, root_str, skipped_dirs, jobs)
+            plain = _plain_folder(entries, folder, prefix, root_str, skipped_dirs, jobs, meanwhile)
         if plain is not None:
             files, subdirs, device, inodes = plain
             if seen_files.get(device, set()).isdisjoint(inodes):
@@ -248,7 +256,9 @@ def _walk_folder(
         yield list(_one_by_one(found, iter(infos), pages_only, root_str, seen_files, problems))
 
 
-def _plain_folder(entries, folder: str, prefix: str, root_str: str, skipped_dirs, jobs: int):
+def _plain_folder(
+    entries, folder: str, prefix: str, root_str: str, skipped_dirs, jobs: int, meanwhile=None
+):
     """A folder of plain post files and subfolders (no links, nothing that cannot be looked
     up, no file twice) at once: ``(FolderFiles or None, its subfolders as (path, (device,
     inode)), the files' device, their inodes)``; None for any other folder."""
@@ -278,7 +288,7 @@ def _plain_folder(entries, folder: str, prefix: str, root_str: str, skipped_dirs
         return None, kept, 0, set()
     names.sort()
     base = folder.rstrip(os.sep) + os.sep
-    columns = stat_columns([base + name for name in names], jobs)
+    columns = stat_columns([base + name for name in names], jobs, meanwhile)
     if columns is None:
         return None
     sizes, mtimes, devices, numbers = columns
@@ -346,12 +356,13 @@ def stat_many(paths: list[str], jobs: int = 1) -> list[FileInfo | OSError]:
     return first + second
 
 
-def stat_columns(paths: list[str], jobs: int = 1):
+def stat_columns(paths: list[str], jobs: int = 1, meanwhile: Callable[[], None] | None = None):
     """:func:`stat_many` as four lists (sizes, mtimes, devices, inodes), or None when any
-    file could not be looked up."""
+    file could not be looked up.  With two processes, ``meanwhile`` runs here while the child
+    looks up two thirds of the files (else half)."""
     if jobs < 2 or len(paths) < PARALLEL_STAT or not hasattr(os, "fork"):
         return _columns(paths)
-    half = len(paths) // 2
+    half = len(paths) // 3 if meanwhile else len(paths) // 2
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: look up, send, leave without running any cleanup
@@ -369,6 +380,8 @@ def stat_columns(paths: list[str], jobs: int = 1):
         finally:
             os._exit(0)
     os.close(write_end)
+    if meanwhile:
+        meanwhile()
     first = _columns(paths[:half])
     with os.fdopen(read_end, "rb") as handle:
         data = handle.read()

@@ -293,18 +293,29 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
     from whoosh import index as whoosh_index
 
     ix = whoosh_index.open_dir(str(generation))
-    existing = _signatures(ix)
-    touched = store.read_mtimes(generation)
-    for key, sig in touched.items():  # posts whose mtime moved with their text unchanged
-        if key in existing and existing[key][2] == sig[2]:
-            existing[key] = sig
+    existing = Known()
+    touched: dict[Key, tuple[int, float, str]] = {}
+
+    def read_known() -> None:
+        """What was indexed, read once: while a child looks up the files of a large
+        folder, or else before the first folder is compared."""
+        if existing.read:
+            return
+        existing.read = True
+        existing.take(_signatures(ix))
+        touched.update(store.read_mtimes(generation))
+        for key, sig in touched.items():  # posts whose mtime moved with their text unchanged
+            if key in existing and existing[key][2] == sig[2]:
+                existing[key] = sig
+
     problems: list[Problem] = []
     to_read: list[SourceFile] = []
     seen = _Found(existing, whole_folders=_apart(paths))
     files = seen.files
     unchanged = 0
     same = existing.same
-    for batch in walk_batches(paths, problems, drafts=drafts, jobs=jobs):
+    for batch in walk_batches(paths, problems, drafts=drafts, jobs=jobs, meanwhile=read_known):
+        read_known()
         if seen.whole_folders and isinstance(batch, FolderFiles):  # compared as columns
             changed = seen.take_folder(batch)
             unchanged += len(batch) - len(changed)
@@ -328,6 +339,7 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
                 unchanged += 1
             else:
                 to_read.append(source)
+    read_known()  # no file found
     report.unchanged += unchanged
     report.skipped.extend(problems)
     missing = seen.missing()  # indexed before, not found now: usually few
@@ -561,6 +573,7 @@ class Known(Mapping):
     post asks about 200,000 and reads few)."""
 
     def __init__(self) -> None:
+        self.read = False  # filled from the index yet
         self.roots: dict[str, dict[str, int]] = {}  # root -> path -> row
         self.row_roots: list[str] = []
         self.paths: list[str] = []
@@ -588,6 +601,11 @@ class Known(Mapping):
         self.sizes += sizes
         self.mtimes += mtimes
         self.digests += digests
+
+    def take(self, other: Known) -> None:
+        """Hold what ``other`` holds (this one empty)."""
+        self.roots, self.row_roots, self.paths = other.roots, other.row_roots, other.paths
+        self.sizes, self.mtimes, self.digests = other.sizes, other.mtimes, other.digests
 
     def row(self, key: Key) -> int | None:
         table = self.roots.get(key[0])

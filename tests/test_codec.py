@@ -244,3 +244,20 @@ def test_token_streams_write_the_bytes_of_a_post_by_post_build(tmp_path):
     reader = whoosh_index.open_dir(str(tmp_path / "streams")).reader()
     [(_, far_positions)] = reader.postings("body", "远处".encode()).items_as("positions")
     assert far_positions[0] < 0x100 and far_positions[-1] - far_positions[0] >= 0x10000
+
+
+def test_a_column_read_joined_is_its_values_joined(mixed_index):
+    """The update reads the paths and signatures of every post as one NUL-joined copy per
+    column and segment: the same bytes as the values one by one."""
+    from searchkit.codec import reader_segments
+
+    folder, _many = mixed_index
+    ix = whoosh_index.open_dir(str(current_generation(folder)))
+    with ix.reader() as reader:
+        segments = list(reader_segments(reader))
+        assert segments
+        for segment in segments:
+            for name in ("path", "sig"):
+                values = segment.byte_values(name)
+                assert segment.joined_values(name) == b"\0".join(values)
+            assert segment.joined_values("no-such-column") is None

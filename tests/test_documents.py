@@ -177,3 +177,23 @@ def test_a_file_that_cannot_be_looked_up_says_why():
 
 def test_decode_prefers_utf8():
     assert decode("中文".encode()) == ("中文", None)
+
+
+def test_looking_up_a_folder_as_columns_in_two_processes_gives_what_one_does(
+    tmp_path, monkeypatch
+):
+    """A large folder's files are looked up by this process and a child (which takes two
+    thirds of them while the caller's other work runs here): the same columns as one
+    process, the other work done once; a file that cannot be looked up gives None."""
+    from searchkit import documents
+
+    for i in range(40):
+        (tmp_path / f"p{i:02}.md").write_text("x" * i, encoding="utf-8")
+    paths = sorted(str(p) for p in tmp_path.iterdir())
+    monkeypatch.setattr(documents, "PARALLEL_STAT", 10)
+    calls = []
+    alone = documents.stat_columns(paths, jobs=1)
+    shared = documents.stat_columns(paths, jobs=2, meanwhile=lambda: calls.append(1))
+    assert shared == alone and calls == [1]
+    assert alone[0] == [len("x" * i) for i in range(40)]
+    assert documents.stat_columns(paths + [str(tmp_path / "gone.md")], jobs=2) is None
