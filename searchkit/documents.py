@@ -189,8 +189,7 @@ def _walk_folder(
         folder = stack.pop()
         try:
             st = os.stat(folder)
-            with os.scandir(folder) as found_entries:
-                entries = list(found_entries)
+            listed = os.listdir(folder)
         except OSError as exc:
             problems.append(Problem(_rel(folder, root_str), f"cannot read folder: {exc.strerror}"))
             continue
@@ -200,7 +199,7 @@ def _walk_folder(
         folder_rel = "/" + _rel(folder, root_str) + "/"
         plain = None
         if not (jekyll and "/_posts/" not in folder_rel):  # no page to check: maybe at once
-            plain = _plain_folder(entries, folder, prefix, root_str, skipped_dirs, jobs, meanwhile)
+            plain = _plain_folder(listed, folder, prefix, root_str, skipped_dirs, jobs, meanwhile)
         if plain is not None:
             files, subdirs, device, inodes = plain
             if seen_files.get(device, set()).isdisjoint(inodes):
@@ -209,6 +208,12 @@ def _walk_folder(
                 if files:
                     yield files
                 continue
+        try:
+            with os.scandir(folder) as found_entries:
+                entries = list(found_entries)
+        except OSError as exc:
+            problems.append(Problem(_rel(folder, root_str), f"cannot read folder: {exc.strerror}"))
+            continue
         subdirs = []
         found: list[tuple[str, str, os.stat_result | None]] = []  # (rel, path, stat if known)
         for entry in sorted(entries, key=_NAME):
@@ -257,44 +262,41 @@ def _walk_folder(
 
 
 def _plain_folder(
-    entries, folder: str, prefix: str, root_str: str, skipped_dirs, jobs: int, meanwhile=None
+    listed: list[str], folder: str, prefix: str, root_str: str, skipped_dirs, jobs, meanwhile=None
 ):
     """A folder of plain post files and subfolders (no links, nothing that cannot be looked
     up, no file twice) at once: ``(FolderFiles or None, its subfolders as (path, (device,
     inode)), the files' device, their inodes)``; None for any other folder."""
-    plain = [entry.name for entry in entries if entry.is_file(follow_symlinks=False)]
-    subdirs = []
-    if len(plain) < len(entries):
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                if not (entry.name.startswith(".") or entry.name in skipped_dirs):
-                    subdirs.append(entry)
-            elif not entry.is_file(follow_symlinks=False):
-                return None  # a link, or something stranger: one by one
     suffixes = POST_SUFFIXES
     names = [
         name
-        for name in plain
+        for name in listed
         if (name.endswith(suffixes) or name.lower().endswith(suffixes)) and name[0] != "."
     ]
+    base = folder.rstrip(os.sep) + os.sep
     kept = []
-    for entry in sorted(subdirs, key=_NAME):
-        try:
-            st = entry.stat()
-        except OSError:
-            return None
-        kept.append((entry.path, (st.st_dev, st.st_ino)))
+    if len(names) < len(listed):  # the rest: folders to enter, links, other files
+        others = set(listed).difference(names)
+        for name in sorted(others):
+            try:
+                st = os.lstat(base + name)
+            except OSError:
+                return None
+            if stat.S_ISDIR(st.st_mode):
+                if name[0] != "." and name not in skipped_dirs:
+                    kept.append((base + name, (st.st_dev, st.st_ino)))
+            elif not stat.S_ISREG(st.st_mode):
+                return None  # a link, or something stranger: one by one
     if not names:
         return None, kept, 0, set()
     names.sort()
-    base = folder.rstrip(os.sep) + os.sep
     columns = stat_columns([base + name for name in names], jobs, meanwhile)
     if columns is None:
         return None
-    sizes, mtimes, devices, numbers = columns
+    sizes, mtimes, devices, numbers, regular = columns
     inodes = set(numbers)
-    if len(inodes) != len(names) or len(set(devices)) != 1:
-        return None  # hard links to one file, or a mount inside: one by one
+    if not all(regular) or len(inodes) != len(names) or len(set(devices)) != 1:
+        return None  # a link or a folder, hard links to one file, a mount inside
     rel = "" if folder == root_str else folder[len(prefix) :]
     if os.sep != "/":
         rel = rel.replace(os.sep, "/")
@@ -357,8 +359,8 @@ def stat_many(paths: list[str], jobs: int = 1) -> list[FileInfo | OSError]:
 
 
 def stat_columns(paths: list[str], jobs: int = 1, meanwhile: Callable[[], None] | None = None):
-    """:func:`stat_many` as four lists (sizes, mtimes, devices, inodes), or None when any
-    file could not be looked up.  With two processes, ``meanwhile`` runs here while the child
+    """Each file's size, mtime, device, inode and whether it is a regular file (not
+    following links), as five lists, or None when any could not be looked up.  With two processes, ``meanwhile`` runs here while the child
     looks up two thirds of the files (else half)."""
     if jobs < 2 or len(paths) < PARALLEL_STAT or not hasattr(os, "fork"):
         return _columns(paths)
@@ -374,7 +376,7 @@ def stat_columns(paths: list[str], jobs: int = 1, meanwhile: Callable[[], None] 
                     out.write(
                         b"".join(
                             array(code, column).tobytes()
-                            for code, column in zip("qdQQ", found, strict=True)
+                            for code, column in zip(_CODES, found, strict=True)
                         )
                     )
         finally:
@@ -387,26 +389,31 @@ def stat_columns(paths: list[str], jobs: int = 1, meanwhile: Callable[[], None] 
         data = handle.read()
     os.waitpid(pid, 0)
     count = len(paths) - half
-    if first is None or len(data) != 32 * count:  # an error, or the child died
+    if first is None or len(data) != 40 * count:  # an error, or the child died
         return None if first is None else _columns(paths)
     second = []
-    for number, code in enumerate("qdQQ"):
+    for number, code in enumerate(_CODES):
         column = array(code)
         column.frombytes(data[number * 8 * count : (number + 1) * 8 * count])
         second.append(column.tolist())
     return tuple(a + b for a, b in zip(first, second, strict=True))
 
 
+_CODES = "qdQQq"  # the columns' array types
+
+
 def _columns(paths: list[str]):
     try:
-        found = [os.stat(path) for path in paths]
+        found = [os.lstat(path) for path in paths]
     except OSError:
         return None
+    regular = stat.S_ISREG
     return (
         [st.st_size for st in found],
         [st.st_mtime for st in found],
         [st.st_dev for st in found],
         [st.st_ino for st in found],
+        [int(regular(st.st_mode)) for st in found],
     )
 
 

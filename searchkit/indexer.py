@@ -315,6 +315,8 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
     unchanged = 0
     same = existing.same
     for batch in walk_batches(paths, problems, drafts=drafts, jobs=jobs, meanwhile=read_known):
+        if not batch:
+            continue  # a folder of pages or of folders: the signatures can still wait
         read_known()
         if seen.whole_folders and isinstance(batch, FolderFiles):  # compared as columns
             changed = seen.take_folder(batch)

@@ -179,9 +179,7 @@ def test_decode_prefers_utf8():
     assert decode("中文".encode()) == ("中文", None)
 
 
-def test_looking_up_a_folder_as_columns_in_two_processes_gives_what_one_does(
-    tmp_path, monkeypatch
-):
+def test_looking_up_a_folder_as_columns_in_two_processes_gives_what_one_does(tmp_path, monkeypatch):
     """A large folder's files are looked up by this process and a child (which takes two
     thirds of them while the caller's other work runs here): the same columns as one
     process, the other work done once; a file that cannot be looked up gives None."""
@@ -195,5 +193,5 @@ def test_looking_up_a_folder_as_columns_in_two_processes_gives_what_one_does(
     alone = documents.stat_columns(paths, jobs=1)
     shared = documents.stat_columns(paths, jobs=2, meanwhile=lambda: calls.append(1))
     assert shared == alone and calls == [1]
-    assert alone[0] == [len("x" * i) for i in range(40)]
+    assert alone[0] == [len("x" * i) for i in range(40)] and alone[4] == [1] * 40
     assert documents.stat_columns(paths + [str(tmp_path / "gone.md")], jobs=2) is None
