@@ -133,7 +133,7 @@ def walk(
     Hidden folders and Jekyll's machinery folders are not entered, nor ``_drafts/`` unless
     ``drafts`` (or unless it is the folder given); symbolic links are followed only while they
     stay inside the root, and never twice to the same place.  With ``jobs`` > 1 a folder of
-    many posts has its files looked up by two processes (see `stat_many`).
+    many posts has its files looked up by two processes (see `stat_columns`).
     """
     for batch in walk_batches(roots, problems, drafts, jobs):
         yield from batch

@@ -584,13 +584,15 @@ class Known(Mapping):
         self.digests: list[str] = []
 
     def extend(self, keys, sizes, mtimes, digests) -> None:
-        """Add rows: ``keys`` are ``(root, path)`` pairs, or one root and a list of paths."""
-        if isinstance(keys, tuple) and isinstance(keys[0], str):
-            root, paths = keys
-            roots = [root] * len(paths)
-        else:
-            pairs = list(keys)
-            roots, paths = [r for r, _ in pairs], [p for _, p in pairs]
+        """Add rows, one per ``(root, path)`` key."""
+        pairs = list(keys)
+        self._add([r for r, _ in pairs], [p for _, p in pairs], sizes, mtimes, digests)
+
+    def extend_root(self, root: str, paths: list[str], sizes, mtimes, digests) -> None:
+        """Add rows of posts under one root."""
+        self._add([root] * len(paths), paths, sizes, mtimes, digests)
+
+    def _add(self, roots: list[str], paths: list[str], sizes, mtimes, digests) -> None:
         start = len(self.sizes)
         if len(set(roots)) <= 1 and roots:
             table = self.roots.setdefault(roots[0], {})
@@ -706,9 +708,8 @@ def _add_rows(out: Known, sigs: bytes, paths: bytes, live: list[bool]) -> None:
         roots, sizes, mtimes, digests, names = (
             list(compress(column, live)) for column in (roots, sizes, mtimes, digests, names)
         )
-    out.extend(
-        (roots[0], names) if len(set(roots)) == 1 else zip(roots, names, strict=True),
-        list(map(int, sizes)),
-        list(map(float, mtimes)),
-        digests,
-    )
+    sizes, mtimes = list(map(int, sizes)), list(map(float, mtimes))
+    if len(set(roots)) == 1:
+        out.extend_root(roots[0], names, sizes, mtimes, digests)
+    else:
+        out.extend(zip(roots, names, strict=True), sizes, mtimes, digests)

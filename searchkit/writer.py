@@ -1,9 +1,10 @@
 """Writing new posts as segments, on every core.
 
-:func:`build_parallel` splits the posts to write into one contiguous share per core, builds
-a segment from each share (with :class:`searchkit.codec.SegmentBuilder`) in a forked
-process (the posts are read, converted and analysed there too) and returns the segments for
-the caller's writer to commit.
+:class:`Builders` are processes forked once for a run, each handed one contiguous share of
+the posts of a chunk at a time: it reads, converts and analyses its posts and builds a segment
+(with :class:`searchkit.codec.SegmentBuilder`), which the caller's writer commits while the
+builders go on with the next chunk.  :func:`build_parallel` is one round of that;
+:func:`build_here` the same in this process.
 """
 
 from __future__ import annotations

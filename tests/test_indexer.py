@@ -200,6 +200,9 @@ def test_the_table_of_indexed_posts_reads_as_a_mapping():
         ("/a", "y.md"): "d2",
         ("", "notes/z.md"): "d3",
     }
+    known.extend_root("/b", ["m.md", "n.md"], [1, 2], [1.0, 2.0], ["d4", "d5"])
+    assert known[("/b", "n.md")] == (2, 2.0, "d5") and known.row(("/b", "m.md")) == 3
+    assert len(known) == 5 and ("/b", "x.md") not in known
 
 
 def test_a_folder_given_twice_or_with_one_of_its_files_gives_each_post_once(tmp_path):
