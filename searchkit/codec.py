@@ -35,7 +35,6 @@ from whoosh.codec.whoosh3 import (
     STORED_COLUMN,
     W3Codec,
     W3PerDocReader,
-    W3PerDocWriter,
     W3Segment,
     W3TermInfo,
     _lenfield,
@@ -419,8 +418,6 @@ class SearchkitCodec(W3Codec):
     def per_document_reader(self, storage, segment):
         return _PerDocReader(storage, segment)
 
-    def per_document_writer(self, storage, segment):
-        return _PerDocWriter(self, storage, segment)
 
     def new_segment(self, storage, indexname):
         return _Segment(self, indexname)
@@ -441,33 +438,14 @@ class IndexSnapshot:
         return self._toc
 
 
-class _PerDocWriter(W3PerDocWriter):
-    """W3's per-document writer with its temporary file in a folder of its segment's own:
-    W3 puts every writer's in the index's one temporary folder, which a commit removes, and a
-    builder may be writing while another process commits."""
-
-    def __init__(self, codec, storage, segment):
-        real = getattr(storage, "_storage", storage)
-        self._temp_folder = real.temp_storage(temp_folder_name(segment))
-        super().__init__(codec, _OwnTemporaryFolder(real, self._temp_folder), segment)
-
-    def close(self):
-        super().close()
-        self._temp_folder.destroy()
-
-
-def temp_folder_name(segment) -> str:
-    """The temporary folder of a segment being written (see :func:`is_temp_folder`)."""
-    return f"{segment.indexname}.{segment.segment_id()}.tmp"
-
-
 def is_temp_folder(name: str, indexname: str) -> bool:
     """Whether ``name`` is a temporary folder of a writer of the index ``indexname``."""
     return name.startswith(indexname) and name.endswith(".tmp")
 
 
 class _OwnTemporaryFolder:
-    """A storage whose temporary storage is one given folder."""
+    """A storage whose temporary storage is one given folder (whatever name is asked for:
+    the writer's and its per-document writer's files go to the writer's own folder)."""
 
     def __init__(self, storage, folder):
         self._storage = storage
