@@ -418,7 +418,6 @@ class SearchkitCodec(W3Codec):
     def per_document_reader(self, storage, segment):
         return _PerDocReader(storage, segment)
 
-
     def new_segment(self, storage, indexname):
         return _Segment(self, indexname)
 

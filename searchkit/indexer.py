@@ -295,14 +295,15 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
     ix = whoosh_index.open_dir(str(generation))
     existing = Known()
     touched: dict[Key, tuple[int, float, str]] = {}
+    read: list[bool] = []  # whether existing was filled yet
 
     def read_known() -> None:
         """What was indexed, read once: while a child looks up the files of a large
         folder, or else before the first folder is compared."""
-        if existing.read:
+        if read:
             return
-        existing.read = True
-        existing.take(_signatures(ix))
+        read.append(True)
+        _signatures(ix, existing)
         touched.update(store.read_mtimes(generation))
         for key, sig in touched.items():  # posts whose mtime moved with their text unchanged
             if key in existing and existing[key][2] == sig[2]:
@@ -575,7 +576,6 @@ class Known(Mapping):
     post asks about 200,000 and reads few)."""
 
     def __init__(self) -> None:
-        self.read = False  # filled from the index yet
         self.roots: dict[str, dict[str, int]] = {}  # root -> path -> row
         self.row_roots: list[str] = []
         self.paths: list[str] = []
@@ -605,11 +605,6 @@ class Known(Mapping):
         self.sizes += sizes
         self.mtimes += mtimes
         self.digests += digests
-
-    def take(self, other: Known) -> None:
-        """Hold what ``other`` holds (this one empty)."""
-        self.roots, self.row_roots, self.paths = other.roots, other.row_roots, other.paths
-        self.sizes, self.mtimes, self.digests = other.sizes, other.mtimes, other.digests
 
     def row(self, key: Key) -> int | None:
         table = self.roots.get(key[0])
@@ -669,8 +664,9 @@ class _Digests(Mapping):
         return len(self.known)
 
 
-def _signatures(ix) -> Known:
-    """What every indexed post was (:class:`Known`), read from columns.
+def _signatures(ix, out: Known | None = None) -> Known:
+    """What every indexed post was (:class:`Known`, added to ``out`` when given), read from
+    columns.
 
     A segment's columns are decoded in one piece each and split at NULs (a path holds none),
     so a 200,000-post index is read in C loops rather than one call per post."""
@@ -678,7 +674,7 @@ def _signatures(ix) -> Known:
         raise SearchkitError(
             f"{ix.storage.folder} was written by an older searchkit; run again with --rebuild"
         )
-    out = Known()
+    out = Known() if out is None else out
     with ix.reader() as reader:
         for segment in reader_segments(reader):
             live = segment.live().tolist()
