@@ -89,30 +89,18 @@ def test_segment_builder_writes_what_whoosh_writes(tmp_path):
     postings, term statistics, lengths and stored fields."""
     from searchkit.analysis import AnalyzerConfig
     from searchkit.schema import build_schema
-    from searchkit.writer import SegmentBuilder
 
     docs = _documents()
-    readers = []
-    for name in ("whoosh", "builder"):
-        folder = tmp_path / name
-        folder.mkdir()
-        ix = whoosh_index.create_in(str(folder), build_schema(AnalyzerConfig()))
-        if name == "whoosh":
-            writer = ix.writer(codec=SearchkitCodec())
-            for doc in docs:
-                writer.add_document(**doc)
-            writer.commit()
-        else:
-            builder = SegmentBuilder(ix)
-            for doc in docs:
-                builder.add_document(**doc)
-            segment = builder._finalize_segment()
-            writer = ix.writer(codec=SearchkitCodec())
-            writer._close_segment()
-            writer._commit_toc([segment])
-            writer._finish()
-        readers.append(whoosh_index.open_dir(str(folder)).reader())
-    whoosh, ours = readers
+    (tmp_path / "whoosh").mkdir()
+    ix = whoosh_index.create_in(str(tmp_path / "whoosh"), build_schema(AnalyzerConfig()))
+    writer = ix.writer(codec=SearchkitCodec())
+    for doc in docs:
+        writer.add_document(**doc)
+    writer.commit()
+    _build_segment(tmp_path / "builder", docs, streams=True)
+    whoosh, ours = (
+        whoosh_index.open_dir(str(tmp_path / name)).reader() for name in ("whoosh", "builder")
+    )
     terms = list(whoosh.all_terms())
     assert terms == list(ours.all_terms()) and len(terms) > 500
     for fieldname, text in terms:
