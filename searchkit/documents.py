@@ -338,58 +338,28 @@ def stat_many(paths: list[str], jobs: int = 1) -> list[FileInfo | OSError]:
     if jobs < 2 or len(paths) < PARALLEL_STAT or not hasattr(os, "fork"):
         return [_stat(path) for path in paths]
     half = len(paths) // 2
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: look up, send, leave without running any cleanup
-        try:
-            os.close(read_end)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(_pack([_stat(path) for path in paths[half:]]))
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    first = [_stat(path) for path in paths[:half]]
-    with os.fdopen(read_end, "rb") as handle:
-        data = handle.read()
-    os.waitpid(pid, 0)
+    first, data = _with_child(paths, half, _stat_all, _pack)
     second = _unpack(data)
     if len(second) != len(paths) - half:  # the child died: look up here
-        second = [_stat(path) for path in paths[half:]]
+        second = _stat_all(paths[half:])
     return first + second
+
+
+def _stat_all(paths: list[str]) -> list[FileInfo | OSError]:
+    return [_stat(path) for path in paths]
 
 
 def stat_columns(paths: list[str], jobs: int = 1, meanwhile: Callable[[], None] | None = None):
     """Each file's size, mtime, device, inode and whether it is a regular file (not
-    following links), as five lists, or None when any could not be looked up.  With two processes, ``meanwhile`` runs here while the child
-    looks up two thirds of the files (else half)."""
+    following links), as five lists, or None when any could not be looked up.  With two
+    processes, ``meanwhile`` runs here while the child looks up two thirds of the files
+    (else half)."""
     if jobs < 2 or len(paths) < PARALLEL_STAT or not hasattr(os, "fork"):
         return _columns(paths)
     half = len(paths) // 3 if meanwhile else len(paths) // 2
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: look up, send, leave without running any cleanup
-        try:
-            os.close(read_end)
-            found = _columns(paths[half:])
-            with os.fdopen(write_end, "wb") as out:
-                if found is not None:
-                    out.write(
-                        b"".join(
-                            array(code, column).tobytes()
-                            for code, column in zip(_CODES, found, strict=True)
-                        )
-                    )
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    if meanwhile:
-        meanwhile()
-    first = _columns(paths[:half])
-    with os.fdopen(read_end, "rb") as handle:
-        data = handle.read()
-    os.waitpid(pid, 0)
+    first, data = _with_child(paths, half, _columns, _pack_columns, meanwhile)
     count = len(paths) - half
-    if first is None or len(data) != 40 * count:  # an error, or the child died
+    if first is None or len(data) != 8 * len(_CODES) * count:  # an error, or the child died
         return None if first is None else _columns(paths)
     second = []
     for number, code in enumerate(_CODES):
@@ -397,6 +367,39 @@ def stat_columns(paths: list[str], jobs: int = 1, meanwhile: Callable[[], None] 
         column.frombytes(data[number * 8 * count : (number + 1) * 8 * count])
         second.append(column.tolist())
     return tuple(a + b for a, b in zip(first, second, strict=True))
+
+
+def _with_child(paths: list[str], at: int, look_up, pack, meanwhile=None):
+    """``look_up(paths[:at])`` here (after ``meanwhile``) and ``look_up(paths[at:])`` in a
+    forked child, which sends ``pack`` of its answer back; returns this process's answer and
+    the child's bytes (short or empty if it died)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: look up, send, leave without running any cleanup
+        try:
+            os.close(read_end)
+            data = pack(look_up(paths[at:]))
+            with os.fdopen(write_end, "wb") as out:
+                out.write(data)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    if meanwhile:
+        meanwhile()
+    here = look_up(paths[:at])
+    with os.fdopen(read_end, "rb") as handle:
+        data = handle.read()
+    os.waitpid(pid, 0)
+    return here, data
+
+
+def _pack_columns(found) -> bytes:
+    """The columns of :func:`_columns` as arrays one after the other (nothing for None)."""
+    if found is None:
+        return b""
+    return b"".join(
+        array(code, column).tobytes() for code, column in zip(_CODES, found, strict=True)
+    )
 
 
 _CODES = "qdQQq"  # the columns' array types
