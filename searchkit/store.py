@@ -233,6 +233,7 @@ def clean_uncommitted(generation: Path) -> None:
 
 
 _INDEX_NAME = "MAIN"  # Whoosh's default index name within a folder
+_TOC = re.compile(rf"^_{_INDEX_NAME}_(\d+)\.toc$")  # a table of contents, by generation
 
 
 def open_index(folder: Path):
@@ -391,17 +392,45 @@ def write_durably(path: Path, data: bytes) -> None:
 
 
 def sync_folder(folder: Path) -> None:
-    """fsync every file of ``folder``, then the folder, and record each file's checksum:
-    what a pointer names is on disk, and damage to it can be told from a bug."""
-    for entry in os.scandir(folder):
-        if entry.is_file(follow_symlinks=False):
-            fd = os.open(entry.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+    """fsync the files the generation's table of contents names, then the folder, and record
+    their checksums: what a pointer names is on disk, and damage to it can be told from a bug.
+    A builder may be writing (or assembling, which removes files) the next commit's segment in
+    the same folder meanwhile; those files are not named yet and are left alone."""
+    for name in _named_files(folder):
+        try:
+            fd = os.open(folder / name, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # named by an older table of contents and merged away since
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     _fsync_dir(folder)
     _record_checksums(folder)
+
+
+def _named_files(generation: Path) -> list[str]:
+    """The files of ``generation`` that its newest table of contents names (the table itself
+    included); every file but searchkit's own when no table can be read."""
+    names = [
+        entry.name
+        for entry in os.scandir(generation)
+        if entry.is_file(follow_symlinks=False)
+        and not entry.name.startswith(".")
+        and entry.name not in (CHECKSUMS, MARKER, MTIMES)
+    ]
+    tocs = [(int(m.group(1)), name) for name in names if (m := _TOC.match(name))]
+    if not tocs:
+        return names
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC
+
+    try:
+        toc = TOC.read(FileStorage(str(generation)), _INDEX_NAME, max(tocs)[0])
+    except Exception:  # noqa: BLE001 - unreadable: take every file, as with no table
+        return names
+    ids = tuple(f"{segment.segment_id()}." for segment in toc.segments)
+    return [max(tocs)[1]] + [name for name in names if name.startswith(ids)]
 
 
 CHECKSUMS = "CHECKSUMS.json"
@@ -419,22 +448,22 @@ def _file_crc(path: str) -> int:
 
 
 def _record_checksums(generation: Path) -> None:
-    """``{file: [size, crc32]}`` of the generation's files.  Whoosh never rewrites a file in
-    place, so a file already recorded with its size keeps its checksum."""
+    """``{file: [size, crc32]}`` of the files the generation's table of contents names.
+    Whoosh never rewrites a file in place, so a file already recorded with its size keeps its
+    checksum."""
     try:
         known = json.loads((generation / CHECKSUMS).read_bytes())
     except (OSError, ValueError):
         known = {}
     table = {}
-    for entry in os.scandir(generation):
-        name = entry.name
-        if not entry.is_file(follow_symlinks=False) or name in (CHECKSUMS, MARKER, MTIMES):
-            continue
-        if name.startswith("."):
-            continue
-        size = entry.stat().st_size
-        old = known.get(name) if isinstance(known, dict) else None
-        table[name] = old if old and old[0] == size else [size, _file_crc(entry.path)]
+    for name in _named_files(generation):
+        path = generation / name
+        try:
+            size = path.stat().st_size
+            old = known.get(name) if isinstance(known, dict) else None
+            table[name] = old if old and old[0] == size else [size, _file_crc(str(path))]
+        except FileNotFoundError:
+            continue  # named by an older table of contents and merged away since
     write_durably(generation / CHECKSUMS, json.dumps(table).encode("ascii"))
 
 

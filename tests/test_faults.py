@@ -559,6 +559,34 @@ def test_damaged_segment_files_say_rebuild(tmp_path, damage):
         assert "--rebuild" in message, message
 
 
+def test_a_commit_syncs_and_records_only_the_files_its_table_names(tmp_path, monkeypatch):
+    """A builder writes the next commit's segment in the same folder while this one is synced,
+    and assembling it removes its parts: a commit takes only what its table of contents names."""
+    posts = make_archive(tmp_path / "posts", 5)
+    folder = tmp_path / "ix"
+    index_paths([posts], folder, jobs=1)
+    generation = store.current_generation(folder)
+    named = {p.name for p in generation.iterdir() if p.name.startswith(("MAIN_", "_MAIN_"))}
+    (generation / "MAIN_nextsegment.pst").write_bytes(b"half written")
+    listing = list(os.scandir(generation))
+    (generation / "MAIN_nextsegment.pst").unlink()  # assembled while the commit looked
+    (generation / "MAIN_inprogress.seg").write_bytes(b"being written")
+    real_scandir = os.scandir
+    monkeypatch.setattr(
+        store.os,
+        "scandir",
+        lambda path: iter(listing) if path == generation else real_scandir(path),
+    )
+    store.sync_folder(generation)  # the vanished file was listed: no error
+    monkeypatch.undo()
+    store.sync_folder(generation)
+    recorded = json.loads((generation / store.CHECKSUMS).read_text())
+    assert set(recorded) == named
+    (generation / "MAIN_inprogress.seg").write_bytes(b"now assembled, other bytes")
+    assert store.checksums_match(generation)
+    assert run("search", "数据中心", "--index", folder).exit_code == 0
+
+
 def test_a_read_only_index_folder_says_so(tmp_path, small_disk):
     posts = make_archive(tmp_path / "posts", 3)
     folder = small_disk / "ix"
