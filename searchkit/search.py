@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from whoosh import query as wq
@@ -45,10 +46,25 @@ class Ranking:
     #: rare it is among the hits; ``cover`` of the best hit's score times the share of the
     #: query words' IDF in its text (a post holding the query's rare words beats one that
     #: repeats its common ones).
-    span: float = 1.0
-    lead: float = 0.5
+    span: float = 1.3
+    lead: float = 0.15
     lead_chars: int = 80
-    cover: float = 1.25
+    cover: float = 1.65
+    #: Of the best hit's score: ``chars`` times the share of the query's characters in the
+    #: first ``opening_chars`` characters of a hit's text and ``pairs`` times the share of the
+    #: query's character pairs in its text, each weighted by rarity among the hits as the
+    #: trigrams are (a headline shortens: 俄 for 俄罗斯, 澳 for 澳大利亚, and its single
+    #: characters and pairs still tell twins apart); ``numbers`` times the share of the
+    #: query's numbers the text holds (the month, the figure that sets one report apart).
+    chars: float = 1.2
+    opening_chars: int = 200
+    pairs: float = 0.8
+    numbers: float = 2.0
+
+    @classmethod
+    def bm25(cls) -> Ranking:
+        """BM25F alone: none of the rewards."""
+        return cls(proximity=0, span=0, lead=0, cover=0, chars=0, pairs=0, numbers=0)
 
     def __post_init__(self):
         for name, value in vars(self).items():
@@ -114,6 +130,20 @@ class Plan:
     phrases: list = field(default_factory=list)  # neighbouring words, for the proximity reward
     grams: frozenset[str] = frozenset()  # the folded query's character trigrams (span reward)
     terms: frozenset[str] = frozenset()  # the words a hit is marked for
+    chars: frozenset[str] = frozenset()  # the folded query's characters (letters and digits)
+    pairs: frozenset[str] = frozenset()  # ... and its pairs of neighbouring characters
+    numbers: frozenset[str] = frozenset()  # ... and its runs of digits
+
+
+class Shares(NamedTuple):
+    """For each of the best hits, the shares of the query its text holds (see :class:`Ranking`)."""
+
+    span: np.ndarray  # of the trigrams, in the text
+    lead: np.ndarray  # of the trigrams, in the first ``lead_chars`` characters
+    cover: np.ndarray  # of the words' IDF, in the text
+    chars: np.ndarray  # of the characters, in the first ``opening_chars`` characters
+    pairs: np.ndarray  # of the character pairs, in the text
+    numbers: np.ndarray  # of the numbers, in the text
 
 
 @dataclass
@@ -327,7 +357,14 @@ class Searcher:
             cut = text.rfind('"')
             text = text[:cut] + " " + text[cut + 1 :]
         check_syntax(text)
-        parsed = self.parser.parse(negate_minus(text))
+        try:
+            parsed = self.parser.parse(negate_minus(text))
+        except (IndexError, NotImplementedError) as exc:
+            # Whoosh's parser fails so on some runs of operators: `NOT"AND `, `0("+)`
+            raise QueryError(
+                "cannot read the operators of this query; put a word such as AND, NOT or + "
+                'in quotes ("AND") to search for it'
+            ) from exc
         query = require_filters(lift_negations(parsed))
         for leaf in query.leaves():
             if isinstance(leaf, wq.Term) and leaf.fieldname in self.schema:
@@ -393,13 +430,15 @@ class Searcher:
         query = self.parse(text)
         phrases = self.proximity(text)
         folded = bare_text(text, self.config.fold)
-        grams = {folded[i : i + 3] for i in range(len(folded) - 2)}
         return Plan(
             text=text,
             query=query,
             phrases=list(phrases.subqueries) if phrases is not None else [],
-            grams=frozenset(gram for gram in grams if gram.isalnum()),
+            grams=_grams(folded, 3),
             terms=frozenset(_positive_terms(query)),
+            chars=_grams(folded, 1),
+            pairs=_grams(folded, 2),
+            numbers=frozenset(_DIGITS.findall(folded)),
         )
 
     def _search(self, plan: Plan, options, started) -> SearchResult:
@@ -503,24 +542,31 @@ class Searcher:
         return len(found)
 
     def _text_bonus(self, plan: Plan, top, bonus: dict[int, float]) -> None:
-        """Add what each of ``top`` gains for the query spans, opening and rare words its
-        text holds (:class:`Ranking`: ``span``, ``lead``, ``cover``)."""
-        if not top or not (plan.grams or plan.terms):
+        """Add what each of ``top`` gains for the query spans, opening, rare words,
+        characters and numbers its text holds (:class:`Ranking`)."""
+        if not top or not (plan.chars or plan.terms):
             return
-        spans, leads, covers = self.text_shares(plan, top)
-        best = max(score for _, score in top)
-        span, lead, cover = self.ranking.span, self.ranking.lead, self.ranking.cover
-        for i, (docnum, score) in enumerate(top):
-            gain = span * spans[i] * score + (lead * leads[i] + cover * covers[i]) * best
-            bonus[docnum] = bonus.get(docnum, 0.0) + float(gain)
+        shares = self.text_shares(plan, top)
+        ranking = self.ranking
+        scores = np.array([score for _, score in top], dtype=float)
+        of_best = (
+            ranking.lead * shares.lead
+            + ranking.cover * shares.cover
+            + ranking.chars * shares.chars
+            + ranking.pairs * shares.pairs
+            + ranking.numbers * shares.numbers
+        )
+        gains = ranking.span * shares.span * scores + of_best * scores.max()
+        for (docnum, _), gain in zip(top, gains.tolist(), strict=True):
+            bonus[docnum] = bonus.get(docnum, 0.0) + gain
 
-    def text_shares(self, plan: Plan, top) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The shares of :func:`text_shares` for the hits ``top`` (``(docnum, score)``)."""
+    def text_shares(self, plan: Plan, top) -> Shares:
+        """The :class:`Shares` of :func:`text_shares` for the hits ``top`` (``(docnum, score)``)."""
         words = sorted(plan.terms)
         docs = self.searcher.doc_count() or 1
         idf = [math.log(docs / (1 + self.searcher.doc_frequency("body", w))) + 1 for w in words]
         texts = [self._text_of(docnum) for docnum, _ in top]
-        return text_shares(sorted(plan.grams), words, idf, texts)
+        return text_shares(plan, words, idf, texts, self.ranking)
 
     def _text_of(self, docnum: int) -> tuple[str, str]:
         """A post's title and text as :func:`bare_text` makes them, and the opening of its
@@ -532,7 +578,8 @@ class Searcher:
             stored = self.searcher.stored_fields(docnum)
             title = bare_text(stored.get("title", ""), self.config.fold)
             text = bare_text(stored.get("text") or "", self.config.fold)
-            found = self._texts[docnum] = (title + text, text[: self.ranking.lead_chars])
+            opening = max(self.ranking.lead_chars, self.ranking.opening_chars)
+            found = self._texts[docnum] = (title + text, text[:opening])
         return found
 
     def _proximity_bonus(self, phrases: list, top, postings: dict) -> dict[int, float]:
@@ -731,28 +778,61 @@ def _field_of(query: wq.Query) -> str | None:
 
 
 def text_shares(
-    grams: list[str], words: list[str], idf: list[float], texts: list[tuple[str, str]]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each ``(text, opening)`` of the best hits: the share of the query's trigrams in its
-    text and in its opening, and the share of the query words' ``idf`` in its text.
+    plan: Plan,
+    words: list[str],
+    idf: list[float],
+    texts: list[tuple[str, str]],
+    ranking: Ranking,
+) -> Shares:
+    """For each ``(text, opening)`` of the best hits, the :class:`Shares` of the query
+    ``plan`` it holds; ``words`` are the query's words and ``idf`` their IDF.
 
-    A trigram weighs ``log((n + 1) / (k + 0.5))`` when ``k`` of the ``n`` hits hold it: the
-    formulaic phrase every near twin shares tells little, the number or name only one holds
-    decides.
+    A trigram, character or pair weighs ``log((n + 1) / (k + 0.5))`` when ``k`` of the ``n``
+    texts looked at hold it: the formulaic phrase every near twin shares tells little, the
+    number or name only one holds decides.
     """
-    n = len(texts)
-    spans, leads, covers = np.zeros(n), np.zeros(n), np.zeros(n)
-    if grams:
-        held = np.array([[gram in text for gram in grams] for text, _ in texts], dtype=float)
-        opening = np.array([[gram in lead for gram in grams] for _, lead in texts], dtype=float)
-        rarity = np.log((n + 1) / (held.sum(axis=0) + 0.5))
-        rarity /= rarity.sum()
-        spans, leads = held @ rarity, opening @ rarity
+    whole = [text for text, _ in texts]
+    lead = [opening[: ranking.lead_chars] for _, opening in texts]
+    opening = [opening[: ranking.opening_chars] for _, opening in texts]
+    covers = numbers = np.zeros(len(texts))
     if words:
-        held = np.array([[word in text for word in words] for text, _ in texts], dtype=float)
         weights = np.asarray(idf, dtype=float)
-        covers = held @ (weights / weights.sum())
-    return spans, leads, covers
+        covers = _held(words, whole) @ (weights / weights.sum())
+    if plan.numbers:
+        numbers = _held(sorted(plan.numbers), whole).mean(axis=1)
+    grams = sorted(plan.grams)
+    return Shares(
+        span=_by_rarity(grams, whole),
+        lead=_by_rarity(grams, lead),
+        cover=covers,
+        chars=_by_rarity(sorted(plan.chars), opening),
+        pairs=_by_rarity(sorted(plan.pairs), whole),
+        numbers=numbers,
+    )
+
+
+def _held(parts: list[str], texts: list[str]) -> np.ndarray:
+    """Which of ``parts`` each of ``texts`` holds (a row per text)."""
+    return np.array([[part in text for part in parts] for text in texts], dtype=float)
+
+
+def _by_rarity(parts: list[str], texts: list[str]) -> np.ndarray:
+    """The share of ``parts`` each of ``texts`` holds, each part weighted by how rare it is
+    among them."""
+    if not parts or not texts:
+        return np.zeros(len(texts))
+    held = _held(parts, texts)
+    rarity = np.log((len(texts) + 1) / (held.sum(axis=0) + 0.5))
+    return held @ (rarity / rarity.sum())
+
+
+def _grams(folded: str, size: int) -> frozenset[str]:
+    """The runs of ``size`` characters of a folded text that are letters or digits only."""
+    runs = (folded[i : i + size] for i in range(len(folded) - size + 1))
+    return frozenset(run for run in runs if run.isalnum())
+
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def _check_dates(options: SearchOptions) -> None:

@@ -107,7 +107,7 @@ def test_similar_stats_and_one_post(ix):
 
 def test_ranking_is_a_setting_not_a_global(tmp_path, ix):
     plain = ix.search("数据中心 液冷", limit=5)
-    bm25_only = Ranking(proximity=0, span=0, lead=0, cover=0)
+    bm25_only = Ranking.bm25()
     with Index.open(ix.folder, ranking=bm25_only) as other:
         bare = other.search("数据中心 液冷", limit=5)
     assert [h.score for h in bare.hits] != [h.score for h in plain.hits]

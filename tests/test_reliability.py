@@ -217,3 +217,11 @@ def test_an_open_searcher_sees_updates_and_deletions(tmp_path):
         assert [h.path for h in searcher.search("改写").hits] == ["_posts/2024-01-01-p0.md"]
         index_paths([posts], folder, rebuild=True)
         assert searcher.search("正文").total == 2
+
+
+@pytest.mark.parametrize("text", ['NOT"AND ', '0("+)'])
+def test_operators_the_parser_cannot_read_are_a_query_error(small, text):
+    with pytest.raises(QueryError, match="cannot read the operators"):
+        small.search(text)
+    result = CliRunner().invoke(cli, ["search", text, "--index", str(small.folder)])
+    assert result.exit_code == 2 and "Traceback" not in result.output

@@ -7,7 +7,15 @@ from conftest import SEED_PATH, needs_shared
 
 from searchkit.errors import QueryError
 from searchkit.highlight import find_matches, make_snippet
-from searchkit.search import Searcher, SearchOptions, parse_date_option
+from searchkit.search import (
+    Plan,
+    Ranking,
+    Searcher,
+    SearchOptions,
+    Shares,
+    parse_date_option,
+    text_shares,
+)
 
 
 @pytest.fixture(scope="module")
@@ -213,12 +221,14 @@ def test_total_is_the_number_of_matching_posts(examples, text, options):
     assert found.total == len(whoosh) == whoosh.scored_length()
 
 
-def _shares(searcher, text: str) -> dict[str, tuple[float, float, float]]:
-    """``path -> (span, opening, cover)`` shares of each hit of ``text``."""
+def _shares(searcher, text: str) -> dict[str, Shares]:
+    """``path -> Shares`` (each a number) of each hit of ``text``."""
     results = searcher.searcher.search(searcher.parse(text), limit=10)
     top = [(hit.docnum, hit.score) for hit in results]
     shares = searcher.text_shares(searcher.plan(text), top)
-    return {hit["path"]: tuple(float(s[i]) for s in shares) for i, hit in enumerate(results)}
+    return {
+        hit["path"]: Shares(*(float(part[i]) for part in shares)) for i, hit in enumerate(results)
+    }
 
 
 def _index(tmp_path, posts: dict[str, str]) -> Path:
@@ -245,11 +255,11 @@ def test_hits_gain_by_the_share_of_the_query_spans_weighted_by_rarity(tmp_path):
     with Searcher(ix) as searcher:
         text = "在台湾台视播出"
         shares = _shares(searcher, text)
-        assert shares["_posts/2023-01-01-a.md"][0] == pytest.approx(1.0)  # every trigram
+        assert shares["_posts/2023-01-01-a.md"].span == pytest.approx(1.0)  # every trigram
         # b holds 在台湾 only, which both hits hold: it weighs log(3/2.5) against log(3/1.5)
         # for each of the four trigrams only a holds
         common, rare = math.log(3 / 2.5), math.log(3 / 1.5)
-        assert shares["_posts/2023-01-02-b.md"][0] == pytest.approx(common / (common + 4 * rare))
+        assert shares["_posts/2023-01-02-b.md"].span == pytest.approx(common / (common + 4 * rare))
         assert searcher.search(text).hits[0].path == "_posts/2023-01-01-a.md"
 
 
@@ -265,8 +275,12 @@ def test_twins_a_number_decides_and_a_comma_does_not_break_the_spans(tmp_path):
     with Searcher(ix) as searcher:
         text = "7月末我国外汇储备规模为31041亿美元"
         assert "月末我" in searcher.plan(text).grams
-        span, opening, cover = _shares(searcher, text)["_posts/2023-08-07-b.md"]
-        assert (span, opening, cover) == pytest.approx((1.0, 1.0, 1.0))  # all, across the comma
+        shares = _shares(searcher, text)
+        held = shares["_posts/2023-08-07-b.md"]
+        assert held == pytest.approx((1.0,) * 6)  # all of it, across the comma
+        # of the numbers 7 and 31041, c holds 7 (较7月末) and a neither
+        assert shares["_posts/2023-09-07-c.md"].numbers == pytest.approx(0.5)
+        assert shares["_posts/2023-07-07-a.md"].numbers == 0.0
         assert searcher.search(text).hits[0].path == "_posts/2023-08-07-b.md"
         assert searcher.search("8月末我国外汇储备规模").hits[0].path == "_posts/2023-09-07-c.md"
 
@@ -304,6 +318,60 @@ def test_a_rare_name_beats_a_repeated_common_phrase(tmp_path):
     with Searcher(ix) as searcher:
         text = "习近平会见老挝国家主席通伦"
         assert searcher.search(text).hits[0].path == "_posts/2023-06-01-name.md"
-        covers = {path: shares[2] for path, shares in _shares(searcher, text).items()}
+        covers = {path: shares.cover for path, shares in _shares(searcher, text).items()}
         assert covers["_posts/2023-06-01-name.md"] == pytest.approx(1.0)
         assert covers["_posts/2023-06-01-name.md"] > covers["_posts/2023-05-01-phrase.md"]
+
+
+def test_a_shortened_headline_finds_its_story_by_its_characters_and_pairs():
+    """A headline writes 俄 for 俄罗斯 and 澳 for 澳大利亚: the characters in a story's
+    opening and the pairs in its text count, each by how rare it is among the hits."""
+    texts = [
+        "李强会见澳大利亚总理阿尔巴尼斯，双方表示愿加强合作。",
+        "李强会见新西兰总理希普金斯，双方表示愿加强合作。",
+    ]
+    plan = Plan(
+        text="李强会见澳总理",
+        query=None,
+        chars=frozenset("李强会见澳总理"),
+        pairs=frozenset({"李强", "强会", "会见", "见澳", "澳总", "总理"}),
+    )
+    ranking = Ranking(opening_chars=12)
+    shares = text_shares(plan, [], [], [(text, text) for text in texts], ranking)
+    # 澳 is held by one of two texts and weighs log(3/1.5); the six others by both, log(3/2.5)
+    common, rare = math.log(3 / 2.5), math.log(3 / 1.5)
+    assert shares.chars.tolist() == pytest.approx([1.0, 6 * common / (6 * common + rare)])
+    # the first 12 characters only: 总理 comes after them in the first text, not the second
+    assert text_shares(plan, [], [], [(t, t) for t in texts], Ranking(opening_chars=8)).chars[0] < 1
+    # pairs: 李强 强会 会见 总理 in both; 见澳 (会见澳大利亚) in the first only; 澳总 in neither
+    half, none = math.log(3 / 1.5), math.log(3 / 0.5)
+    total = 4 * common + half + none
+    assert shares.pairs.tolist() == pytest.approx([(4 * common + half) / total, 4 * common / total])
+    assert shares.numbers.tolist() == [0.0, 0.0]
+
+
+def test_a_number_in_the_query_outweighs_its_words_repeated(tmp_path):
+    """The report that holds the query's figure beats one that repeats the query's words with
+    another figure; without the numbers reward the repetition wins."""
+    ix = _index(
+        tmp_path,
+        {
+            "2023-03-10-a": "居民消费价格同比上涨。居民消费价格环比上涨，核心居民消费价格同比上涨1.0%。",
+            "2023-04-10-b": "统计局发布数据，4月份居民消费价格同比涨幅为0.7%，稳中有升。",
+        },
+    )
+    text = "居民消费价格同比上涨0.7%"
+    with Searcher(ix) as searcher:
+        assert searcher.search(text).hits[0].path == "_posts/2023-04-10-b.md"
+        assert _shares(searcher, text)["_posts/2023-04-10-b.md"].numbers == 1.0
+    with Searcher(ix, ranking=Ranking(numbers=0)) as searcher:
+        assert searcher.search(text).hits[0].path == "_posts/2023-03-10-a.md"
+
+
+def test_bm25_ranking_is_the_engines_order_and_scores(examples_index):
+    with Searcher(examples_index, ranking=Ranking.bm25()) as searcher:
+        text = "数据中心 液冷"
+        hits = searcher.search(text, SearchOptions(limit=5)).hits
+        whoosh = searcher.searcher.search(searcher.parse(text), limit=5)
+        assert [hit.path for hit in hits] == [found["path"] for found in whoosh]
+        assert [hit.score for hit in hits] == [round(found.score, 4) for found in whoosh]
