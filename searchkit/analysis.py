@@ -623,13 +623,13 @@ class ChineseAnalyzer(Analyzer):
 
     def positions(self, value: str) -> dict[str, list[int]]:
         """Each index token of ``value`` with its positions (see :func:`word_positions`)."""
-        return word_positions(normalize(value, self.config.fold)[0], self.config)
+        return word_positions(fold_text(value, self.config.fold), self.config)
 
     def entries(self, value: str) -> tuple[WordTable, list[int]]:
         """The index path: the entries of ``value``'s words in this configuration's table
         (see :class:`WordTable`)."""
         table = word_table(self.config)
-        return table, table.entries(normalize(value, self.config.fold)[0])
+        return table, table.entries(fold_text(value, self.config.fold))
 
     def tokens(self, value: str, search: bool = True) -> Iterator[tuple[str, int, int, int]]:
         """``(token, position, start, end)`` with offsets into ``value`` itself."""

@@ -25,6 +25,7 @@ import pickle
 import sys
 from array import array
 from bisect import bisect_left
+from functools import lru_cache
 from hashlib import md5
 from itertools import accumulate
 
@@ -230,11 +231,7 @@ def _inline_entry(docnums, weights, values, lengths) -> bytes:
     """The entry of a term whose postings are kept inline: the bytes ``W3TermInfo.to_bytes``
     gives after W3's own writer has buffered the same postings."""
     if len(docnums) == 1:  # most terms
-        docnum, weight, value, length = docnums[0], weights[0], values[0], lengths[0]
-        lbyte = length_to_byte(length) if length else 0
-        head = _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
-        posting = ((docnum,), (_number(weight),), (value,) if value else ())
-        return head + pickle.dumps(posting, PICKLE_PROTOCOL)
+        return _single_entry(docnums[0], weights[0], values[0], lengths[0])
     weights = array("f", weights)
     present = [n for n in lengths if n]
     head = _TERMINFO.pack(
@@ -249,6 +246,33 @@ def _inline_entry(docnums, weights, values, lengths) -> bytes:
     )
     postings = (tuple(docnums), tuple(map(_number, weights)), tuple(v for v in values if v))
     return head + pickle.dumps(postings, PICKLE_PROTOCOL)
+
+
+def _shifted_inline(entry: bytes, shift: int) -> bytes:
+    """An inline term-dictionary entry with its post numbers moved by ``shift``: the bytes
+    :func:`_inline_entry` gives for the same postings so numbered."""
+    if not shift:
+        return entry
+    head = _TERMINFO.unpack_from(entry)
+    ids, weights, values = pickle.loads(entry[_TERMINFO.size :])
+    moved = _TERMINFO.pack(*head[:6], head[6] + shift, head[7] + shift)
+    postings = (tuple(docnum + shift for docnum in ids), weights, values)
+    return moved + pickle.dumps(postings, PICKLE_PROTOCOL)
+
+
+def _single_entry(docnum: int, weight: float, value: bytes, length: int) -> bytes:
+    """:func:`_inline_entry` for a term in one post."""
+    lbyte = _length_byte(length) if length else 0
+    head = _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
+    whole = int(weight)
+    posting = ((docnum,), (whole if whole == weight else weight,), (value,) if value else ())
+    return head + pickle.dumps(posting, PICKLE_PROTOCOL)
+
+
+@lru_cache(maxsize=4096)
+def _length_byte(length: int) -> int:
+    """Whoosh's one-byte code of a field length (a search of its table each time)."""
+    return length_to_byte(length)
 
 
 def _number(weight: float) -> float | int:
@@ -756,6 +780,19 @@ class TokenStreams:
             strict=True,
         ):
             key = prefix + tokens[order[term]]
+            if size == 1:  # most terms: one posting, inline, written here without calls
+                begin, stop = small_begins[at], small_ends[at]
+                value = (
+                    _ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
+                )
+                entries.append(
+                    (
+                        key,
+                        _single_entry(small_docs[at], small_weights[at], value, small_lengths[at]),
+                    )
+                )
+                at += 1
+                continue
             if short:
                 end = at + size
                 # a one-byte position is the shared object CompactPositions gives, which
@@ -975,17 +1012,18 @@ class SegmentBuilder(SegmentWriter):
             fieldwriter.start_field(name, self.schema[name])
             prefix = pack_ushort(fieldwriter._fieldid)  # private: the field's number
             streams = [
-                _numbered(arrays.terms(name), n) for n, (arrays, _) in enumerate(self._sources)
+                _numbered(arrays.term_entries(name), n)
+                for n, (arrays, _) in enumerate(self._sources)
             ]
             entries: list[tuple[bytes, bytes]] = []
-            group: list[tuple[int, Postings]] = []
+            group: list[tuple[int, bytes]] = []
             current = None
-            for btext, n, postings in heapq.merge(*streams, key=lambda item: item[:2]):
+            for btext, n, entry in heapq.merge(*streams, key=lambda item: item[:2]):
                 if btext != current and group:
                     entries.append((prefix + current, self._merged_entry(postfile, name, group)))
                     group = []
                 current = btext
-                group.append((n, postings))
+                group.append((n, entry))
             if group:
                 entries.append((prefix + current, self._merged_entry(postfile, name, group)))
             entries = [entry for entry in entries if entry[1] is not None]
@@ -995,7 +1033,12 @@ class SegmentBuilder(SegmentWriter):
         self._sources.clear()
 
     def _merged_entry(self, postfile, name: str, group) -> bytes | None:
-        """One term's postings from the segments merged, renumbered, deleted posts dropped."""
+        """One term's postings from the segments merged (``(segment, entry bytes)``),
+        renumbered, deleted posts dropped."""
+        copied = self._copied_entry(name, group)
+        if copied is not None:
+            return copied
+        group = [(n, self._sources[n][0].entry_postings(entry)) for n, entry in group]
         if sum(len(postings) for _, postings in group) <= _SMALL_MERGE:
             return self._merged_small(postfile, name, group)
         ids, weights, sizes, blobs, lengths = [], [], [], [], []
@@ -1026,6 +1069,47 @@ class SegmentBuilder(SegmentWriter):
             b"".join(blobs),
             np.concatenate(lengths),
         )
+
+    def _copied_entry(self, name: str, group) -> bytes | None:
+        """The entry of a term inline in each segment that holds it, in too few posts in all to
+        be written apart, none of those segments with deletions (most terms): their entries
+        joined, the post numbers moved, without reading them as postings; else None."""
+        heads, shifts = [], []
+        for n, entry in group:
+            if entry[0] != 1:  # the entry's flags: 1 for inline postings
+                return None
+            shift = self._lists(n, name)[2]
+            if shift is None:  # that segment has deletions
+                return None
+            heads.append(_TERMINFO.unpack_from(entry))
+            shifts.append(shift)
+        if len(group) == 1:
+            return _shifted_inline(group[0][1], shifts[0])
+        if sum(head[2] for head in heads) > INLINE_LIMIT:
+            return None
+        ids: list[int] = []
+        weights: list[float] = []
+        values: list[bytes] = []
+        for (_, entry), shift in zip(group, shifts, strict=True):
+            docnums, found, positions = pickle.loads(entry[_TERMINFO.size :])
+            ids += [docnum + shift for docnum in docnums]
+            weights += found
+            values += positions
+        floats = array("f", weights)
+        low = [head[3] for head in heads if head[3]]  # each entry's shortest length, as a byte
+        high = [head[4] for head in heads if head[4]]
+        head = _TERMINFO.pack(
+            1,
+            sum(floats),
+            len(ids),
+            min(low) if low else 0,
+            max(high) if high else 0,
+            max(floats),
+            ids[0],
+            ids[-1],
+        )
+        postings = (tuple(ids), tuple(map(_number, floats)), tuple(values))
+        return head + pickle.dumps(postings, PICKLE_PROTOCOL)
 
     def _merged_small(self, postfile, name: str, group) -> bytes | None:
         """:meth:`_merged_entry` for a term in few posts, in plain Python (numpy's cost per
@@ -1242,6 +1326,34 @@ class SegmentArrays:
 
     def field_names(self) -> list[str]:
         return list(self._terms.indexed_field_names())
+
+    def term_entries(self, fieldname: str):
+        """``(term bytes, entry bytes)`` of every term of a field, in order, read straight from
+        the term dictionary's records (:meth:`terms` decodes each entry and its postings)."""
+        terms = self._terms
+        if fieldname not in terms.indexed_field_names():
+            return
+        tindex = terms._tindex  # private from here on: the term dictionary, an ordered hash
+        prefix = pack_ushort(terms._fieldmap[fieldname])
+        pos = tindex.closest_key_pos(prefix)
+        if pos is None:
+            return
+        end = tindex.endofdata
+        buf, base = _buffer(tindex.dbfile, pos, end - pos)
+        at, stop = base, base + end - pos
+        unpack, width = _LENGTHS.unpack_from, _LENGTHS.size
+        while at < stop:
+            keylen, datalen = unpack(buf, at)
+            key = bytes(buf[at + width : at + width + keylen])
+            if key[:2] != prefix:
+                return
+            at += width + keylen
+            yield key[2:], bytes(buf[at : at + datalen])
+            at += datalen
+
+    def entry_postings(self, entry: bytes) -> Postings:
+        """The postings of a term-dictionary entry of this segment."""
+        return read_postings(self._postfile, W3TermInfo.from_bytes(entry))
 
     def terms(self, fieldname: str):
         """``(term bytes, postings)`` of every term of a field, in order."""

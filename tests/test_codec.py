@@ -249,3 +249,83 @@ def test_a_column_read_joined_is_its_values_joined(mixed_index):
                 values = segment.byte_values(name)
                 assert segment.joined_values(name) == b"\0".join(values)
             assert segment.joined_values("no-such-column") is None
+
+
+def _many_documents():
+    """The example posts and 90 more: terms inline, in short lists and in arrays."""
+    from searchkit.documents import Post
+    from searchkit.schema import post_to_document
+
+    docs = _documents()
+    for n in range(90):
+        body = f"常见词语出现在第{n}篇。" + "数据中心液冷技术，" * (n % 7) + f"独有标记{n}号。"
+        docs.append(
+            post_to_document(Post.from_text(f"p{n}.md", f"---\ntitle: 第{n}篇\n---\n{body}"))
+        )
+    return docs
+
+
+def _merge_parts(folder, docs, cuts, deleted) -> None:
+    """Build ``docs`` as segments cut at ``cuts``, delete the posts ``deleted``, and commit
+    them merged into one."""
+    from whoosh.reading import SegmentReader
+
+    from searchkit.analysis import AnalyzerConfig
+    from searchkit.schema import build_schema
+    from searchkit.writer import SegmentBuilder
+
+    folder.mkdir()
+    ix = whoosh_index.create_in(str(folder), build_schema(AnalyzerConfig()))
+    parts = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        builder = SegmentBuilder(ix)
+        for doc in docs[start:end]:
+            builder.add_document(**doc)
+        parts.append(builder._finalize_segment())
+    for docnum in deleted:
+        part = max(n for n, start in enumerate(cuts[:-1]) if start <= docnum)
+        parts[part].delete_document(docnum - cuts[part])
+    builder = SegmentBuilder(ix)
+    readers = [SegmentReader(ix.storage, ix.schema, part) for part in parts]
+    for reader in readers:
+        builder.add_segment(reader)
+    merged = builder._finalize_segment()
+    for reader in readers:
+        reader.close()
+    writer = ix.writer(codec=SearchkitCodec())
+    writer._close_segment()
+    writer._commit_toc([merged])
+    writer._finish()
+
+
+@pytest.mark.parametrize("deleted", [(), (3, 45, 46, 100)])
+def test_a_merge_copying_entries_writes_the_bytes_of_one_reading_every_term(
+    tmp_path, monkeypatch, deleted
+):
+    """Terms inline in the merged segments that hold them, without deletions, are copied as
+    their entries joined, the post numbers moved: the bytes of the merge that reads and
+    rewrites every term."""
+    from searchkit.writer import SegmentBuilder
+
+    docs = _many_documents()
+    cuts = [0, 30, 60, 90, len(docs)]
+    _merge_parts(tmp_path / "copied", docs, cuts, deleted)
+    copies = []
+    real = SegmentBuilder._copied_entry
+
+    def counted(self, name, group):
+        found = real(self, name, group)
+        copies.append((found is not None, len(group)))
+        return found
+
+    monkeypatch.setattr(SegmentBuilder, "_copied_entry", counted)
+    _merge_parts(tmp_path / "counted", docs, cuts, deleted)
+    copied = [segments for done, segments in copies if done]
+    assert len(copied) > 50 and len(copied) < len(copies)
+    assert max(copied) > 1 or deleted  # entries of several segments joined
+    monkeypatch.setattr(SegmentBuilder, "_copied_entry", lambda self, name, group: None)
+    _merge_parts(tmp_path / "read", docs, cuts, deleted)
+    ours, theirs = _segment_files(tmp_path / "copied"), _segment_files(tmp_path / "read")
+    assert ours.keys() == theirs.keys()
+    for kind in ours:
+        assert ours[kind] == theirs[kind], kind

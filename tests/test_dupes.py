@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import opencc
 import pytest
 from click.testing import CliRunner
 from conftest import write_post
+from hypothesis import given
+from hypothesis import strategies as st
 
 from searchkit import Index, schema
 from searchkit.cli import cli
-from searchkit.dupes import near, similarity, sketch
+from searchkit.dupes import _distinct, near, similarity, sketch
 
 #: A story written for these tests, and its variants.
 STORY = (
@@ -177,3 +180,10 @@ def test_pairs_compared_as_arrays_agree_with_one_by_one():
     assert values.tolist() == pytest.approx(
         [similarity(sketches[x], sketches[y]) for x, y in pairs.tolist()]
     )
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=300))
+def test_distinct_hashes_are_the_sorted_set_of_their_high_halves(values):
+    hashes = np.array(values, dtype=np.uint64)
+    assert _distinct(hashes).dtype == np.uint32
+    assert _distinct(hashes).tolist() == sorted({value >> 32 for value in values})
