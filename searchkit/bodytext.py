@@ -15,20 +15,25 @@ _BLOCK_TAGS = (
 _BLOCK_BREAK = re.compile(rf"(<(?:{_BLOCK_TAGS})\b[^>]*>|</(?:{_BLOCK_TAGS})\s*>)", re.IGNORECASE)
 _DROP_TAGS = ["script", "style", "noscript", "template", "head", "title"]
 
-# Markdown, line by line and inline; each keeps the words and drops the syntax.
+# Markdown, line by line and inline; each keeps the words and drops the syntax.  A rule runs
+# only on a text holding one of its marks (most posts hold few of them).
 _MD_RULES = [
-    (re.compile(r"^ {0,3}(```|~~~).*$", re.MULTILINE), ""),  # code fences
-    (re.compile(r"^ {0,3}\[[^\]\n]+\]:\s*\S+.*$", re.MULTILINE), ""),  # link definitions
-    (re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$", re.MULTILINE), r"\1"),  # ATX headings
-    (re.compile(r"^ {0,3}(?:[=]{3,}|[-]{3,}|[*]{3,}|[_]{3,})[ \t]*$", re.MULTILINE), ""),
-    (re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE), ""),  # block quotes
-    (re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+", re.MULTILINE), ""),  # list items
-    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # images: alt text
-    (re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # inline links: link text
-    (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1"),  # reference links
-    (re.compile(r"(\*{1,3}|_{2,3}|~~)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # emphasis
-    (re.compile(r"`+([^`\n]*)`+"), r"\1"),  # inline code
-    (re.compile(r"^[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+.*$", re.MULTILINE), ""),  # table rules
+    (re.compile(r"^ {0,3}(```|~~~).*$", re.MULTILINE), "", "`~"),  # code fences
+    (re.compile(r"^ {0,3}\[[^\]\n]+\]:\s*\S+.*$", re.MULTILINE), "", "["),  # link definitions
+    (re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$", re.MULTILINE), r"\1", "#"),  # ATX headings
+    (re.compile(r"^ {0,3}(?:[=]{3,}|[-]{3,}|[*]{3,}|[_]{3,})[ \t]*$", re.MULTILINE), "", "=-*_"),
+    (re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE), "", ">"),  # block quotes
+    (re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+", re.MULTILINE), "", "-*+.)"),  # list items
+    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1", "!"),  # images: alt text
+    (re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)"), r"\1", "("),  # inline links: link text
+    (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1", "["),  # reference links
+    (re.compile(r"(\*{1,3}|_{2,3}|~~)(?=\S)(.+?)(?<=\S)\1"), r"\2", "*_~"),  # emphasis
+    (re.compile(r"`+([^`\n]*)`+"), r"\1", "`"),  # inline code
+    (
+        re.compile(r"^[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+.*$", re.MULTILINE),
+        "",
+        "|",
+    ),  # table rules
 ]
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 _BLANKS = re.compile(r"\n\s*\n+")
@@ -46,8 +51,9 @@ def html_to_text(markup: str) -> str:
 
 def markdown_to_text(text: str) -> str:
     """Markdown syntax removed, link and image text kept, URLs dropped."""
-    for pattern, replacement in _MD_RULES:
-        text = pattern.sub(replacement, text)
+    for pattern, replacement, marks in _MD_RULES:
+        if any(mark in text for mark in marks):
+            text = pattern.sub(replacement, text)
     return text
 
 

@@ -2,6 +2,8 @@ from datetime import timedelta
 
 import pytest
 from conftest import DASH_PATH, FINEWS, SEED, SEED_PATH, needs_shared, write_post
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from searchkit import documents
 from searchkit.bodytext import body_to_text
@@ -195,3 +197,14 @@ def test_looking_up_a_folder_as_columns_in_two_processes_gives_what_one_does(tmp
     assert shared == alone and calls == [1]
     assert alone[0] == [len("x" * i) for i in range(40)] and alone[4] == [1] * 40
     assert documents.stat_columns(paths + [str(tmp_path / "gone.md")], jobs=2) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list("#>-*+_~`|=!()[]:.1 \t\nab中文")), max_size=60).map("".join))
+def test_markdown_rules_skipped_for_want_of_their_marks_change_nothing(text):
+    from searchkit.bodytext import _MD_RULES, markdown_to_text
+
+    every = text
+    for pattern, replacement, _marks in _MD_RULES:
+        every = pattern.sub(replacement, every)
+    assert markdown_to_text(text) == every
