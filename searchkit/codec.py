@@ -260,6 +260,13 @@ def _shifted_inline(entry: bytes, shift: int) -> bytes:
     return moved + pickle.dumps(postings, PICKLE_PROTOCOL)
 
 
+def _interned(values: list[bytes]) -> list[bytes]:
+    """Positions read back from several segments, each one-byte position as the one object
+    :class:`CompactPositions` gives for it: pickle then writes it once per entry, as in a
+    segment built in one go."""
+    return [_ONE_BYTE[value[1]] if len(value) == 2 else value for value in values]
+
+
 def _single_entry(docnum: int, weight: float, value: bytes, length: int) -> bytes:
     """:func:`_inline_entry` for a term in one post."""
     lbyte = _length_byte(length) if length else 0
@@ -1108,7 +1115,7 @@ class SegmentBuilder(SegmentWriter):
             ids[0],
             ids[-1],
         )
-        postings = (tuple(ids), tuple(map(_number, floats)), tuple(values))
+        postings = (tuple(ids), tuple(map(_number, floats)), tuple(_interned(values)))
         return head + pickle.dumps(postings, PICKLE_PROTOCOL)
 
     def _merged_small(self, postfile, name: str, group) -> bytes | None:
@@ -1134,6 +1141,8 @@ class SegmentBuilder(SegmentWriter):
                     lengths.append(table[docnum])
         if not ids:
             return None
+        if len(ids) <= INLINE_LIMIT:  # pickled inline
+            values = _interned(values)
         return write_postings(postfile, ids, weights, values, lengths)
 
     def _lists(self, n: int, name: str) -> tuple[list[int], list[int], int | None]:

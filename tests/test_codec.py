@@ -329,3 +329,8 @@ def test_a_merge_copying_entries_writes_the_bytes_of_one_reading_every_term(
     assert ours.keys() == theirs.keys()
     for kind in ours:
         assert ours[kind] == theirs[kind], kind
+    # and the postings are those of one segment built from the posts kept, in their order
+    _build_segment(tmp_path / "whole", [d for n, d in enumerate(docs) if n not in deleted], True)
+    whole = _segment_files(tmp_path / "whole")
+    for kind in ("trm", "pst"):
+        assert ours[kind] == whole[kind], kind
