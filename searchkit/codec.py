@@ -271,8 +271,7 @@ def _single_entry(docnum: int, weight: float, value: bytes, length: int) -> byte
     """:func:`_inline_entry` for a term in one post."""
     lbyte = _length_byte(length) if length else 0
     head = _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
-    whole = int(weight)
-    posting = ((docnum,), (whole if whole == weight else weight,), (value,) if value else ())
+    posting = ((docnum,), (_number(weight),), (value,) if value else ())
     return head + pickle.dumps(posting, PICKLE_PROTOCOL)
 
 

@@ -233,7 +233,6 @@ def clean_uncommitted(generation: Path) -> None:
 
 
 _INDEX_NAME = "MAIN"  # Whoosh's default index name within a folder
-_TOC = re.compile(rf"^_{_INDEX_NAME}_(\d+)\.toc$")  # a table of contents, by generation
 
 
 def open_index(folder: Path):
@@ -396,17 +395,18 @@ def sync_folder(folder: Path) -> None:
     their checksums: what a pointer names is on disk, and damage to it can be told from a bug.
     A builder may be writing (or assembling, which removes files) the next commit's segment in
     the same folder meanwhile; those files are not named yet and are left alone."""
-    for name in _named_files(folder):
+    names = _named_files(folder)
+    for name in names:
         try:
             fd = os.open(folder / name, os.O_RDONLY)
         except FileNotFoundError:
-            continue  # named by an older table of contents and merged away since
+            continue  # removed since the folder was listed: nothing to sync
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
     _fsync_dir(folder)
-    _record_checksums(folder)
+    _record_checksums(folder, names)
 
 
 def _named_files(generation: Path) -> list[str]:
@@ -419,18 +419,22 @@ def _named_files(generation: Path) -> list[str]:
         and not entry.name.startswith(".")
         and entry.name not in (CHECKSUMS, MARKER, MTIMES)
     ]
-    tocs = [(int(m.group(1)), name) for name in names if (m := _TOC.match(name))]
-    if not tocs:
+    try:
+        table, prefixes = _table_and_segments(generation)
+    except Exception:  # noqa: BLE001 - none, or unreadable: take every file
         return names
+    return [table] + [name for name in names if name.startswith(prefixes)]
+
+
+def _table_and_segments(generation: Path) -> tuple[str, tuple[str, ...]]:
+    """The file of the newest table of contents of ``generation`` and how the names of the
+    files of each segment it names begin; raises what Whoosh raises when none can be read."""
     from whoosh.filedb.filestore import FileStorage
     from whoosh.index import TOC
 
-    try:
-        toc = TOC.read(FileStorage(str(generation)), _INDEX_NAME, max(tocs)[0])
-    except Exception:  # noqa: BLE001 - unreadable: take every file, as with no table
-        return names
-    ids = tuple(f"{segment.segment_id()}." for segment in toc.segments)
-    return [max(tocs)[1]] + [name for name in names if name.startswith(ids)]
+    toc = TOC.read(FileStorage(str(generation)), _INDEX_NAME)
+    prefixes = tuple(f"{segment.segment_id()}." for segment in toc.segments)
+    return f"_{_INDEX_NAME}_{toc.generation}.toc", prefixes
 
 
 CHECKSUMS = "CHECKSUMS.json"
@@ -447,23 +451,23 @@ def _file_crc(path: str) -> int:
     return crc
 
 
-def _record_checksums(generation: Path) -> None:
-    """``{file: [size, crc32]}`` of the files the generation's table of contents names.
-    Whoosh never rewrites a file in place, so a file already recorded with its size keeps its
-    checksum."""
+def _record_checksums(generation: Path, names: list[str]) -> None:
+    """``{file: [size, crc32]}`` of the files ``names`` of the generation (those its table of
+    contents names).  Whoosh never rewrites a file in place, so a file already recorded with
+    its size keeps its checksum."""
     try:
         known = json.loads((generation / CHECKSUMS).read_bytes())
     except (OSError, ValueError):
         known = {}
     table = {}
-    for name in _named_files(generation):
+    for name in names:
         path = generation / name
         try:
             size = path.stat().st_size
             old = known.get(name) if isinstance(known, dict) else None
             table[name] = old if old and old[0] == size else [size, _file_crc(str(path))]
         except FileNotFoundError:
-            continue  # named by an older table of contents and merged away since
+            continue  # removed since the folder was listed: nothing to record
     write_durably(generation / CHECKSUMS, json.dumps(table).encode("ascii"))
 
 
@@ -474,16 +478,12 @@ def checksums_match(generation: Path) -> bool:
         table = json.loads((generation / CHECKSUMS).read_bytes())
     except (OSError, ValueError):
         return True
-    from whoosh.filedb.filestore import FileStorage
-    from whoosh.index import TOC
-
     try:
-        toc = TOC.read(FileStorage(str(generation)), _INDEX_NAME)
+        _, prefixes = _table_and_segments(generation)
     except Exception:  # noqa: BLE001 - an unreadable table of contents is damage itself
         return False
-    ids = {segment.segment_id() for segment in toc.segments}
     for name, (size, crc) in table.items():
-        if not any(name.startswith(f"{segment_id}.") for segment_id in ids):
+        if not name.startswith(prefixes):
             continue
         path = generation / name
         try:
