@@ -24,6 +24,10 @@ from .writer import Builders, build_here, paused_gc, shares
 COMMIT_EVERY = 20_000
 #: Below this many files to write, extra writer processes cost more than they save.
 POOL_THRESHOLD = 64
+#: How many chunks the builders may be given before the oldest is committed: two, so that
+#: they build on while a commit merges segments (a merge of 80,000 posts takes the indexer
+#: longer than the builders take for a chunk).
+AHEAD = 2
 
 
 @dataclass
@@ -371,25 +375,27 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
             progress(here + count, len(to_read))
 
     with contextlib.ExitStack() as stack:
-        builders = stack.enter_context(Builders(ix, jobs, maker, _read)) if parallel else None
+        builders = None
+        if parallel:
+            builders = stack.enter_context(Builders(ix, jobs, maker, _read, depth=AHEAD))
 
-        def start(chunk) -> bool:
-            """Hand ``chunk`` to the builders, if it is worth their while."""
-            if builders is None or len(chunk) < POOL_THRESHOLD:
+        def start(number: int) -> bool:
+            """Hand chunk ``number`` to the builders, if there is one worth their while."""
+            if builders is None or number >= len(chunks) or len(chunks[number]) < POOL_THRESHOLD:
                 return False
-            builders.submit(shares(chunk, digests, jobs))
+            builders.submit(shares(chunks[number], digests, jobs))
             return True
 
-        started = bool(chunks) and start(chunks[0])
+        started = [start(number) for number in range(AHEAD)]
         for number, chunk in enumerate(chunks or [[]]):
-            if started:
+            if started[number]:
                 built = builders.collect(told)
             else:
                 share = shares(chunk, digests, 1)[0]
                 built = build_here(ix, share, maker, _read, told)
                 here += len(chunk)
-            # the builders read the next chunk while this one is committed
-            started = number + 1 < len(chunks) and start(chunks[number + 1])
+            # the builders read the next chunks while this one is committed
+            started.append(start(number + AHEAD))
             _commit_chunk(
                 ix, built, gone if number == 0 else set(), existing, digests, report, refreshed
             )

@@ -9,6 +9,7 @@ builders go on with the next chunk.  :func:`build_parallel` is one round of that
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import gc
@@ -125,13 +126,15 @@ class Builders:
     """Builder processes forked once for an update, each building the share it is handed into
     a segment.  They outlive one commit: the indexer commits one chunk while they build the
     next, and what each learnt of the words (:class:`searchkit.analysis.WordTable`) stays with
-    it.
+    it.  Up to ``depth`` rounds of shares may be handed out before the oldest is collected:
+    with two, a builder done with the next chunk goes on with the one after while a long
+    merge holds the commit, instead of leaving its core idle.
 
     They die with this process (whatever kills it), hold none of its locks, and are killed
     when it leaves the ``with`` block for any reason before they are done.
     """
 
-    def __init__(self, ix, count: int, to_document: Callable, read: Callable):
+    def __init__(self, ix, count: int, to_document: Callable, read: Callable, depth: int = 1):
         import multiprocessing as mp
 
         ix = IndexSnapshot(ix)  # the builders do not read the table the indexer replaces
@@ -139,12 +142,17 @@ class Builders:
         self.counter = context.Value("l", 0)  # posts read so far, by every builder
         self.results = context.Queue()
         self.parent = os.getpid()
-        self.tasks = [context.SimpleQueue() for _ in range(count)]
+        # a Queue, not a SimpleQueue: handing out a share does not wait for a busy builder to
+        # read it (a share's pickle is more than a pipe holds)
+        self.tasks = [context.Queue() for _ in range(count)]
         self.workers = [
             context.Process(target=self._serve, args=(n, ix, to_document, read), daemon=True)
             for n in range(count)
         ]
-        self.expected = 0
+        self.depth = depth
+        self.handed = 0  # rounds handed out so far
+        self.rounds: collections.deque[tuple[int, int]] = collections.deque()  # not collected
+        self.early: dict[int, dict[int, tuple]] = {}  # results of rounds after the oldest
 
     def __enter__(self) -> Builders:
         for worker in self.workers:
@@ -165,37 +173,51 @@ class Builders:
                 counter.value += 1
 
         while True:
-            share = self.tasks[number].get()
-            if share is None:
+            task = self.tasks[number].get()
+            if task is None:
                 return
+            handed, share = task
             try:
-                self.results.put((number, build(ix, share, to_document, read, tick), None))
+                built = build(ix, share, to_document, read, tick)
+                self.results.put((handed, number, built, None))
             except BaseException as exc:  # the parent reports it
-                self.results.put((number, None, _failure(exc)))
+                self.results.put((handed, number, None, _failure(exc)))
                 return
             gc.collect()
 
     def submit(self, work: list[Share]) -> None:
-        """Hand each builder one share (at most as many shares as builders)."""
-        if self.expected:
-            raise RuntimeError("the builders' last shares are not collected yet")
-        for number, share in enumerate(work):
-            self.tasks[number].put(share)
-        self.expected = len(work)
+        """Hand each builder one share (at most as many shares as builders); a builder takes
+        it when done with those handed out before, which :meth:`collect` returns first."""
+        if len(self.rounds) >= self.depth:
+            raise RuntimeError(f"the builders already hold {self.depth} rounds not collected")
+        number = self.handed
+        self.handed += 1
+        for builder, share in enumerate(work):
+            self.tasks[builder].put((number, share))
+        self.rounds.append((number, len(work)))
+
+    @property
+    def expected(self) -> int:
+        """How many shares handed out are not collected yet."""
+        return sum(count for _, count in self.rounds)
 
     def collect(self, progress: Callable[[int], None] | None = None) -> tuple[list, list[Outcome]]:
-        """Wait for the shares handed out; returns the segments and the outcomes, in the order
-        of the shares.  ``progress`` is told how many posts every builder has read."""
+        """Wait for the shares of the oldest round handed out; returns the segments and the
+        outcomes, in the order of the shares.  ``progress`` is told how many posts every
+        builder has read."""
         import queue
         import time
 
-        got: dict[int, tuple] = {}
+        if not self.rounds:
+            raise RuntimeError("no shares are handed out")
+        round_number, count = self.rounds[0]
+        got = self.early.pop(round_number, {})
         failure = None
-        while len(got) < self.expected:
+        while len(got) < count:
             if progress:
                 progress(self.counter.value)
             try:
-                number, built, error = self.results.get(timeout=0.1)
+                number, builder, built, error = self.results.get(timeout=0.1)
             except queue.Empty:  # check that no builder died without a word
                 if any(w.exitcode not in (None, 0) for w in self.workers) and self.results.empty():
                     time.sleep(0.2)
@@ -203,20 +225,23 @@ class Builders:
                         failure = (None, "a builder process died")
                         break
                 continue
-            got[number] = built
             failure = failure or error
+            if number == round_number:
+                got[builder] = built
+            else:  # a later round, done by a builder that had nothing older left
+                self.early.setdefault(number, {})[builder] = built
         if failure:
             self.close()
             code, message = failure
             if code is not None:  # a full disk or a read-only folder: the caller says which
                 raise OSError(code, os.strerror(code))
             raise SearchkitError(f"indexing failed: {message.splitlines()[0]}")
-        self.expected = 0
+        self.rounds.popleft()
         if progress:
             progress(self.counter.value)
-        numbers = sorted(got)
-        segments = [got[n][0] for n in numbers if got[n][0] is not None]
-        outcomes = [o for n in numbers for o in got[n][1]]
+        builders = sorted(got)
+        segments = [got[n][0] for n in builders if got[n][0] is not None]
+        outcomes = [o for n in builders for o in got[n][1]]
         return segments, outcomes
 
     def close(self) -> None:
@@ -232,6 +257,9 @@ class Builders:
             if worker.is_alive():
                 worker.kill()
                 worker.join()
+        for tasks in self.tasks:  # a share no builder took is dropped, not waited on at exit
+            tasks.close()
+            tasks.cancel_join_thread()
 
 
 #: ``prctl(PR_SET_PDEATHSIG, ...)``: Linux sends the signal to a child when its parent dies.

@@ -284,6 +284,40 @@ def test_builders_do_not_read_the_table_of_contents_a_commit_replaces(tmp_path):
     assert len(segments) == 2 and [o.kind for o in outcomes] == ["added"] * 2
 
 
+def test_builders_handed_two_rounds_return_each_round_whole_and_in_order(tmp_path):
+    """Two rounds handed out before the first is collected (as the indexer does, so that the
+    builders work on while a commit merges): each collect returns the oldest round's posts,
+    a builder that finished a later round first holding it back; a third round waits."""
+    from whoosh import index as whoosh_index
+
+    from searchkit.analysis import AnalyzerConfig
+    from searchkit.documents import walk
+    from searchkit.indexer import _read
+    from searchkit.schema import build_schema, post_to_document
+    from searchkit.writer import Builders, shares
+
+    posts = tmp_path / "posts"
+    # the first round's first share is long, so its other builder takes the second round early
+    write_post(posts, "_posts/2023-01-01-long.md", "title: 长文", "数据中心的液冷技术。" * 3000)
+    for i in range(2, 6):
+        write_post(posts, f"_posts/2023-01-0{i}-p{i}.md", f"title: 第{i}篇", f"第{i}篇的内容")
+    (tmp_path / "ix").mkdir()
+    ix = whoosh_index.create_in(str(tmp_path / "ix"), build_schema(AnalyzerConfig()))
+    sources = sorted(walk([posts], []), key=lambda source: source.path)
+    first, second = sources[:2], sources[2:4]
+    with Builders(ix, 2, post_to_document, _read, depth=2) as builders:
+        builders.submit([shares(first[:1], {}, 1)[0], shares(first[1:], {}, 1)[0]])
+        builders.submit(shares(second, {}, 2))
+        with pytest.raises(RuntimeError, match="2 rounds"):
+            builders.submit(shares(sources[4:], {}, 1))
+        rounds = [builders.collect(), builders.collect()]
+        builders.submit(shares(sources[4:], {}, 1))
+        rounds.append(builders.collect())
+    paths = [[outcome.path for outcome in outcomes] for _, outcomes in rounds]
+    assert paths == [[s.path for s in part] for part in (first, second, sources[4:])]
+    assert [len(segments) for segments, _ in rounds] == [2, 2, 1]
+
+
 def test_an_update_leaves_nothing_for_the_garbage_collector(tmp_path):
     """An update pauses the cyclic collector; nothing it made may then be held by a cycle
     (Whoosh kept an error whose traceback held the indexer's frames and all their data)."""
