@@ -145,25 +145,31 @@ def test_view_reader_reads_like_a_file():
 @given(
     st.lists(
         st.tuples(
-            st.integers(1, 50), st.binary(max_size=6), st.sampled_from([0, 3, 17, 250, 4000])
+            st.integers(1, 50),
+            st.sets(st.sampled_from([0, 2, 7, 255, 256, 3000, 70000]), min_size=1),
+            st.sampled_from([0, 3, 17, 250, 4000]),
         ),
-        min_size=INLINE_LIMIT + 1,
-        max_size=64,
+        min_size=1,
+        max_size=INLINE_LIMIT + 3,
     ),
     st.integers(0, 10_000),
 )
-def test_a_short_list_is_written_as_numpy_writes_it(postings, start):
+def test_a_list_is_written_alike_from_lists_and_from_arrays(postings, start):
+    """A term's postings give the same entry and bytes whether a build hands them over as
+    Python lists or a merge as arrays; up to INLINE_LIMIT they are kept inline, and nothing
+    is written to the postings file."""
     import io
 
     import numpy as np
 
-    from searchkit.codec import _write_list, write_arrays
+    from searchkit.codec import write_arrays, write_postings
 
     ids = [start + 3 * i for i in range(len(postings))]
-    weights, values, lengths = (list(column) for column in zip(*postings, strict=True))
+    weights, positions, lengths = (list(column) for column in zip(*postings, strict=True))
+    values = [CompactPositions().encode(sorted(found)) for found in positions]
     plain, arrays = io.BytesIO(), io.BytesIO()
     sizes = np.asarray([len(v) for v in values])
-    entry = _write_list(plain, ids, weights, values, lengths)
+    entry = write_postings(plain, ids, [float(w) for w in weights], values, lengths)
     other = write_arrays(
         arrays,
         np.asarray(ids, dtype="<u4"),
@@ -173,6 +179,8 @@ def test_a_short_list_is_written_as_numpy_writes_it(postings, start):
         np.asarray(lengths, dtype=np.float64),
     )
     assert entry == other and plain.getvalue() == arrays.getvalue()
+    assert (entry[0] == 1) == (len(ids) <= INLINE_LIMIT)  # the entry's flag: inline
+    assert (plain.getvalue() == b"") == (len(ids) <= INLINE_LIMIT)
 
 
 def _segment_files(folder) -> dict[str, bytes]:
