@@ -3,8 +3,7 @@
 :class:`Builders` are processes forked once for a run, each handed one contiguous share of
 the posts of a chunk at a time: it reads, converts and analyses its posts and builds a segment
 (with :class:`searchkit.codec.SegmentBuilder`), which the caller's writer commits while the
-builders go on with the next chunk.  :func:`build_parallel` is one round of that;
-:func:`build_here` the same in this process.
+builders go on with the next chunks.  :func:`build_here` builds a share in this process.
 """
 
 from __future__ import annotations
@@ -106,20 +105,6 @@ def paused_gc() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
-
-
-def build_parallel(
-    ix,
-    work: list[Share],
-    to_document: Callable,
-    read: Callable,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[list, list[Outcome]]:
-    """Build a segment per share, each in a forked process; returns the segments and the
-    outcomes, in the order of the shares."""
-    with Builders(ix, len(work), to_document, read) as builders:
-        builders.submit(work)
-        return builders.collect(progress)
 
 
 class Builders:
@@ -290,7 +275,7 @@ def _failure(exc: BaseException) -> tuple[int | None, str]:
 def build_here(
     ix, share: Share, to_document: Callable, read: Callable, progress=None
 ) -> tuple[list, list[Outcome]]:
-    """The same as one builder of :func:`build_parallel`, in this process."""
+    """What one of the :class:`Builders` does with ``share``, in this process."""
     count = 0
 
     def tick() -> None:

@@ -133,7 +133,12 @@ def test_a_failing_builder_process_fails_the_run_in_one_line(tmp_path):
     from searchkit.errors import SearchkitError
     from searchkit.indexer import _read
     from searchkit.schema import build_schema, post_to_document
-    from searchkit.writer import build_parallel, shares
+    from searchkit.writer import Builders, shares
+
+    def build_parallel(ix, work, to_document, read):
+        with Builders(ix, len(work), to_document, read) as builders:
+            builders.submit(work)
+            return builders.collect()
 
     posts = tmp_path / "posts"
     for i in range(6):
