@@ -347,8 +347,8 @@ def writing(folder: Path) -> Iterator[None]:
 def write_error(folder: Path, exc: OSError) -> SearchkitError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return DiskFull(
-            f"disk full while writing the index at {folder}; nothing of this run was kept "
-            "and the previous index is unchanged: free some space and run again"
+            f"disk full while writing the index at {folder}; the index is as its last commit "
+            "left it, nothing half-written is kept: free some space and run again"
         )
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return SearchkitError(

@@ -294,6 +294,42 @@ def test_a_write_error_in_a_builder_is_reported_by_its_cause(tmp_path, monkeypat
     assert index_count(folder) == 1
 
 
+def test_a_builder_failing_in_a_later_chunk_keeps_the_commits_before_and_strands_nothing(
+    tmp_path, monkeypatch
+):
+    """Builders hold the chunk after next while a commit runs: when one fails on the second
+    chunk, the first stays committed, whatever the builders wrote for the second and third
+    is removed, and the next run indexes everything."""
+    import errno
+
+    from searchkit import indexer
+
+    posts = make_archive(tmp_path / "posts", 300)
+    folder = tmp_path / "ix"
+    real = indexer.document_maker
+
+    def maker(schema):
+        make = real(schema)
+
+        def document(post):
+            if post.path.endswith("p00150.md"):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return make(post)
+
+        return document
+
+    monkeypatch.setattr(indexer, "document_maker", maker)
+    with pytest.raises(SearchkitError, match="as its last commit left it"):
+        index_paths([posts], folder, jobs=2, commit_every=100)
+    monkeypatch.undo()
+    assert index_count(folder) == 100
+    generation = store.current_generation(folder)
+    segment_files = {p.name for p in generation.iterdir() if p.name.startswith(("MAIN_", "_MAIN_"))}
+    assert segment_files == set(store._named_files(generation)) - {"STATE.json"}
+    report = index_paths([posts], folder, jobs=2, commit_every=100)
+    assert report.added == 200 and index_count(folder) == 300
+
+
 # --- 5 and 6. posts that leave, folders that move, folders that share names -------------------
 
 
