@@ -379,11 +379,14 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
         if parallel:
             builders = stack.enter_context(Builders(ix, jobs, maker, _read, depth=AHEAD))
 
+        prefetch = stack.enter_context(Prefetch()) if parallel else None
+
         def start(number: int) -> bool:
             """Hand chunk ``number`` to the builders, if there is one worth their while."""
             if builders is None or number >= len(chunks) or len(chunks[number]) < POOL_THRESHOLD:
                 return False
             builders.submit(shares(chunks[number], digests, jobs))
+            prefetch.add(chunks[number])
             return True
 
         started = [start(number) for number in range(AHEAD)]
@@ -405,6 +408,53 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
     kept = {k: v for k, v in touched.items() if k in seen and k not in read} | refreshed
     if kept != touched:
         store.write_mtimes(generation, kept)
+
+
+class Prefetch:
+    """Asks the kernel, from a thread, to start reading the files handed to the builders
+    (``posix_fadvise(WILLNEED)``, which returns at once): when the posts are not in the page
+    cache, the disk then reads ahead of the builders instead of each builder waiting for each
+    file in turn.  Nothing is read into this process; where the call is missing it does
+    nothing."""
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self.files: queue.SimpleQueue = queue.SimpleQueue()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
+
+    def __enter__(self) -> Prefetch:
+        if hasattr(os, "posix_fadvise"):
+            self.thread.start()
+        return self
+
+    def __exit__(self, failed, *exc) -> None:
+        if failed is not None:  # a failed run stops at once; a finished one ends its list
+            self.stop.set()
+        self.files.put(None)
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def add(self, sources: list[SourceFile]) -> None:
+        if self.thread.is_alive():
+            self.files.put(sources)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            sources = self.files.get()
+            if sources is None:
+                return
+            for source in sources:
+                if self.stop.is_set():
+                    return
+                with contextlib.suppress(OSError):
+                    fd = os.open(source.abspath, os.O_RDONLY)
+                    try:
+                        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+                    finally:
+                        os.close(fd)
 
 
 def _apart(paths: list[str]) -> bool:

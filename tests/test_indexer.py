@@ -262,6 +262,34 @@ def test_a_build_of_many_commits_forks_its_builders_once_and_keeps_every_post_on
     assert sorted(paths) == sorted({p for p in paths}) and len(paths) == 350
 
 
+@pytest.mark.skipif(
+    not hasattr(os, "posix_fadvise") or not os.path.isdir("/proc/self/fd"),
+    reason="needs posix_fadvise and /proc",
+)
+def test_the_files_handed_to_the_builders_are_read_ahead_once_each(tmp_path, monkeypatch):
+    """The kernel is asked to read ahead every file given to the builders, once, and nothing
+    else; the posts are indexed as without it."""
+    posts = tmp_path / "posts"
+    for i in range(250):
+        write_post(posts, f"_posts/2023-01-01-p{i:03}.md", f"title: 文章{i}", f"第{i}号文章。")
+    advised = []
+    real = os.posix_fadvise
+
+    def advise(fd, offset, length, advice):
+        advised.append((os.readlink(f"/proc/self/fd/{fd}"), offset, length, advice))
+        return real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", advise)
+    report = index_paths([posts], tmp_path / "ix", jobs=2, commit_every=100)
+    monkeypatch.undo()
+    assert report.added == 250
+    files = sorted(str(p.resolve()) for p in (posts / "_posts").iterdir())
+    # the last chunk, of 50 files, is read in this process: not handed out, not advised
+    handed = sorted(path for path, *_ in advised)
+    assert handed == files[:200]
+    assert {tuple(rest) for _, *rest in advised} == {(0, 0, os.POSIX_FADV_WILLNEED)}
+
+
 def test_builders_do_not_read_the_table_of_contents_a_commit_replaces(tmp_path):
     """A commit writes a new table of contents and removes the old one while the builders
     read the next chunk: a builder starting its segment then must not look for it."""
