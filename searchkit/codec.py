@@ -124,7 +124,7 @@ def write_postings(postfile, docnums, weights, values, lengths) -> bytes:
     (0 if not kept).  A term in at most :data:`INLINE_LIMIT` posts is kept inline.
     """
     if len(docnums) <= INLINE_LIMIT:
-        return _inline_entry(docnums, weights, values, lengths)
+        return _inline_entry(docnums, weights, _interned(values), lengths)
     sizes = np.fromiter((len(v or b"") for v in values), dtype=np.int64, count=len(values))
     return write_arrays(
         postfile,
@@ -238,9 +238,9 @@ def _shifted_inline(entry: bytes, shift: int) -> bytes:
 
 
 def _interned(values: list[bytes]) -> list[bytes]:
-    """Positions read back from several segments, each one-byte position as the one object
-    :class:`CompactPositions` gives for it: pickle then writes it once per entry, as in a
-    segment built in one go."""
+    """Positions to be kept inline (read back from segments, or sliced from arrays), each
+    one-byte position as the one object :class:`CompactPositions` gives for it: pickle then
+    writes it once per entry, as in a segment built in one go."""
     return [_ONE_BYTE[value[1]] if len(value) == 2 else value for value in values]
 
 
@@ -1113,8 +1113,6 @@ class SegmentBuilder(SegmentWriter):
                     lengths.append(table[docnum])
         if not ids:
             return None
-        if len(ids) <= INLINE_LIMIT:  # pickled inline
-            values = _interned(values)
         return write_postings(postfile, ids, weights, values, lengths)
 
     def _lists(self, n: int, name: str) -> tuple[list[int], list[int], int | None]:

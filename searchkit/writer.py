@@ -181,11 +181,6 @@ class Builders:
             self.tasks[builder].put((number, share))
         self.rounds.append((number, len(work)))
 
-    @property
-    def expected(self) -> int:
-        """How many shares handed out are not collected yet."""
-        return sum(count for _, count in self.rounds)
-
     def collect(self, progress: Callable[[int], None] | None = None) -> tuple[list, list[Outcome]]:
         """Wait for the shares of the oldest round handed out; returns the segments and the
         outcomes, in the order of the shares.  ``progress`` is told how many posts every
@@ -232,13 +227,13 @@ class Builders:
     def close(self) -> None:
         """Stop the builders: asked to end when idle, killed when not."""
         for worker, tasks in zip(self.workers, self.tasks, strict=True):
-            if worker.is_alive() and not self.expected:
+            if worker.is_alive() and not self.rounds:
                 with contextlib.suppress(OSError, ValueError):
                     tasks.put(None)
         for worker in self.workers:
             if worker.pid is None:
                 continue
-            worker.join(timeout=0 if self.expected else 5)
+            worker.join(timeout=0 if self.rounds else 5)
             if worker.is_alive():
                 worker.kill()
                 worker.join()
