@@ -135,6 +135,31 @@ def _compose(first: list[int] | None, second: list[int] | None) -> list[int] | N
     return [first[i] for i in second]
 
 
+#: The full-width forms of ASCII and the ideographic space: most of what NFKC changes in
+#: Chinese text (its punctuation), each one character for one.
+_FULL_WIDTH = re.compile("[\u3000\uff01-\uff5e]")
+_HALF_WIDTH = {
+    chr(code): unicodedata.normalize("NFKC", chr(code)) for code in (0x3000, *range(0xFF01, 0xFF5F))
+}
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, faster on Chinese text: its full-width
+    punctuation is replaced first (a sixth of the cost of NFKC's decomposition and
+    recomposition of the whole text), and NFKC runs only if anything else is left for it.
+    The result is the same: each replacement is the character's own NFKC form, one ASCII
+    character, so NFKC of what is left (a combining mark after it, say) gives what NFKC of
+    the whole would."""
+    step = _FULL_WIDTH.sub(_half_width, text)
+    if unicodedata.is_normalized("NFKC", step):
+        return step
+    return unicodedata.normalize("NFKC", step)
+
+
+def _half_width(match: re.Match) -> str:
+    return _HALF_WIDTH[match.group()]
+
+
 def normalize(text: str, fold: str = "t2s") -> tuple[str, list[int] | None]:
     """NFKC, lower case and script folding of ``text``.
 
@@ -146,7 +171,7 @@ def normalize(text: str, fold: str = "t2s") -> tuple[str, list[int] | None]:
         low = text.lower()
         return low, None
     mapping: list[int] | None = None
-    step = unicodedata.normalize("NFKC", text)
+    step = nfkc(text)
     if len(step) != len(text):
         step, mapping = _per_char(text, lambda c: unicodedata.normalize("NFKC", c))
     low = step.lower()
@@ -168,7 +193,7 @@ def fold_text(text: str, fold: str = "t2s") -> str:
     character by character only where :func:`normalize` goes so, and then by a table)."""
     if text.isascii():
         return text.lower()
-    step = unicodedata.normalize("NFKC", text)
+    step = nfkc(text)
     if len(step) != len(text):
         step = text.translate(_nfkc_table(text))
     low = step.lower()

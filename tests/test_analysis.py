@@ -185,3 +185,32 @@ def test_the_stream_of_each_word_equals_merging_search_mode_into_the_cut():
     table = word_table(config)
     assert "艺评家" in table.unsure
     assert table.entry_tokens(table.words["总书记"]) == ["书记", "总书记"]
+
+
+#: Full-width forms, the characters NFKC changes otherwise, marks that combine with what
+#: precedes them, and plain Chinese: where a cheaper NFKC could go wrong.
+_NFKC_MIX = st.text(
+    alphabet=st.sampled_from(
+        "ＡＢａｚ０９，。：（）！？　\u3000\uff5e\uff01…℃²㎝Ⅳ﹐︰\xa0ﬁ"
+        "\u0301\u0308\u0327\u3099\u309a\u1100\u1161\u11a8"
+        "Aae中國数据，、"
+    )
+    | st.characters(codec="utf-8"),
+    max_size=80,
+)
+
+
+@given(_NFKC_MIX)
+def test_the_fast_nfkc_is_nfkc(text):
+    import unicodedata
+
+    from searchkit.analysis import nfkc
+
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+def test_the_fast_nfkc_recomposes_a_mark_after_a_full_width_letter():
+    from searchkit.analysis import nfkc
+
+    # Ａ is A to NFKC, and A with a combining acute is Á: the mark must not be left apart
+    assert nfkc("Ａ\u0301，ｇｄｐ") == "\u00c1,gdp"
