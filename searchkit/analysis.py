@@ -188,9 +188,26 @@ def normalize(text: str, fold: str = "t2s") -> tuple[str, list[int] | None]:
     return low, mapping
 
 
+class Folded(str):
+    """A text :func:`fold_text` gave (with ``fold``): folded again, it is given back as it
+    is.  A post's text is folded once for its index terms and its near-duplicate sketch."""
+
+    fold: str
+
+    def __new__(cls, text: str, fold: str) -> Folded:
+        folded = super().__new__(cls, text)
+        folded.fold = fold
+        return folded
+
+    def __reduce__(self):
+        return Folded, (str(self), self.fold)
+
+
 def fold_text(text: str, fold: str = "t2s") -> str:
     """The text :func:`normalize` gives, without the map back to the original (faster:
     character by character only where :func:`normalize` goes so, and then by a table)."""
+    if type(text) is Folded and text.fold == fold:
+        return str(text)
     if text.isascii():
         return text.lower()
     step = nfkc(text)
@@ -217,6 +234,13 @@ def bare_text(text: str, fold: str = "t2s") -> str:
     ``7月末，我国`` holds the trigram ``月末我`` of ``7月末我国``; leaving the full-width
     punctuation out first spares NFKC most of its work)."""
     return fold_text(_NOT_WORD.sub("", text), fold)
+
+
+def folded_bare(text: str, fold: str = "t2s") -> str:
+    """``text`` folded, then with punctuation and spaces left out: :func:`bare_text` but for
+    a character that folds to letters (``℃`` is ``°c``) or an OpenCC phrase across a
+    punctuation mark; what a post's folded text gives without being folded again."""
+    return _NOT_WORD.sub("", fold_text(text, fold))
 
 
 _NFKC: dict[int, str] = {}

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import bare_text
+from .analysis import folded_bare
 
 #: Characters per shingle: short enough that a changed character spoils few, long enough that
 #: common phrases of Chinese news (4 characters, 新闻联播) are not a shingle of their own.
@@ -87,8 +87,9 @@ class Sketch:
 
 
 def sketch(text: str, fold: str = "t2s") -> Sketch:
-    """The sketch of a post's text."""
-    bare = bare_text(text, fold)
+    """The sketch of a post's text (given folded, as :class:`~searchkit.analysis.Folded`,
+    it is not folded again)."""
+    bare = folded_bare(text, fold)
     numbers = sorted({number for number in _NUMBER.findall(bare)})
     hashes = _distinct(_shingle_hashes(bare))
     return Sketch(hashes[:K], _distinct(_string_hashes(numbers))[:NUMBERS], len(hashes))

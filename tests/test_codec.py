@@ -69,7 +69,7 @@ def test_rare_and_common_words_and_phrases_are_found(mixed_index):
         assert [hit.path for hit in late.hits] == [f"_posts/2023-01-01-p{many - 1}.md"]
 
 
-def _documents():
+def _documents(fold: str | None = None):
     from conftest import EXAMPLES
 
     from searchkit.documents import SkipFile, read_post, walk
@@ -78,10 +78,44 @@ def _documents():
     docs = []
     for source in walk([EXAMPLES], []):
         try:
-            docs.append(post_to_document(read_post(source)))
+            docs.append(post_to_document(read_post(source), fold))
         except SkipFile:
             continue
     return docs
+
+
+def test_posts_folded_once_give_the_terms_the_analyzer_gives_folding_them(tmp_path, monkeypatch):
+    """With a sketch to make, a post's title and text are folded once, each alone, for the
+    sketch and the body field; the index holds the same terms, postings and positions as
+    when the analyzer folds the whole body field (traditional posts and full-width marks
+    among the examples), and OpenCC does not see the body field again."""
+    from searchkit import analysis
+    from searchkit.analysis import Folded
+
+    plain, once = _documents(), _documents(fold="t2s")
+    assert all(type(doc["body"]) is Folded for doc in once)
+    assert any("國" in doc["body"] or "臺" in doc["body"] for doc in plain)
+    _build_segment(tmp_path / "plain", plain, streams=True)
+    converter = analysis._converter("t2s")
+    seen: list[str] = []
+
+    class Watched:
+        def convert(self, text):
+            seen.append(text)
+            return converter.convert(text)
+
+    monkeypatch.setattr(analysis, "_converter", lambda _fold: Watched())
+    _build_segment(tmp_path / "once", once, streams=True)
+    bodies = {str(doc["body"]) for doc in once}
+    assert seen and not bodies.intersection(seen)
+    a, b = (whoosh_index.open_dir(str(tmp_path / name)).reader() for name in ("plain", "once"))
+    terms = list(a.all_terms())
+    assert terms == list(b.all_terms()) and len(terms) > 500
+    for fieldname, text in terms:
+        how = "positions" if fieldname in ("title", "body") else "weight"
+        assert list(a.postings(fieldname, text).items_as(how)) == list(
+            b.postings(fieldname, text).items_as(how)
+        )
 
 
 def test_segment_builder_writes_what_whoosh_writes(tmp_path):

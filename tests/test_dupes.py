@@ -53,6 +53,17 @@ def test_copies_are_near_and_twins_and_other_stories_are_not():
     assert sketch("短讯。").text.size == 0 and not near(sketch("短讯。"), sketch("短讯。"))
 
 
+def test_a_text_folded_beforehand_gives_the_sketch_of_the_text():
+    from searchkit.analysis import Folded, fold_text
+
+    for text in (STORY, TRADITIONAL, "气温３８℃，湿度６０％。" * 8):
+        ours = sketch(Folded(fold_text(text), "t2s"))
+        again = sketch(text)
+        assert (ours.text == again.text).all() and (ours.numbers == again.numbers).all()
+        assert ours.shingles == again.shingles > 0
+    assert (sketch(TRADITIONAL).text == sketch(STORY).text).all()
+
+
 def test_a_sketch_survives_its_bytes():
     found = sketch(STORY)
     again = type(found).from_bytes(found.to_bytes())
