@@ -848,6 +848,9 @@ class SegmentBuilder(SegmentWriter):
         self._list_cache: dict[tuple[int, str], tuple[list[int], list[int]]] = {}
         # fieldname -> the token streams of a field that gives them (``index_stream``)
         self._streams: dict[str, TokenStreams] = {}
+        # (fieldname, value) -> its terms, for a field whose values repeat (a day) and whose
+        # postings hold none
+        self._indexed: dict[tuple[str, object], list] = {}
 
     def add_segment(self, reader) -> None:
         """Append the live posts of an open segment reader: stored fields and columns one
@@ -923,7 +926,15 @@ class SegmentBuilder(SegmentWriter):
                     length = streams.add(docnum, entries)
                 else:
                     terms = self._terms.setdefault(name, {})
-                    for btext, freq, weight, vbytes in fieldobj.index(value):
+                    indexed = self._indexed.get((name, value))
+                    if indexed is None:
+                        indexed = list(fieldobj.index(value))
+                        if not fieldobj.unique and not any(found[3] for found in indexed):
+                            # a day's eight terms, a year's: made once per segment (terms
+                            # with values, a tag's frequency, are made again, so that each
+                            # posting has its own value as in a merge)
+                            self._indexed[name, value] = indexed
+                    for btext, freq, weight, vbytes in indexed:
                         posting = (docnum, weight, vbytes)
                         found = terms.get(btext)
                         if found is None:
@@ -975,6 +986,7 @@ class SegmentBuilder(SegmentWriter):
         self._terms.clear()
         self._streams.clear()
         self._lengths.clear()
+        self._indexed.clear()
 
     def _flush_merged(self) -> None:
         """Write the postings of the segments added with :meth:`add_segment`: each term's
