@@ -132,7 +132,8 @@ class Plan:
     terms: frozenset[str] = frozenset()  # the words a hit is marked for
     chars: frozenset[str] = frozenset()  # the folded query's characters (letters and digits)
     pairs: frozenset[str] = frozenset()  # ... and its pairs of neighbouring characters
-    numbers: frozenset[str] = frozenset()  # ... and its runs of digits
+    # ... and its numbers: each the ways a text may write it (query_numbers)
+    numbers: frozenset[tuple[str, ...]] = frozenset()
 
 
 class Shares(NamedTuple):
@@ -438,7 +439,7 @@ class Searcher:
             terms=frozenset(_positive_terms(query)),
             chars=_grams(folded, 1),
             pairs=_grams(folded, 2),
-            numbers=frozenset(_DIGITS.findall(folded)),
+            numbers=query_numbers(folded),
         )
 
     def _search(self, plan: Plan, options, started) -> SearchResult:
@@ -799,7 +800,13 @@ def text_shares(
         weights = np.asarray(idf, dtype=float)
         covers = _held(words, whole) @ (weights / weights.sum())
     if plan.numbers:
-        numbers = _held(sorted(plan.numbers), whole).mean(axis=1)
+        numbers = np.array(
+            [
+                [any(form in text for form in forms) for forms in sorted(plan.numbers)]
+                for text in whole
+            ],
+            dtype=float,
+        ).mean(axis=1)
     grams = sorted(plan.grams)
     return Shares(
         span=_by_rarity(grams, whole),
@@ -833,6 +840,18 @@ def _grams(folded: str, size: int) -> frozenset[str]:
 
 
 _DIGITS = re.compile(r"[0-9]+")
+#: A number in hundreds of millions and ten thousands (``3亿845万``), as a headline writes a
+#: figure that a story gives in full (``308458509``).
+_YI_WAN = re.compile(r"([0-9]+)亿([0-9]{1,4})万")
+
+
+def query_numbers(bare: str) -> frozenset[tuple[str, ...]]:
+    """The numbers of a bare query (:func:`~searchkit.analysis.bare_text`), each as the
+    ways a text may hold it: a run of digits as itself (a text holding ``2023年`` or the
+    longer figure a headline rounds, ``31041`` of ``31041.5``, holds it), and ``3亿845万``
+    as its leading digits, ``30845``, or as written."""
+    joined = {(a + b.zfill(4), f"{a}亿{b}万") for a, b in _YI_WAN.findall(bare)}
+    return frozenset({(run,) for run in _DIGITS.findall(_YI_WAN.sub("亿万", bare))} | joined)
 
 
 def _check_dates(options: SearchOptions) -> None:

@@ -285,6 +285,29 @@ def test_twins_a_number_decides_and_a_comma_does_not_break_the_spans(tmp_path):
         assert searcher.search("8月末我国外汇储备规模").hits[0].path == "_posts/2023-09-07-c.md"
 
 
+def test_twins_a_figure_in_hundreds_of_millions_is_its_leading_digits(tmp_path):
+    """A headline writes 3亿845万 for the 308458509 of its story: the twin whose figure also
+    holds 845 (318450233) does not count as holding it, and a story that writes the figure
+    as the headline does holds it."""
+    ix = _index(
+        tmp_path,
+        {
+            "2022-01-10-a": "截至北京时间10日，全球累计新冠肺炎确诊病例已达到308458509例。",
+            "2022-01-12-b": "截至北京时间12日，全球累计新冠肺炎确诊病例已达到318450233例。",
+            "2022-01-11-c": "截至北京时间11日，全球累计新冠肺炎确诊病例超3亿845万例。",
+        },
+    )
+    with Searcher(ix) as searcher:
+        text = "全球累计新冠确诊病例超3亿845万例"
+        assert searcher.plan(text).numbers == {("30845", "3亿845万")}
+        shares = _shares(searcher, text)
+        assert shares["_posts/2022-01-10-a.md"].numbers == 1.0
+        assert shares["_posts/2022-01-11-c.md"].numbers == 1.0
+        assert shares["_posts/2022-01-12-b.md"].numbers == 0.0
+        paths = [hit.path for hit in searcher.search(text).hits]
+        assert paths.index("_posts/2022-01-10-a.md") < paths.index("_posts/2022-01-12-b.md")
+
+
 def test_twins_opening_against_closing(tmp_path):
     ix = _index(
         tmp_path,
