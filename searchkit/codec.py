@@ -149,14 +149,14 @@ def _size_code(top: int) -> str:
     return "B" if top < 0x100 else "H" if top < 0x10000 else "I"
 
 
-def _entry(postfile, offset, weight, count, lengths, maxweight, first, last) -> bytes:
-    present = [n for n in lengths if n]
+def _entry(postfile, offset, weight, count, lengths: np.ndarray, maxweight, first, last) -> bytes:
+    present = lengths[lengths > 0]  # the posts whose length is kept
     head = _TERMINFO.pack(
         0,
         weight,
         count,
-        length_to_byte(min(present)) if present else 0,
-        length_to_byte(max(present)) if present else 0,
+        length_to_byte(int(present.min())) if len(present) else 0,
+        length_to_byte(int(present.max())) if len(present) else 0,
         maxweight,
         first,
         last,
@@ -197,7 +197,7 @@ def write_arrays(postfile, ids, weights, sizes, blob, lengths) -> bytes:
         offset,
         total,
         len(ids),
-        [int(n) for n in lengths.tolist()],
+        np.asarray(lengths),
         float(coded.max()),
         int(ids[0]),
         int(ids[-1]),
@@ -1009,7 +1009,9 @@ class SegmentBuilder(SegmentWriter):
             entries: list[tuple[bytes, bytes]] = []
             group: list[tuple[int, bytes]] = []
             current = None
-            for btext, n, entry in heapq.merge(*streams, key=lambda item: item[:2]):
+            # in term order, then segment order (no two items have both alike, so the
+            # entries themselves are never compared)
+            for btext, n, entry in heapq.merge(*streams):
                 if btext != current and group:
                     entries.append((prefix + current, self._merged_entry(postfile, name, group)))
                     group = []
