@@ -800,11 +800,9 @@ def text_shares(
         weights = np.asarray(idf, dtype=float)
         covers = _held(words, whole) @ (weights / weights.sum())
     if plan.numbers:
+        ways = sorted(plan.numbers)
         numbers = np.array(
-            [
-                [any(form in text for form in forms) for forms in sorted(plan.numbers)]
-                for text in whole
-            ],
+            [[any(form in text for form in forms) for forms in ways] for text in whole],
             dtype=float,
         ).mean(axis=1)
     grams = sorted(plan.grams)
