@@ -21,6 +21,8 @@ this module only.  The format is versioned by :data:`searchkit.store.FORMAT`.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import pickle
 import sys
 from array import array
@@ -41,6 +43,7 @@ from whoosh.codec.whoosh3 import (
     _lenfield,
 )
 from whoosh.filedb.compound import CompoundStorage
+from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.filetables import _lengths as _LENGTHS
 from whoosh.filedb.structfile import BufferFile
 from whoosh.formats import Positions
@@ -50,6 +53,9 @@ from whoosh.reading import TermNotFound
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
+
+from . import safepickle
+from .errors import SearchkitError
 
 #: Terms in at most this many posts of a segment are stored inline in the term dictionary
 #: (most terms): one pickle and no seek to the postings file.  64 rather than 8: a list of
@@ -71,6 +77,111 @@ _MATCHER_BLOCK = 128
 _SMALL_MERGE = 48
 #: One byte per post and field stands for its length, as Whoosh stores it.
 LENGTH_TABLE = np.array([0.0] + [float(byte_to_length(b)) for b in range(1, 256)])
+
+
+# --- an index folder is data: no pickle builds what the format does not hold ----------------
+
+#: The Whoosh modules that read pickles from an index (the table of contents, compound
+#: files' directories, term dictionaries and entries, stored fields and column pages).
+_PICKLE_READERS = (
+    "whoosh.compat",
+    "whoosh.index",
+    "whoosh.filedb.fileindex",
+    "whoosh.filedb.structfile",
+    "whoosh.filedb.compound",
+    "whoosh.filedb.filetables",
+    "whoosh.codec.whoosh3",
+    "whoosh.columns",
+)
+
+
+def install_safe_unpickling() -> None:
+    """Make every Whoosh module loaded so far read pickles through
+    :mod:`searchkit.safepickle`: each module-level reference to ``pickle``, ``pickle.loads``
+    or ``pickle.load`` is replaced (Whoosh imports them by name)."""
+    import importlib
+
+    for name in _PICKLE_READERS:
+        importlib.import_module(name)
+    swaps = (
+        (pickle, safepickle.pickle_module()),
+        (pickle.loads, safepickle.loads),
+        (pickle.load, safepickle.load),
+    )
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "whoosh" or name.startswith("whoosh.")):
+            continue
+        for key, value in list(vars(module).items()):
+            for unsafe, safe in swaps:
+                if value is unsafe:
+                    setattr(module, key, safe)
+
+
+install_safe_unpickling()
+
+
+# --- an index folder is written, never written through ----------------------------------------
+
+
+class LinkRefused(SearchkitError):
+    """A link stands where searchkit writes a file of an index."""
+
+
+def refuse_link(path: str) -> None:
+    """Raise :class:`LinkRefused` if ``path`` is a symbolic link."""
+    if os.path.islink(path):
+        raise LinkRefused(
+            f"{path} is a symbolic link; searchkit writes only files of its own in an index "
+            "folder: remove the link"
+        )
+
+
+class IndexStorage(FileStorage):
+    """Whoosh's file storage, creating files without following links: a link planted in a
+    generation folder is refused, not written through."""
+
+    def create_file(self, name, excl=False, mode="wb", **kwargs):
+        from whoosh.filedb.structfile import StructFile
+
+        path = self._fpath(name)
+        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+        if excl:
+            flags |= os.O_EXCL
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                refuse_link(path)
+            raise
+        return StructFile(os.fdopen(fd, mode), name=name, **kwargs)
+
+    def temp_storage(self, name=None):
+        from whoosh.util import random_name
+
+        path = os.path.join(self.folder, name or f"{random_name()}.tmp")
+        refuse_link(path)
+        storage = IndexStorage(path)
+        storage.create()
+        return storage
+
+
+def index_storage(generation) -> IndexStorage:
+    """The storage of a generation folder, which must not itself be a link."""
+    refuse_link(str(generation))
+    return IndexStorage(str(generation))
+
+
+def open_whoosh_index(generation):
+    """The Whoosh index in a generation folder."""
+    return index_storage(generation).open_index(_INDEX_NAME)
+
+
+def create_whoosh_index(generation, schema):
+    """A new, empty Whoosh index in a generation folder."""
+    return index_storage(generation).create().create_index(schema, _INDEX_NAME)
+
+
+_INDEX_NAME = "MAIN"  # Whoosh's default index name within a folder
 
 
 class CompactPositions(Positions):
@@ -231,7 +342,7 @@ def _shifted_inline(entry: bytes, shift: int) -> bytes:
     if not shift:
         return entry
     head = _TERMINFO.unpack_from(entry)
-    ids, weights, values = pickle.loads(entry[_TERMINFO.size :])
+    ids, weights, values = safepickle.loads(entry[_TERMINFO.size :])
     moved = _TERMINFO.pack(*head[:6], head[6] + shift, head[7] + shift)
     postings = (tuple(docnum + shift for docnum in ids), weights, values)
     return moved + pickle.dumps(postings, PICKLE_PROTOCOL)
@@ -1084,7 +1195,7 @@ class SegmentBuilder(SegmentWriter):
         weights: list[float] = []
         values: list[bytes] = []
         for (_, entry), shift in zip(group, shifts, strict=True):
-            docnums, found, positions = pickle.loads(entry[_TERMINFO.size :])
+            docnums, found, positions = safepickle.loads(entry[_TERMINFO.size :])
             ids += [docnum + shift for docnum in docnums]
             weights += found
             values += positions

@@ -61,7 +61,10 @@ class FolderFiles(Sequence):
         """Each file's path relative to the root: its id in the index."""
         if self._rels is None:
             prefix = self.prefix
-            self._rels = [prefix + name for name in self.names] if prefix else list(self.names)
+            rels = [prefix + name for name in self.names] if prefix else list(self.names)
+            if not _encodable("\n".join(rels)):
+                rels = [file_id(rel) for rel in rels]
+            self._rels = rels
         return self._rels
 
     def __len__(self) -> int:
@@ -73,7 +76,7 @@ class FolderFiles(Sequence):
         name = self.names[number]
         return SourceFile(
             self.root,
-            self.prefix + name,
+            file_id(self.prefix + name),
             os.path.join(self.folder, name),
             self.sizes[number],
             self.mtimes[number],
@@ -222,12 +225,13 @@ def _walk_folder(
                 if name[0] == "." or not name.lower().endswith(POST_SUFFIXES):
                     continue
                 path = entry.path
-                rel = path[cut:] if os.sep == "/" else path[cut:].replace(os.sep, "/")
+                rel = file_id(path[cut:] if os.sep == "/" else path[cut:].replace(os.sep, "/"))
                 found.append((rel, path, None))  # looked up below, all together
                 continue
             rel = entry.path[cut:]
             if os.sep != "/":
                 rel = rel.replace(os.sep, "/")
+            rel = file_id(rel)
             if entry.is_symlink():
                 target = os.path.realpath(entry.path)
                 if not os.path.exists(target):
@@ -468,7 +472,26 @@ def _starts_with_front_matter(path: str) -> bool:
 
 
 def _rel(path: str, root: str) -> str:
-    return os.path.relpath(path, root).replace(os.sep, "/")
+    return file_id(os.path.relpath(path, root).replace(os.sep, "/"))
+
+
+def file_id(rel: str) -> str:
+    """A file's path relative to its root as its id in the index: text, with each byte of
+    the name that is not UTF-8 written as ``\\xNN`` (ids are stored, printed and typed as
+    text; such a byte reaches Python as a lone surrogate, which no text encoding takes)."""
+    if _encodable(rel):
+        return rel
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- decoding -----------------------------------------------------------------------------

@@ -14,8 +14,23 @@ from pathlib import Path
 
 from . import store
 from .analysis import AnalyzerConfig, read_stopwords, read_userdict
-from .codec import commit_segments, open_writer, reader_segments
-from .documents import FolderFiles, Post, Problem, SkipFile, SourceFile, read_post, walk_batches
+from .codec import (
+    commit_segments,
+    create_whoosh_index,
+    open_whoosh_index,
+    open_writer,
+    reader_segments,
+)
+from .documents import (
+    FolderFiles,
+    Post,
+    Problem,
+    SkipFile,
+    SourceFile,
+    file_id,
+    read_post,
+    walk_batches,
+)
 from .errors import AnalyzerMismatch, SearchkitError
 from .schema import analyzer_config, build_schema, document_maker, read_signature
 from .writer import Builders, build_here, paused_gc, shares
@@ -207,9 +222,8 @@ def write_posts(
         if generation is None:
             raise SearchkitError(f"no index in {folder}; create one first")
         store.clean_uncommitted(generation)
-        from whoosh import index as whoosh_index
 
-        ix = whoosh_index.open_dir(str(generation))
+        ix = open_whoosh_index(generation)
         existing = _signatures(ix)
         report = IndexReport(index=str(folder))
         remove = {
@@ -271,10 +285,9 @@ def _given_post(post: Post) -> Post:
 
 
 def _create(folder: Path, config: AnalyzerConfig, make_current: bool) -> Path:
-    from whoosh import index as whoosh_index
 
     generation = store.new_generation(folder)
-    whoosh_index.create_in(str(generation), build_schema(config))
+    create_whoosh_index(generation, build_schema(config))
     if make_current:
         store.make_current(folder, generation)
     return generation
@@ -294,9 +307,8 @@ def _sync(paths, generation, config, jobs, report, progress, drafts, commit_ever
 
 
 def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commit_every) -> None:
-    from whoosh import index as whoosh_index
 
-    ix = whoosh_index.open_dir(str(generation))
+    ix = open_whoosh_index(generation)
     existing = Known()
     touched: dict[Key, tuple[int, float, str]] = {}
     read: list[bool] = []  # whether existing was filled yet
@@ -539,7 +551,7 @@ class _Found:
         for root in self.roots:
             base = root.rstrip(os.sep) + os.sep
             if abspath.startswith(base):
-                rel = abspath[len(base) :].replace(os.sep, "/")
+                rel = file_id(abspath[len(base) :].replace(os.sep, "/"))
                 if (root, rel) in self:
                     return True
         return False

@@ -38,9 +38,29 @@ _CONTROLS = {
 }
 
 
+#: Marks that reorder the text around them (right-to-left overrides, isolates): a title or a
+#: file name holding U+202E would print its line backwards.
+_CONTROLS.update(
+    dict.fromkeys(
+        [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)], "\ufffd"
+    )
+)
+#: In a file name every control and reordering mark is shown as its escape, as ``ls`` does.
+_NAME_ESCAPES = {
+    code: ("\\n" if code == 0x0A else "\\t" if code == 0x09 else f"\\u{code:04x}")
+    for code in [*_CONTROLS, 0x0A, 0x09, 0x2028, 0x2029]
+}
+
+
 def printable(text: str) -> str:
-    """``text`` safe to print on a terminal."""
+    """``text`` safe to print on a terminal, one character for one."""
     return text.translate(_CONTROLS)
+
+
+def printable_path(path: str) -> str:
+    """A post's path (its id) on one line of a terminal: controls, line breaks and
+    reordering marks in a file name shown as escapes (``\\n``, ``\\u202e``)."""
+    return path.translate(_NAME_ESCAPES)
 
 
 def use_color(no_color: bool, stream=None) -> bool:
@@ -138,11 +158,11 @@ def dupe_lines(report: DupeReport, color: bool = False) -> Iterator[str]:
     """Each group of near-duplicates, largest first: its posts oldest first, the first
     marked as the original."""
     for number, posts in enumerate(report.groups, 1):
-        head = f"{number}. {len(posts)} posts: {posts[0].title or posts[0].path}"
+        head = f"{number}. {len(posts)} posts: {posts[0].title or printable_path(posts[0].path)}"
         yield TITLE_STYLE + printable(head) + RESET if color else printable(head)
         for index, post in enumerate(posts):
             mark = "*" if index == 0 else " "
-            yield printable(f"   {mark} {(post.date or '')[:10]:<10}  {post.path}")
+            yield printable(f"   {mark} {(post.date or '')[:10]:<10}  {printable_path(post.path)}")
         yield ""
     shown = "" if len(report.groups) == report.group_count else f"{len(report.groups)} of "
     summary = (
@@ -242,7 +262,7 @@ def report_lines(report: IndexReport) -> Iterator[str]:
     """What an ``index`` run did: each skipped or warned file, then a summary."""
     for problem in report.skipped + report.warnings:
         label = "skipped" if problem.skipped else "warning"
-        yield printable(f"{label}: {problem.path}: {problem.reason}")
+        yield printable(f"{label}: {printable_path(problem.path)}: {problem.reason}")
     yield (
         f"{report.documents} posts in {report.index}: {report.added} added, "
         f"{report.updated} updated, {report.unchanged} unchanged, {report.deleted} deleted, "
@@ -374,20 +394,23 @@ def render_hits(result: SearchResult, color: bool, width: int | None = None) -> 
     width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
     indent = " " * 5
     for hit in result.hits:
-        title = printable(hit.title or hit.path)
+        title = printable(hit.title or printable_path(hit.path))
         title = _styled(title, hit.title_highlights, MATCH_STYLE, color)
         if color:
             title = TITLE_STYLE + title + RESET
         yield f"{hit.rank:>3}. {title}"
         meta = "  ".join(
-            part for part in ((hit.date or "")[:10], " ".join(hit.categories), hit.path) if part
+            part
+            for part in ((hit.date or "")[:10], " ".join(hit.categories), printable_path(hit.path))
+            if part
         )
         meta = printable(meta)
         yield indent + (DIM_STYLE + meta + RESET if color else meta)
         for line in _wrap_marked(hit.snippet, max(width - len(indent), 20), color):
             yield indent + line
         if hit.duplicates:
-            similar = f"+{len(hit.duplicates)} similar: " + "  ".join(hit.duplicates[:3])
+            shown = (printable_path(path) for path in hit.duplicates[:3])
+            similar = f"+{len(hit.duplicates)} similar: " + "  ".join(shown)
             similar += "  ..." if len(hit.duplicates) > 3 else ""
             yield indent + (DIM_STYLE + printable(similar) + RESET if color else printable(similar))
         yield ""

@@ -118,11 +118,12 @@ def analyzer_config(schema: Schema) -> AnalyzerConfig:
 
 def signature(root: str, size: int, mtime: float, digest: str) -> bytes:
     """What tells an unchanged file, kept in a column so an update reads it without the text."""
-    return "\0".join((root, str(size), repr(mtime), digest)).encode("utf-8")
+    # a root named in bytes that are not UTF-8 is kept as those bytes
+    return "\0".join((root, str(size), repr(mtime), digest)).encode("utf-8", "surrogateescape")
 
 
 def read_signature(value: bytes) -> tuple[str, int, float, str]:
-    root, size, mtime, digest = value.decode("utf-8").split("\0")
+    root, size, mtime, digest = value.decode("utf-8", "surrogateescape").split("\0")
     return root, int(size), float(mtime), digest
 
 

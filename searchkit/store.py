@@ -30,8 +30,10 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import codec
 from .analysis import ANALYZER_VERSION
 from .errors import DiskFull, IndexDamaged, IndexLocked, IndexMissing, SearchkitError
+from .safepickle import ForeignObject
 
 CURRENT = "CURRENT"
 LOCK = "LOCK"
@@ -97,10 +99,8 @@ def generation_format(generation: Path) -> int | None:
 
 def is_intact(generation: Path) -> bool:
     """A generation with a readable Whoosh table of contents: a committed index."""
-    from whoosh import index
-
     try:
-        return index.exists_in(str(generation))
+        return codec.index_storage(generation).index_exists(_INDEX_NAME)
     except Exception:  # noqa: BLE001 - whatever a damaged folder raises, it is not intact
         return False
 
@@ -217,12 +217,11 @@ def remove_generation(generation: Path) -> None:
 def clean_uncommitted(generation: Path) -> None:
     """Remove the files of ``generation`` that its committed table of contents does not name:
     what a failed or killed run had begun to write.  Call it only under the writer's lock."""
-    from whoosh.filedb.filestore import FileStorage
     from whoosh.index import TOC, clean_files
 
     from .codec import is_temp_folder
 
-    storage = FileStorage(str(generation))
+    storage = codec.index_storage(generation)
     toc = TOC.read(storage, _INDEX_NAME)
     clean_files(storage, _INDEX_NAME, toc.generation, toc.segments)
     for entry in os.scandir(generation):
@@ -232,7 +231,7 @@ def clean_uncommitted(generation: Path) -> None:
             shutil.rmtree(entry.path, ignore_errors=True)  # a writer's temporary files
 
 
-_INDEX_NAME = "MAIN"  # Whoosh's default index name within a folder
+_INDEX_NAME = codec._INDEX_NAME
 
 
 def open_index(folder: Path):
@@ -244,7 +243,6 @@ def open_index(folder: Path):
 def open_generation(folder: Path):
     """``(generation, Whoosh index)`` of the current generation, read again as often as a
     rebuild switching generations under us requires."""
-    from whoosh import index
     from whoosh.index import EmptyIndexError
 
     failures: list[Path] = []
@@ -256,7 +254,7 @@ def open_generation(folder: Path):
             time.sleep(0.01 * (attempt + 1))  # a rebuild is switching generations
             continue
         try:
-            ix = index.open_dir(str(generation))
+            ix = codec.open_whoosh_index(generation)
             version = _analyzer_version(ix)  # reads the table of contents again
         except (EmptyIndexError, FileNotFoundError, UnboundLocalError) as exc:
             # A commit or a rebuild removed what we were opening (Whoosh raises
@@ -267,6 +265,8 @@ def open_generation(folder: Path):
                 raise damaged(folder, exc) from exc
             time.sleep(0.01 * (attempt + 1))
             continue
+        except ForeignObject as exc:
+            raise damaged(folder, exc) from exc
         except (AttributeError, ImportError, TypeError, pickle.UnpicklingError) as exc:
             raise SearchkitError(
                 f"the index at {folder} was written by an incompatible searchkit version "
@@ -297,6 +297,11 @@ def open_generation(folder: Path):
 
 def damaged(folder: Path, exc: BaseException) -> IndexDamaged:
     """The error for an index that cannot be read as it is, saying what is wrong and what to do."""
+    if isinstance(exc, ForeignObject):
+        return IndexDamaged(
+            f"the index at {folder} was not written by searchkit or is damaged ({exc}); "
+            f"nothing in it was run; {rebuild_hint(folder)}"
+        )
     if isinstance(exc, FileNotFoundError):
         what = "a file of it is missing"
     elif isinstance(exc, OSError):
@@ -350,6 +355,11 @@ def write_error(folder: Path, exc: OSError) -> SearchkitError:
             f"disk full while writing the index at {folder}; the index is as its last commit "
             "left it, nothing half-written is kept: free some space and run again"
         )
+    if exc.errno == errno.ELOOP:
+        return SearchkitError(
+            f"a symbolic link stands where searchkit writes a file of the index at {folder}; "
+            "searchkit does not write through links: remove it"
+        )
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return SearchkitError(
             f"cannot write the index at {folder}: {exc.strerror}; "
@@ -372,9 +382,12 @@ def _analyzer_version(ix) -> int | None:
 
 def write_durably(path: Path, data: bytes) -> None:
     """Replace ``path`` by ``data`` in one rename, with the file and its folder fsynced."""
+    codec.refuse_link(str(path))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()  # left by a killed run of the same pid (or planted: a link goes, unfollowed)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         try:
             view = memoryview(data)
             while view:
@@ -429,10 +442,9 @@ def _named_files(generation: Path) -> list[str]:
 def _table_and_segments(generation: Path) -> tuple[str, tuple[str, ...]]:
     """The file of the newest table of contents of ``generation`` and how the names of the
     files of each segment it names begin; raises what Whoosh raises when none can be read."""
-    from whoosh.filedb.filestore import FileStorage
     from whoosh.index import TOC
 
-    toc = TOC.read(FileStorage(str(generation)), _INDEX_NAME)
+    toc = TOC.read(codec.index_storage(generation), _INDEX_NAME)
     prefixes = tuple(f"{segment.segment_id()}." for segment in toc.segments)
     return f"_{_INDEX_NAME}_{toc.generation}.toc", prefixes
 
@@ -560,7 +572,8 @@ def write_lock(folder: Path, timeout: float, command: str = "searchkit index") -
     """
     with writing(folder):
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        codec.refuse_link(str(folder / LOCK))
+        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
     _HELD.add(fd)
     deadline = time.monotonic() + timeout
     try:

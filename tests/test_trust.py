@@ -1,0 +1,223 @@
+"""An index folder is data, never code; nothing outside it is written; no internal errors."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_post
+
+from searchkit import Index, Post, codec, schema, store
+from searchkit.cli import cli
+from searchkit.indexer import index_paths
+
+SEARCHKIT = str(Path(sys.executable).with_name("searchkit"))
+
+
+class Gadget:
+    """An object whose unpickling calls ``call(*args)``: what a crafted index would hold."""
+
+    def __init__(self, call, *args):
+        self.call, self.args = call, args
+
+    def __reduce__(self):
+        return self.call, self.args
+
+
+def gadgets(marker: Path) -> list[Gadget]:
+    """Four ways a pickle can run code, each creating ``marker`` if it runs."""
+    return [
+        Gadget(os.system, f"touch {marker}"),
+        Gadget(subprocess.run, ["touch", str(marker)]),
+        Gadget(builtins.eval, f"__import__('pathlib').Path({str(marker)!r}).touch()"),
+        Gadget(builtins.exec, f"open({str(marker)!r}, 'w').close()"),
+    ]
+
+
+def small_index(tmp_path: Path) -> Path:
+    posts = tmp_path / "posts"
+    write_post(posts, "_posts/2021-01-01-a.md", "title: 数据中心投入使用", "数据中心今天投入使用。")
+    write_post(posts, "_posts/2021-01-02-b.md", "title: 地铁开通", "地铁三号线开通。")
+    folder = tmp_path / "ix"
+    index_paths([posts], folder, jobs=1)
+    return folder
+
+
+def assert_refused(folder: Path, marker: Path, *args: str) -> None:
+    result = CliRunner().invoke(cli, [*args, "--index", str(folder)])
+    assert result.exit_code == 2, result.output
+    message = result.output.strip()
+    assert "not written by searchkit or is damaged" in message
+    assert "Traceback" not in message and len(message.splitlines()) == 1
+    assert not marker.exists(), "a crafted index ran code"
+
+
+def test_whoosh_reads_no_pickle_but_through_the_allow_list():
+    import whoosh.index  # noqa: F401 - what a search and an update load
+
+    unsafe = (pickle, pickle.loads, pickle.load)
+    for name, module in list(sys.modules.items()):
+        if module is not None and name.startswith("whoosh"):
+            for key, value in vars(module).items():
+                assert not any(value is u for u in unsafe), f"{name}.{key} unpickles freely"
+
+
+@pytest.mark.parametrize("where", ["schema", "segments"])
+@pytest.mark.parametrize("gadget", range(4))
+def test_a_crafted_table_of_contents_runs_nothing(tmp_path, where, gadget):
+    from whoosh.index import TOC
+
+    folder = small_index(tmp_path)
+    marker = tmp_path / "ran"
+    generation = store.current_generation(folder)
+    storage = codec.index_storage(generation)
+    toc = TOC.read(storage, "MAIN")
+    evil = gadgets(marker)[gadget]
+    if where == "schema":
+        toc.schema._evil = evil
+    else:
+        toc.segments.append(evil)
+    storage.delete_file(f"_MAIN_{toc.generation}.toc")
+    toc.write(storage, "MAIN")
+    assert not marker.exists()
+    for command in (["search", "数据中心"], ["stats"], ["show", "_posts/2021-01-01-a.md"]):
+        assert_refused(folder, marker, *command)
+    with pytest.raises(store.IndexDamaged):
+        Index.open(folder).search("数据中心")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("gadget", range(4))
+def test_a_crafted_term_entry_runs_nothing(tmp_path, monkeypatch, gadget):
+    marker = tmp_path / "ran"
+    evil = gadgets(marker)[gadget]
+
+    def crafted_entry(docnum, weight, value, length):
+        head = codec._TERMINFO.pack(1, weight, 1, 0, 0, weight, docnum, docnum)
+        return head + pickle.dumps(((docnum,), (weight,), evil), 2)
+
+    monkeypatch.setattr(codec, "_single_entry", crafted_entry)
+    folder = small_index(tmp_path)
+    monkeypatch.undo()
+    assert not marker.exists()
+    assert_refused(folder, marker, "search", "地铁")
+    # an update merges the crafted segment's entries: refused too, nothing run
+    write_post(tmp_path / "posts", "_posts/2021-01-03-c.md", "title: 新闻", "又一篇。")
+    result = CliRunner().invoke(cli, ["index", str(tmp_path / "posts"), "--index", str(folder)])
+    assert result.exit_code in (0, 2) and "Traceback" not in result.output
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("gadget", range(4))
+def test_a_crafted_stored_field_runs_nothing(tmp_path, monkeypatch, gadget):
+    marker = tmp_path / "ran"
+    evil = gadgets(marker)[gadget]
+    plain = schema.post_to_document
+
+    def crafted(post, fold=None):
+        doc = plain(post, fold)
+        doc["meta"]["x"] = evil
+        return doc
+
+    monkeypatch.setattr(schema, "post_to_document", crafted)
+    folder = small_index(tmp_path)
+    monkeypatch.undo()
+    assert not marker.exists()
+    for command in (["search", "地铁"], ["show", "_posts/2021-01-02-b.md"]):
+        assert_refused(folder, marker, *command)
+    # and from another process, as a colleague would open it
+    run = subprocess.run(
+        [SEARCHKIT, "search", "地铁", "--index", str(folder)], capture_output=True, text=True
+    )
+    assert run.returncode == 2 and "not written by searchkit" in run.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["LOCK", "CURRENT", "STATE.json"])
+def test_a_link_where_the_index_writes_is_refused(tmp_path, name):
+    folder = small_index(tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    target = folder / name
+    target.unlink(missing_ok=True)
+    target.symlink_to(notes)
+    result = CliRunner().invoke(
+        cli, ["index", str(tmp_path / "posts"), "--index", str(folder), "--rebuild"]
+    )
+    assert result.exit_code == 2
+    assert "symbolic link" in result.output and len(result.output.strip().splitlines()) == 1
+    assert notes.read_text() == "my notes\n"
+
+
+def test_a_link_in_a_generation_folder_is_not_written_through(tmp_path):
+    folder = small_index(tmp_path)
+    generation = store.current_generation(folder)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    (generation / "CHECKSUMS.json").unlink()
+    (generation / "CHECKSUMS.json").symlink_to(notes)
+    write_post(tmp_path / "posts", "_posts/2021-01-03-c.md", "title: 新闻", "又一篇。")
+    result = CliRunner().invoke(cli, ["index", str(tmp_path / "posts"), "--index", str(folder)])
+    assert result.exit_code == 2 and "symbolic link" in result.output
+    assert notes.read_text() == "my notes\n"
+
+
+def test_a_generation_folder_that_is_a_link_is_refused(tmp_path):
+    folder = small_index(tmp_path)
+    generation = store.current_generation(folder)
+    elsewhere = tmp_path / "elsewhere"
+    generation.rename(elsewhere)
+    generation.symlink_to(elsewhere)
+    before = sorted(p.name for p in elsewhere.iterdir())
+    write_post(tmp_path / "posts", "_posts/2021-01-03-c.md", "title: 新闻", "又一篇。")
+    result = CliRunner().invoke(cli, ["index", str(tmp_path / "posts"), "--index", str(folder)])
+    assert result.exit_code == 2 and "symbolic link" in result.output
+    assert sorted(p.name for p in elsewhere.iterdir()) == before
+
+
+def test_the_library_post_with_a_gadget_free_index_still_searches(tmp_path):
+    """The allow-list holds what a real index holds: every command works on one."""
+    folder = small_index(tmp_path)
+    with Index.open(folder) as ix:
+        ix.add(Post(path="notes/x.md", title="数据中心", body="数据中心的消息"))
+        assert ix.search("数据中心").total == 2
+    for command in (["stats"], ["dupes"], ["trend", "数据中心"], ["show", "notes/x.md"]):
+        result = CliRunner().invoke(cli, [*command, "--index", str(folder)])
+        assert result.exit_code == 0, result.output
+
+
+def test_any_file_name_is_indexed_and_round_trips(tmp_path):
+    posts = tmp_path / "posts"
+    write_post(posts, "_posts/good.md", "title: 好", "数据中心")
+    raw = os.fsencode(posts / "_posts")
+    for name, title in (
+        (b"bad\xffname.md", "坏名字"),
+        (b"new\nline.md", "换行"),
+        (b"t\tab.md", "制表"),
+    ):
+        with open(raw + b"/" + name, "wb") as handle:
+            handle.write(f"---\ntitle: {title}\n---\n数据中心 {title}\n".encode())
+    (posts / "_posts" / "rtl\u202egpj.md").write_text("---\ntitle: 反向\n---\n数据中心\n")
+    folder = tmp_path / "ix"
+    runner = CliRunner()
+    report = runner.invoke(cli, ["index", str(posts), "--index", str(folder), "--json"])
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.output)["added"] == 5
+    found = runner.invoke(cli, ["search", "数据中心", "--index", str(folder), "--json"])
+    paths = {hit["path"] for hit in json.loads(found.output)["hits"]}
+    assert "_posts/bad\\xffname.md" in paths and "_posts/new\nline.md" in paths
+    for path in paths:
+        shown = runner.invoke(cli, ["show", path, "--index", str(folder), "--json"])
+        assert shown.exit_code == 0 and json.loads(shown.output)["path"] == path
+    text = runner.invoke(cli, ["search", "数据中心", "--index", str(folder), "--no-color"])
+    assert "_posts/new\\nline.md" in text.output and "_posts/t\\tab.md" in text.output
+    assert "\u202e" not in text.output and "_posts/rtl\\u202egpj.md" in text.output
+    again = runner.invoke(cli, ["index", str(posts), "--index", str(folder), "--json"])
+    assert json.loads(again.output)["unchanged"] == 5
