@@ -44,25 +44,44 @@ def default_stopwords() -> tuple[str, ...]:
     )
 
 
+#: A user dictionary or stop-word list larger than this is refused (jieba's own dictionary
+#: is 5 MB): a mistaken ``--userdict /dev/zero`` or a corpus given as a dictionary.
+MAX_WORD_LIST = 64 * 1024 * 1024
+#: Frequencies beyond this are refused (jieba's largest is about 3.2 million): the segmenter
+#: overflows on them.
+MAX_FREQ = 10**9
+#: A dictionary word longer than this is refused: a sentence is not a word.
+MAX_WORD = 100
+
+
+def _read_word_list(path: str | Path, what: str) -> str:
+    """The text of a user dictionary or stop-word list, checked before anything uses it."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_WORD_LIST + 1)
+    except OSError as exc:
+        raise SearchkitError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    if len(data) > MAX_WORD_LIST:
+        raise SearchkitError(f"{what} {path} is over {MAX_WORD_LIST >> 20} MB: is it a word list?")
+    if b"\0" in data:
+        raise SearchkitError(f"{what} {path} holds NUL bytes: it is not a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SearchkitError(f"{path}:{line}: {what} is not UTF-8") from exc
+
+
 def read_stopwords(path: str | Path) -> tuple[str, ...]:
     """A stop-word list: one word per line, ``#`` starts a comment line."""
-    try:
-        return _stopword_lines(Path(path).read_text("utf-8-sig"))
-    except OSError as exc:
-        raise SearchkitError(f"cannot read stop words {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise SearchkitError(f"stop-word list {path} is not UTF-8") from exc
+    return _stopword_lines(_read_word_list(path, "stop-word list"))
 
 
 def read_userdict(path: str | Path) -> tuple[tuple[str, int | None, str | None], ...]:
-    """Read a jieba user dictionary: one ``word [freq] [tag]`` entry per line."""
+    """Read a jieba user dictionary: one ``word [freq] [tag]`` entry per line, each checked
+    (``FILE:LINE: why``) before anything is written with it."""
     entries = []
-    try:
-        text = Path(path).read_text("utf-8-sig")
-    except OSError as exc:
-        raise SearchkitError(f"cannot read user dictionary {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise SearchkitError(f"user dictionary {path} is not UTF-8") from exc
+    text = _read_word_list(path, "user dictionary")
     for number, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts or parts[0].startswith("#"):
@@ -70,12 +89,22 @@ def read_userdict(path: str | Path) -> tuple[tuple[str, int | None, str | None],
         freq: int | None = None
         tag: str | None = None
         rest = parts[1:]
-        if rest and rest[0].isdigit():
+        if rest and rest[0].isascii() and rest[0].isdigit():
+            if len(rest[0]) > 10 or int(rest[0]) > MAX_FREQ:
+                raise SearchkitError(
+                    f"{path}:{number}: frequency {rest[0][:20]} is too large (at most {MAX_FREQ:,})"
+                )
             freq = int(rest.pop(0))
         if rest:
             tag = rest[0]
         if len(parts) > 3 or (rest and len(rest) > 1):
-            raise SearchkitError(f"{path}:{number}: expected 'word [freq] [tag]', got {line!r}")
+            raise SearchkitError(
+                f"{path}:{number}: expected 'word [freq] [tag]', got {line[:80]!r}"
+            )
+        if len(parts[0]) > MAX_WORD:
+            raise SearchkitError(
+                f"{path}:{number}: a word of {len(parts[0])} characters (at most {MAX_WORD})"
+            )
         entries.append((normalize(parts[0])[0], freq, tag))
     return tuple(entries)
 
@@ -289,6 +318,14 @@ def _segmenter(userdict: tuple[tuple[str, int | None, str | None], ...]):
     for word, freq, tag in userdict:
         jieba.add_word(word, freq, tag)
     return jieba
+
+
+def check_userdict(path, entries) -> None:
+    """Load ``entries`` into a segmenter, saying in one line if the segmenter refuses them."""
+    try:
+        _segmenter(entries)
+    except (ValueError, OverflowError, TypeError, RuntimeError) as exc:
+        raise SearchkitError(f"user dictionary {path} cannot be loaded: {exc}") from exc
 
 
 # --- the chain -----------------------------------------------------------------------------

@@ -12,7 +12,9 @@ environment, and nothing forks unless ``jobs`` asks for it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 
@@ -37,6 +39,30 @@ from .trend import Trend
 DateLike = date | str | None
 
 
+def _one_at_a_time(method):
+    """The method under the index's lock: one searcher, one thread in it at a time."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
+def _held(lock, items: Iterator):
+    """``items``, each made under ``lock``."""
+    while True:
+        with lock:
+            item = next(items, _END)
+        if item is _END:
+            return
+        yield item
+
+
+_END = object()
+
+
 class Index:
     """An index folder.  :meth:`open` one that exists or :meth:`create` one; then
     :meth:`update` it from post files, :meth:`add` and :meth:`delete` posts, and
@@ -58,6 +84,9 @@ class Index:
         self.ranking = ranking or Ranking()
         self.engine = engine
         self._searcher: Searcher | None = None
+        # One searcher serves every thread, one call at a time: a refresh after a write
+        # replaces the readers another thread's search would still be reading.
+        self._lock = threading.RLock()
 
     @classmethod
     def open(
@@ -143,6 +172,7 @@ class Index:
 
     # --- reading --------------------------------------------------------------------------
 
+    @_one_at_a_time
     def search(
         self,
         query: str,
@@ -185,8 +215,11 @@ class Index:
     ) -> Iterator[tuple[str, SearchResult | QueryError]]:
         """``(qid, result or error)`` for each ``QID<TAB>QUERY`` (or bare query) line, in
         order; ``jobs`` > 1 answers them in that many forked processes."""
-        return run_batch(self.searcher(), lines, options or SearchOptions(), jobs)
+        with self._lock:
+            searcher = self.searcher()
+        return _held(self._lock, run_batch(searcher, lines, options or SearchOptions(), jobs))
 
+    @_one_at_a_time
     def trend(
         self,
         *queries: str,
@@ -204,6 +237,7 @@ class Index:
         options = self.options(since=since, until=until, tags=tags, categories=categories)
         return self.searcher().trend(list(queries), by, options)
 
+    @_one_at_a_time
     def dupes(self, threshold: float | None = None, limit: int | None = None) -> DupeReport:
         """Every group of near-duplicate posts (the same story reposted, updated, trimmed or
         in the other script), largest first, each oldest first; ``threshold`` is the text
@@ -211,10 +245,12 @@ class Index:
         :data:`searchkit.dupes.THRESHOLD`); ``limit`` keeps the largest groups only."""
         return self.searcher().dupes(threshold, limit)
 
+    @_one_at_a_time
     def similar(self, path: str, limit: int = 10) -> SimilarResult:
         """Posts like the one at ``path``: its key terms, weighed against the archive."""
         return self.searcher().similar(path, limit)
 
+    @_one_at_a_time
     def post(self, path: str, query: str | None = None) -> StoredPost:
         """The post at ``path`` as the index keeps it (title, date, tags, text...), with
         where ``query``'s words are in its text when a query is given."""
@@ -256,16 +292,19 @@ class Index:
             **settings,
         )
 
+    @_one_at_a_time
     def searcher(self) -> Searcher:
         """The open searcher behind :meth:`search` (opened on first use)."""
         if self._searcher is None:
             self._searcher = Searcher(self.folder, engine=self.engine, ranking=self.ranking)
         return self._searcher
 
+    @_one_at_a_time
     def _refresh(self) -> None:
         if self._searcher is not None:
             self._searcher.refresh()
 
+    @_one_at_a_time
     def close(self) -> None:
         if self._searcher is not None:
             self._searcher.close()

@@ -235,7 +235,7 @@ def index(paths, index, rebuild, userdict, stopwords, jobs, drafts, wait, json_)
             lock_timeout=wait,
             progress=progress,
             drafts=drafts,
-            commit_every=int(os.environ.get("SEARCHKIT_COMMIT_EVERY") or COMMIT_EVERY),
+            commit_every=_commit_every(COMMIT_EVERY),
         )
     finally:
         finish()
@@ -325,7 +325,7 @@ def search(query, index, batch, jobs, fmt, collapse, **settings):
       printf 'q1\\t数据中心\\n' | searchkit search --batch - --limit 10
     """
     from .api import Index
-    from .output import batch_line, emit
+    from .output import batch_line, emit, writing_output
 
     # people read one hit per story; a script gets every post unless it asks
     settings["collapse"] = (not fmt.json and not fmt.jsonl) if collapse is None else collapse
@@ -336,7 +336,11 @@ def search(query, index, batch, jobs, fmt, collapse, **settings):
         if fmt.pager:
             raise click.UsageError("--batch prints JSON lines; it does not go with --pager")
         workers = jobs or os.cpu_count() or 1
-        with Index.open(index, engine=_engine()) as ix, _open_batch(batch) as lines:
+        with (
+            Index.open(index, engine=_engine()) as ix,
+            _open_batch(batch) as lines,
+            writing_output(),
+        ):
             for qid, result in ix.search_many(lines, Index.options(**settings), workers):
                 click.echo(batch_line(qid, result))
         return
@@ -526,6 +530,18 @@ def similar(path, index, limit, fmt):
         found = ix.similar(path, limit)
     emit(found, fmt)
     sys.exit(EXIT_HITS if found.result.hits else EXIT_NO_HITS)
+
+
+def _commit_every(default: int) -> int:
+    """``SEARCHKIT_COMMIT_EVERY``: posts per commit of a long build (a positive number)."""
+    value = os.environ.get("SEARCHKIT_COMMIT_EVERY", "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise click.UsageError(
+            f"SEARCHKIT_COMMIT_EVERY must be a positive number of posts, not {value[:40]!r}"
+        )
+    return int(value)
 
 
 def main():

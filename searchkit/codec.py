@@ -55,7 +55,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from . import safepickle
-from .errors import SearchkitError
+from .errors import LinkRefused
 
 #: Terms in at most this many posts of a segment are stored inline in the term dictionary
 #: (most terms): one pickle and no seek to the postings file.  64 rather than 8: a list of
@@ -121,10 +121,6 @@ install_safe_unpickling()
 
 
 # --- an index folder is written, never written through ----------------------------------------
-
-
-class LinkRefused(SearchkitError):
-    """A link stands where searchkit writes a file of an index."""
 
 
 def refuse_link(path: str) -> None:

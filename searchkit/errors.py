@@ -27,3 +27,11 @@ class IndexDamaged(SearchkitError):
 
 class DiskFull(SearchkitError):
     """A write ran out of space; what the run wrote was removed."""
+
+
+class OutputError(SearchkitError):
+    """The results could not be written (a full disk, a failing device)."""
+
+
+class LinkRefused(SearchkitError):
+    """A symbolic link stands where searchkit writes a file of an index."""

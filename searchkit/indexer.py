@@ -95,24 +95,32 @@ def _read(sources: list[SourceFile]) -> Iterable[tuple[SourceFile, Post | None, 
 # --- main side ----------------------------------------------------------------------------
 
 
+def word_lists(userdict: str | None, stopwords: str | None) -> dict:
+    """The user dictionary's entries and the stop words of the files named, each checked
+    (and the dictionary loaded into a segmenter once) before an index is touched."""
+    from .analysis import check_userdict
+
+    changes: dict = {}
+    if userdict:
+        changes["userdict"] = read_userdict(userdict)
+        check_userdict(userdict, changes["userdict"])
+    if stopwords:
+        changes["stopwords"] = read_stopwords(stopwords)
+    return changes
+
+
 def choose_config(
     folder: Path,
-    userdict: str | None,
-    stopwords: str | None,
+    changes: dict,
     rebuild: bool,
     analyzer: AnalyzerConfig | None = None,
 ) -> AnalyzerConfig:
     """The analyzer for this run: the index's own, unless a rebuild asks for another
-    (``analyzer``, with the user dictionary and stop words of the files named).
+    (``analyzer``, with ``changes``: the :func:`word_lists` of the files named).
 
     An analyzer that differs from the stored one is refused without ``--rebuild``: a query
     must never run under another analyzer than its index's.
     """
-    changes = {}
-    if userdict:
-        changes["userdict"] = read_userdict(userdict)
-    if stopwords:
-        changes["stopwords"] = read_stopwords(stopwords)
     if rebuild or store.current_generation(folder) is None:
         return replace(analyzer or AnalyzerConfig(), **changes)
     existing = analyzer_config(store.open_index(folder).schema)
@@ -159,13 +167,14 @@ def index_paths(
     for path in paths:
         if not os.path.exists(path):
             raise SearchkitError(f"no such file or folder: {path}; the index was not changed")
+    changes = word_lists(userdict, stopwords)  # a bad one is said before anything is written
     with store.write_lock(folder, lock_timeout), store.writing(folder):
         report = IndexReport(index=str(folder), rebuilt=rebuild)
         recovered = None if rebuild else store.recover_pointer(folder)
         if recovered:
             report.warnings.append(Problem(store.CURRENT, recovered, skipped=False))
         store.remove_stale_generations(folder)
-        config = choose_config(folder, userdict, stopwords, rebuild, analyzer)
+        config = choose_config(folder, changes, rebuild, analyzer)
         generation = None if rebuild else store.current_generation(folder)
         if generation is None:
             generation = _create(folder, config, make_current=not rebuild)
@@ -364,7 +373,7 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
     missing = seen.missing()  # indexed before, not found now: usually few
     folders = {str(Path(p).resolve()) for p in paths if Path(p).is_dir()}
     gone = {key for key in missing if key[0] in folders}
-    gone |= _moved_away(missing, seen)
+    gone |= _moved_away(missing, seen, folders)
     # one file, one post: a file indexed before under another id (given alone, then with its
     # folder) keeps only the id it has now
     gone |= {key for key in missing if seen.has_file(os.path.join(*key))}
@@ -557,18 +566,32 @@ class _Found:
         return False
 
 
-def _moved_away(missing: set[Key], seen: _Found) -> set[Key]:
+def _moved_away(missing: set[Key], seen: _Found, folders: set[str]) -> set[Key]:
     """Posts of a folder that was moved (``mv arch1 arch2``, then ``index arch2``): a root
-    that no longer exists, some of whose posts now turn up, by the same relative path, under
-    a folder being indexed.  Its posts are replaced by what is found, and the rest of them,
-    deleted before the move, go too.  A root that still exists is another folder and keeps
-    its posts.  ``missing`` are the indexed posts not found by this run."""
+    that no longer exists, on strong evidence only: most of its posts turn up, by the same
+    relative path, under a folder being indexed, or one of those folders has its name and
+    holds some of them.  Its posts are replaced by what is found, and the rest of them,
+    deleted before the move, go too.  A missing folder alone (an unmounted disk) deletes
+    nothing, nor do a few names two sites share (``about.md``); a root that still exists is
+    another folder and keeps its posts.  ``missing`` are the indexed posts not found by
+    this run; ``folders`` the folders it indexes."""
     roots = {root for root, _path in missing if root != LIBRARY_ROOT}
     dead = {root for root in roots if not os.path.exists(root)}
     if not dead:
         return set()
     found_paths = seen.paths()
-    moved = {root for root, path in missing if root in dead and path in found_paths}
+    names = {os.path.basename(folder.rstrip(os.sep)) for folder in folders}
+    posts: dict[str, int] = {}
+    turned_up: dict[str, int] = {}
+    for root, path in missing:
+        if root in dead:
+            posts[root] = posts.get(root, 0) + 1
+            turned_up[root] = turned_up.get(root, 0) + (path in found_paths)
+    moved = {
+        root
+        for root, found in turned_up.items()
+        if found and (2 * found > posts[root] or os.path.basename(root.rstrip(os.sep)) in names)
+    }
     return {key for key in missing if key[0] in moved}
 
 

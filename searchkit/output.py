@@ -7,7 +7,9 @@ The command line hands each result (:class:`SearchResult`, :class:`SimilarResult
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
 import os
 import shutil
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 import click
 from wcwidth import wcwidth
 
+from .errors import OutputError
 from .highlight import Snippet
 from .indexer import IndexReport
 from .search import DupeReport, Hit, SearchResult, SimilarResult
@@ -89,6 +92,29 @@ def to_json(value) -> str:
 
 def emit(value, fmt: Format) -> None:
     """Print ``value`` on standard output as ``fmt`` says."""
+    with writing_output():
+        _emit(value, fmt)
+
+
+@contextlib.contextmanager
+def writing_output():
+    """Turn a failed write to standard output (a full disk, ``> /dev/full``) into one clear
+    error; a closed pipe (``| head``) goes on as it is, to end quietly."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OutputError(
+                f"cannot write the results: the disk is full ({exc.strerror})"
+            ) from exc
+        if exc.errno in (errno.EIO, errno.EFBIG, errno.EPIPE, errno.EINVAL, errno.EROFS):
+            raise OutputError(f"cannot write the results: {exc.strerror}") from exc
+        raise
+
+
+def _emit(value, fmt: Format) -> None:
     if fmt.json:
         click.echo(to_json(to_data(value)))
     elif fmt.csv:

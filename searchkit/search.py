@@ -86,6 +86,9 @@ MAX_QUERY = 2000
 ENGINES = ("arrays", "whoosh")
 _SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 TEXT_FIELDS = ("title", "body")
+#: The fields a query may name, and those of the schema it may not (stored, not indexed).
+QUERY_FIELDS = ("title", "body", "tags", "categories", "date", "path", "year")
+UNSEARCHED_FIELDS = frozenset({"text", "meta", "sig", "near"})
 #: A field name just before a colon: ASCII, at the start of a word.
 _FIELD_NAME = re.compile(r"(?:^|(?<=[\s(]))[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -233,6 +236,11 @@ def check_syntax(text: str) -> None:
             rest = text[index + 1 :]
             if not rest.strip() or rest[0].isspace() or rest[0] in ")]}":
                 raise QueryError(f"field {name.group()}: is followed by nothing")
+            if name.group() in UNSEARCHED_FIELDS:
+                raise QueryError(
+                    f"field {name.group()}: cannot be searched; a query names "
+                    f"{', '.join(f'{field}:' for field in QUERY_FIELDS)}, or none for the text"
+                )
     for opener, count in depth.items():
         if count:
             raise QueryError(f"unbalanced {opener!r}")

@@ -48,9 +48,7 @@ class StoredPost:
 
 def index_stats(index: str | Path) -> IndexStats:
     folder = store.index_dir(index)
-    ix = store.open_index(folder)
-    with store.reading(folder):
-        return _index_stats(folder, ix)
+    return store.read_current(folder, lambda ix: _index_stats(folder, ix))
 
 
 def _index_stats(folder: Path, ix) -> IndexStats:
@@ -88,11 +86,14 @@ def _index_stats(folder: Path, ix) -> IndexStats:
 def show_post(path: str, index: str | Path) -> StoredPost:
     """Stored fields and text of the post whose id is ``path``."""
     folder = store.index_dir(index)
-    ix = store.open_index(folder)
-    with store.reading(folder), ix.searcher() as searcher:
-        stored = searcher.document(path=path)
-        if stored is None:
-            raise SearchkitError(f"no post with path {path!r} in the index")
+
+    def stored_fields(ix):
+        with ix.searcher() as searcher:
+            return searcher.document(path=path)
+
+    stored = store.read_current(folder, stored_fields)
+    if stored is None:
+        raise SearchkitError(f"no post with path {path!r} in the index")
     meta = stored.get("meta") or {}
     return StoredPost(
         path=stored["path"],

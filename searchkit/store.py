@@ -544,7 +544,33 @@ def read_state(folder: Path) -> dict:
 
 
 def folder_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    """The bytes of the files under ``path``; a writer's file that vanishes as it is counted
+    (a temporary file, a segment merged away) counts for nothing."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def read_current(folder: Path, read):
+    """``read(ix)`` on the current Whoosh index of ``folder``, opened again when a writer's
+    commit removes a file as it is read (that is not damage)."""
+    from whoosh.index import EmptyIndexError
+
+    for attempt in range(20):
+        ix = open_index(folder)
+        try:
+            with reading(folder):
+                return read(ix)
+        except (IndexDamaged, EmptyIndexError, UnboundLocalError) as exc:
+            vanished = not isinstance(exc, IndexDamaged) or isinstance(
+                exc.__cause__, FileNotFoundError
+            )
+            if not vanished or attempt == 19:
+                raise
+            time.sleep(0.01 * (attempt + 1))
 
 
 # --- the writer's lock -----------------------------------------------------------------------

@@ -367,6 +367,27 @@ def test_a_moved_archive_is_followed_and_its_deletions_seen(tmp_path):
         assert searcher.search("zzmoved").total == 0
 
 
+def test_a_missing_folder_sharing_one_name_deletes_nothing(tmp_path):
+    """Two sites share ``about.md``; one is away for a moment (an unmounted disk): indexing
+    the other deletes none of the absent site's posts."""
+    for site in ("siteA", "siteB"):
+        for i in range(5):
+            write_post(
+                tmp_path / site, f"_posts/2020-01-0{i + 1}-{site}.md", f"title: {site}{i}", "新闻"
+            )
+        write_post(tmp_path / site, "about.md", f"title: 关于{site}", "关于本站")
+    folder = tmp_path / "ix"
+    index_paths([tmp_path / "siteA"], folder, jobs=1)
+    report = index_paths([tmp_path / "siteB"], folder, jobs=1)
+    assert report.documents == 12
+    away = (tmp_path / "siteA").rename(tmp_path / "unmounted")
+    report = index_paths([tmp_path / "siteB"], folder, jobs=1)
+    assert (report.deleted, report.documents) == (0, 12)
+    away.rename(tmp_path / "siteA")
+    report = index_paths([tmp_path / "siteA"], folder, jobs=1)
+    assert (report.added, report.deleted, report.unchanged) == (0, 0, 6)
+
+
 def test_the_same_relative_path_in_two_folders_is_two_posts(tmp_path):
     write_post(tmp_path / "a", "_posts/x.md", "title: 甲地新闻", "甲地的消息")
     write_post(tmp_path / "b", "_posts/x.md", "title: 乙地新闻", "乙地的消息")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
 import pickle
@@ -14,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_post
 
-from searchkit import Index, Post, codec, schema, store
+import searchkit
+from searchkit import Index, Post, SearchkitError, codec, schema, store
 from searchkit.cli import cli
 from searchkit.indexer import index_paths
 
@@ -221,3 +223,163 @@ def test_any_file_name_is_indexed_and_round_trips(tmp_path):
     assert "\u202e" not in text.output and "_posts/rtl\\u202egpj.md" in text.output
     again = runner.invoke(cli, ["index", str(posts), "--index", str(folder), "--json"])
     assert json.loads(again.output)["unchanged"] == 5
+
+
+def test_one_index_shared_by_threads_while_others_write(tmp_path):
+    """Readers in three threads, a writer in a fourth and another process indexing: every
+    call answers, and nothing but a SearchkitError could escape (none does here)."""
+    posts = tmp_path / "posts"
+    words = ["数据中心", "地铁", "人民币", "防汛"]
+    for i in range(40):
+        write_post(
+            posts,
+            f"_posts/2021-01-{i % 28 + 1:02}-p{i}.md",
+            f"title: {words[i % 4]}{i}",
+            "正文" * 50,
+        )
+    folder = tmp_path / "ix"
+    index_paths([posts], folder, jobs=1)
+    other = tmp_path / "other"
+    for i in range(30):
+        write_post(other, f"_posts/2022-02-01-o{i}.md", f"title: 地铁{i}", "地铁新闻" * 40)
+    failures: list[BaseException] = []
+    ix = Index.open(folder)
+
+    def reader(n: int) -> None:
+        try:
+            for i in range(60):
+                word = words[(n + i) % 4]
+                result = ix.search(word, limit=5)
+                assert result.total >= 1
+                with contextlib.suppress(SearchkitError):  # deleted since: said so
+                    ix.post(result.hits[0].path)
+                if i % 10 == 0:
+                    ix.stats()
+                    ix.trend(word, by="year")
+        except BaseException as exc:  # noqa: BLE001 - collected and reported below
+            failures.append(exc)
+
+    def writer() -> None:
+        try:
+            for i in range(15):
+                ix.add(Post(path=f"lib/{i}.md", title=f"数据中心{i}", body="数据中心 新闻"))
+                if i % 3 == 2:
+                    ix.delete(f"lib/{i - 1}.md")
+        except BaseException as exc:  # noqa: BLE001
+            failures.append(exc)
+
+    import threading
+
+    indexer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom searchkit.indexer import index_paths\n"
+            "for _ in range(4): index_paths(sys.argv[1:3], sys.argv[3], rebuild=False)\n"
+            "index_paths(sys.argv[1:3], sys.argv[3], rebuild=True)",
+            str(posts),
+            str(other),
+            str(folder),
+        ]
+    )
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(3)]
+    threads.append(threading.Thread(target=writer))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert indexer.wait() == 0
+    ix.close()
+    assert failures == []
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("数据中心 99999999999999999999999999\n", "bad.dict:1: frequency"),
+        ("好词 3\n数据中心 3 n x\n", "bad.dict:2: expected"),
+        ("数据\0中心\n", "NUL bytes"),
+        (
+            "好词\n".encode() + "坏词\n".encode("gb18030"),
+            "bad.dict:2: user dictionary is not UTF-8",
+        ),
+        ("长" * 200 + "\n", "bad.dict:1: a word of 200 characters"),
+    ],
+)
+def test_a_bad_user_dictionary_changes_nothing(tmp_path, content, said):
+    folder = small_index(tmp_path)
+    before = {p.name: p.stat().st_mtime_ns for p in folder.rglob("*")}
+    bad = tmp_path / "bad.dict"
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+    fresh = tmp_path / "fresh"
+    for index in (folder, fresh):
+        result = CliRunner().invoke(
+            cli,
+            [
+                "index",
+                str(tmp_path / "posts"),
+                "--index",
+                str(index),
+                "--rebuild",
+                "--userdict",
+                str(bad),
+            ],
+        )
+        assert result.exit_code == 2 and said in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert not fresh.exists()
+    assert {p.name: p.stat().st_mtime_ns for p in folder.rglob("*")} == before
+    assert Index.open(folder).search("数据中心").total == 1
+
+
+@pytest.mark.parametrize("option", ["--userdict", "--stopwords"])
+def test_an_endless_word_list_is_refused(tmp_path, option):
+    result = CliRunner().invoke(
+        cli, ["index", str(tmp_path), "--index", str(tmp_path / "ix"), option, "/dev/zero"]
+    )
+    assert result.exit_code == 2 and "/dev/zero is over" in result.output
+    assert not (tmp_path / "ix").exists()
+
+
+@pytest.mark.parametrize(
+    "query", ["text:人民币", "meta:x", "sig:abc", "near:x", "title:数据 text:x"]
+)
+def test_a_field_that_cannot_be_searched_is_a_query_error(tmp_path, query):
+    folder = small_index(tmp_path)
+    result = CliRunner().invoke(cli, ["search", query, "--index", str(folder)])
+    assert result.exit_code == 2 and "cannot be searched" in result.output
+    with pytest.raises(searchkit.QueryError):
+        Index.open(folder).search(query)
+
+
+@pytest.mark.parametrize(
+    "command", [["search", "数据中心"], ["search", "数据中心", "--json"], ["stats"]]
+)
+def test_a_full_disk_under_the_output_is_said(tmp_path, command):
+    folder = small_index(tmp_path)
+    with open("/dev/full", "w") as full:
+        run = subprocess.run(
+            [SEARCHKIT, *command, "--index", str(folder)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert run.returncode == 2
+    assert (
+        run.stderr.strip()
+        == "Error: cannot write the results: the disk is full (No space left on device)"
+    )
+
+
+def test_a_bad_commit_size_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        ["index", str(tmp_path), "--index", str(tmp_path / "ix")],
+        env={"SEARCHKIT_COMMIT_EVERY": "abc"},
+    )
+    assert result.exit_code == 2 and "SEARCHKIT_COMMIT_EVERY must be a positive" in result.output
+
+
+def test_every_error_is_exported():
+    for name in ("DiskFull", "LinkRefused", "OutputError", "IndexDamaged", "QueryError"):
+        assert issubclass(getattr(searchkit, name), searchkit.SearchkitError)
