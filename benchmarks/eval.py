@@ -9,6 +9,9 @@ that only reports), with MRR@10, P@1, Recall@10 and nDCG@10; the peer answers a 
 each half (it takes about half a second a headline), and searchkit's figures on the same sample
 stand beside it.
 
+Keyword queries: two or three words of a zh-news title (see ``keywords_eval``), with the share
+of top-10 hits lacking a typed word, for searchkit and the peer.
+
 Near-duplicates: zh-news with copies and twins of its stories added, grouped by
 ``searchkit dupes``; the precision and recall of the grouping (see ``dupes_eval``).
 """
@@ -143,6 +146,9 @@ def news(shared: Path, work: Path, with_peer: bool) -> None:
             + " ".join(f"{same[k]:.3f}/{theirs[k]:.3f}".rjust(10) for k in keys)
         )
     print(f"{'top-10 digest':<26} {digest(ranked):>8}")
+    from benchmarks.keywords_eval import report
+
+    report(shared, work, index, SEARCHKIT, work / "eval-news-peer" if with_peer else None)
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ from . import store
 from .analysis import AnalyzerConfig
 from .documents import Post
 from .errors import IndexMissing, QueryError, SearchkitError
+from .highlight import FRAGMENT_CHARS
 from .indexer import COMMIT_EVERY, IndexReport, create_index, index_paths, write_posts
 from .search import (
     DupeReport,
@@ -182,11 +183,13 @@ class Index:
         sort: str = "relevance",
         since: DateLike = None,
         until: DateLike = None,
-        tags: Iterable[str] = (),
-        categories: Iterable[str] = (),
+        tags: str | Iterable[str] = (),
+        categories: str | Iterable[str] = (),
         facets: bool = False,
         snippets: bool = True,
         collapse: bool = False,
+        match: str = "auto",
+        snippet_chars: int = FRAGMENT_CHARS,
     ) -> SearchResult:
         """The hits of ``query`` (the command line's query language), best first.
 
@@ -207,6 +210,8 @@ class Index:
                 facets=facets,
                 snippets=snippets,
                 collapse=collapse,
+                match=match,
+                snippet_chars=snippet_chars,
             ),
         )
 
@@ -226,8 +231,8 @@ class Index:
         by: str = "month",
         since: DateLike = None,
         until: DateLike = None,
-        tags: Iterable[str] = (),
-        categories: Iterable[str] = (),
+        tags: str | Iterable[str] = (),
+        categories: str | Iterable[str] = (),
     ) -> Trend:
         """How many posts match each query per ``by`` (``"day"``, ``"week"``, ``"month"``,
         ``"year"``), over every post it matches; periods run from ``since`` (or the first
@@ -279,16 +284,16 @@ class Index:
         *,
         since: DateLike = None,
         until: DateLike = None,
-        tags: Iterable[str] = (),
-        categories: Iterable[str] = (),
+        tags: str | Iterable[str] = (),
+        categories: str | Iterable[str] = (),
         **settings,
     ) -> SearchOptions:
         """:class:`SearchOptions` from the arguments of :meth:`search`."""
         return SearchOptions(
             since=_day(since, end=False),
             until=_day(until, end=True),
-            tags=tuple(tags),
-            categories=tuple(categories),
+            tags=tags,
+            categories=categories,
             **settings,
         )
 
@@ -323,4 +328,6 @@ class Index:
 def _day(value: DateLike, end: bool) -> date | None:
     if value is None or isinstance(value, date):
         return value
-    return parse_date_option(str(value), end=end)
+    if not isinstance(value, str):
+        raise SearchkitError(f"{'until' if end else 'since'} is a date or ISO text, not {value!r}")
+    return parse_date_option(value, end=end)

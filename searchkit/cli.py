@@ -280,13 +280,20 @@ def _date(ctx, param, value):
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1)
 @index_option
-@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
-@click.option("--page", type=click.IntRange(1), default=1, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Hits per page, at most 1000 (walk --page for more).",
+)
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Page to show.")
 @click.option(
     "--sort",
     type=click.Choice(["relevance", "date", "-date"]),
     default="relevance",
     show_default=True,
+    help="Best first, oldest first or newest first (ties: newer date, then path).",
 )
 @click.option("--since", callback=_date, metavar="DATE", help="Posts on or after DATE.")
 @click.option("--until", callback=_date, metavar="DATE", help="Posts on or before DATE.")
@@ -304,29 +311,64 @@ def _date(ctx, param, value):
 )
 @click.option("--facets", is_flag=True, help="Counts by category, tag and year.")
 @click.option(
+    "--all",
+    "match",
+    flag_value="all",
+    help="Only posts holding every word (default: those first, then the rest).",
+)
+@click.option(
+    "--any",
+    "match",
+    flag_value="any",
+    help="Posts holding any word, ranked by score alone.",
+)
+@click.option(
+    "-l",
+    "--files",
+    "files",
+    is_flag=True,
+    help="Print only each matching post's path, one a line (every match unless --limit "
+    "or --page is given).",
+)
+@click.option("-c", "--count", "count", is_flag=True, help="Print only how many posts match.")
+@click.option(
+    "--snippet-chars",
+    type=click.IntRange(0, 2000),
+    default=96,
+    show_default=True,
+    help="Characters in each of a hit's one to three snippet fragments (0: none).",
+)
+@click.option(
     "--collapse/--no-collapse",
     default=None,
     help="One hit per story, near-duplicates folded into the best-ranked "
     "(default: on for text, off for JSON).",
 )
 @output_options
-def search(query, index, batch, jobs, fmt, collapse, **settings):
+@click.pass_context
+def search(ctx, query, index, batch, jobs, fmt, collapse, files, count, **settings):
     """Search the index; exit 0 with hits, 1 without, 2 on errors.
 
     \b
     Query language: words, "exact phrases", AND / OR / NOT, -word,
     title:词 tags:标签 categories:类别 date:[2022-01-01 TO 2022-06-30].
+    Posts holding every word of a few keywords come first (--all: only
+    those; --any: ranked by score alone). Filters alone (--since, --until,
+    --tag, --category) list their posts, newest first.
 
     \b
     Examples:
       searchkit search 顶山街道 执法 --since 2022-01-01
       searchkit search '"社会治理" -疫情' --sort -date --limit 5
       searchkit search 人民币 --json | jq '.hits[] | {title, date}'
+      searchkit search --since 2023-01 --until 2023-01 --facets
+      searchkit search -c 人民币 美元 --all
       printf 'q1\\t数据中心\\n' | searchkit search --batch - --limit 10
     """
     from .api import Index
     from .output import batch_line, emit, writing_output
 
+    settings["match"] = settings.get("match") or "auto"
     # people read one hit per story; a script gets every post unless it asks
     settings["collapse"] = (not fmt.json and not fmt.jsonl) if collapse is None else collapse
     if batch is not None:
@@ -344,12 +386,52 @@ def search(query, index, batch, jobs, fmt, collapse, **settings):
             for qid, result in ix.search_many(lines, Index.options(**settings), workers):
                 click.echo(batch_line(qid, result))
         return
-    if not query:
-        raise click.UsageError("missing QUERY (or --batch FILE)")
+    filtered = settings["since"] or settings["until"] or settings["tags"] or settings["categories"]
+    if not query and not filtered:
+        raise click.UsageError(
+            "missing QUERY (or a filter: --since, --until, --tag, --category; or --batch FILE)"
+        )
+    if files and count:
+        raise click.UsageError("give -l/--files or -c/--count, not both")
+    text = " ".join(query)
     with Index.open(index, engine=_engine()) as ix:
-        result = ix.search(" ".join(query), **settings)
+        if count:
+            settings.update(limit=1, page=1, collapse=False, snippets=False)
+            result = ix.search(text, **settings)
+            with writing_output():
+                click.echo(result.total)
+            sys.exit(EXIT_HITS if result.total else EXIT_NO_HITS)
+        if files:
+            given = {"limit", "page"} & {
+                name
+                for name in ("limit", "page")
+                if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+            }
+            found = _list_paths(ix, text, settings, walk=not given)
+            sys.exit(EXIT_HITS if found else EXIT_NO_HITS)
+        result = ix.search(text, **settings)
     emit(result, fmt)
     sys.exit(EXIT_HITS if result.hits else EXIT_NO_HITS)
+
+
+def _list_paths(ix, text: str, settings: dict, walk: bool) -> int:
+    """Print the paths of a search's hits, one a line (every match when ``walk``: the pages
+    walked in order); returns how many were printed."""
+    from .output import printable_path, writing_output
+
+    settings.update(collapse=False, snippets=False)
+    if walk:
+        settings.update(limit=1000, page=1)
+    printed = 0
+    with writing_output():
+        while True:
+            result = ix.search(text, **settings)
+            for hit in result.hits:
+                click.echo(printable_path(hit.path))
+            printed += len(result.hits)
+            if not walk or not result.hits or printed >= result.total:
+                return printed
+            settings["page"] += 1
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

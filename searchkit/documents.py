@@ -100,6 +100,20 @@ class Post:
     digest: str = ""
     warnings: list[str] = field(default_factory=list)
 
+    def __post_init__(self):
+        # what a person writes: one string is one tag or category; a date may be ISO text
+        self.tags = _keyword_list(self.tags, "tags")
+        self.categories = _keyword_list(self.categories, "categories")
+        if self.date is not None and not isinstance(self.date, datetime):
+            if not isinstance(self.date, (date, str)):
+                raise SearchkitError(
+                    f"a post's date is a datetime, a date or ISO text, not {self.date!r}"
+                )
+            try:
+                self.date = parse_date(self.date)
+            except ValueError as exc:
+                raise SearchkitError(f"a post's date cannot be read: {self.date!r}") from exc
+
     @classmethod
     def from_text(cls, path: str, text: str) -> Post:
         """A post from the text of a post file (front matter, then Markdown or HTML), known
@@ -107,6 +121,15 @@ class Post:
         one."""
         data = text.encode("utf-8")
         return parse_post(data, SourceFile("", path, "", len(data), 0.0))
+
+
+def _keyword_list(value, name: str) -> list[str]:
+    """Tags or categories as a list of strings: one string is one keyword."""
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise SearchkitError(f"{name} is a string or a list of strings, not {value!r}")
 
 
 @dataclass

@@ -30,6 +30,9 @@ from .codec import Postings, leaf_segments
 #: BM25F's parameters (Whoosh's defaults, with which every ``make eval`` number was measured).
 K1 = 1.2
 B = 0.75
+#: Scores are rounded to this many decimals: two posts a few ulps apart are tied, and the
+#: total order (score, newer date, path) holds whichever way a sum was added up.
+SCORE_DECIMALS = 6
 #: The day in the units of Whoosh's date columns (microseconds).
 _DAY = 86_400_000_000
 #: Fields whose column holds a moment while the index holds its day (see ``schema``).
@@ -43,6 +46,8 @@ class Found:
     top: list[tuple[int, float]]
     total: int
     facets: dict[str, dict[str, int]] | None = None
+    #: With words ranked first, those of ``top`` that hold every one.
+    held: set[int] | None = None
 
 
 class _Segment:
@@ -53,6 +58,7 @@ class _Segment:
         self.searcher = searcher  # Whoosh's searcher of this segment, for fallbacks
         self.size = arrays.size
         self.offset = arrays.offset
+        self.paths: list[bytes] | None = None  # read when a tie asks for them
 
 
 class Engine:
@@ -155,6 +161,8 @@ class Engine:
             return np.ones(seg.size), ~inner & seg.arrays.live()
         if kind is wq.Phrase:
             return self._phrase(node, seg, cache, n, None)
+        if kind is wq.Every and node.fieldname in (None, "*"):
+            return np.zeros(seg.size), seg.arrays.live().copy()
         if isinstance(node, wq.NumericRange) and node.fieldname in DAY_INDEXED:
             return self._day_range(node, seg)
         if node is wq.NullQuery or isinstance(node, type(wq.NullQuery)):
@@ -274,40 +282,145 @@ class Engine:
         sort: str = "relevance",
         facets: bool = False,
         cache: dict | None = None,
+        words: tuple = (),
+        match: str = "any",
     ) -> Found:
         """The best ``depth`` posts for ``query`` (or by date, for ``sort`` ``date`` and
         ``-date``), how many match, and the facets of all that match when asked.  ``cache``
-        keeps the postings looked up, for :meth:`phrase_scores` on the same query."""
+        keeps the postings looked up, for :meth:`phrase_scores` on the same query.
+
+        ``words`` are the query's typed words (see :func:`searchkit.search.typed_words`);
+        ``match`` ``"all"`` keeps only the posts holding every one, ``"first"`` ranks them
+        above the rest (``Found.held`` names them among the best), ``"any"`` neither."""
         cache = {} if cache is None else cache
+        tiered = match == "first" and len(words) > 0
         rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         total = 0
         counted = {"categories": {}, "tags": {}, "years": {}} if facets else None
+        relevance = sort == "relevance"
         for n, seg in enumerate(self.segments):
             if not seg.size:
                 continue
             scores, matched = self._matched(query, filter_query, seg, cache, n)
+            held = self.held(words, seg, cache, n) if words and match != "any" else None
+            if held is not None and match == "all":
+                matched &= held
             local = np.flatnonzero(matched)
             total += len(local)
             if facets:
                 self._count_facets(n, seg, matched, counted)
             if not len(local):
                 continue
-            values = scores[local]
-            if sort == "relevance":
-                local, values = _best(local, values, depth)
-                rows.append((local + seg.offset, values, -np.round(values, 9)))  # ulps apart: tied
-            else:
-                column = seg.arrays.numeric_column("date")
-                keys = _date_keys(column[local], reverse=sort == "-date")
-                rows.append((local + seg.offset, values, keys))
+            values = np.round(scores[local], SCORE_DECIMALS)  # ulps apart: tied
+            tier = held[local] if tiered else np.zeros(len(local), dtype=bool)
+            if relevance:
+                # the best by (holds every word, score): a tier lifts above any score
+                ranked = values + tier * (values.max() + 1.0) if tiered else values
+                keep = _best(np.arange(len(local)), ranked, depth)[0]
+                local, values, tier = local[keep], values[keep], tier[keep]
+            rows.append((local + seg.offset, values, self.date_keys(local, seg, sort), tier))
         if not rows:
             return Found([], total, _sorted_facets(counted))
         docnums = np.concatenate([r[0] for r in rows])
         values = np.concatenate([r[1] for r in rows])
-        keys = np.concatenate([r[2] for r in rows])
-        order = np.lexsort((docnums, keys))[:depth]
+        dates = np.concatenate([r[2] for r in rows])
+        tiers = np.concatenate([r[3] for r in rows])
+        keys = [dates]  # by date: the date, then the path
+        if relevance:  # (holds every word,) score, newer date, then the path
+            keys = [~tiers, -values, dates] if tiered else [-values, dates]
+        order = self._in_order(docnums, keys, depth, len(keys) - 1 if relevance else len(keys))
         top = [(int(d), float(s)) for d, s in zip(docnums[order], values[order], strict=True)]
-        return Found(top, total, _sorted_facets(counted))
+        held_set = set(docnums[order][tiers[order]].tolist()) if tiered else None
+        return Found(top, total, _sorted_facets(counted), held_set)
+
+    def held(self, words: tuple, seg: _Segment, cache: dict, n: int) -> np.ndarray:
+        """Which posts of segment ``n`` hold every one of ``words``: each word is a tuple of
+        alternatives, each a tuple of body terms a post must hold together."""
+        held = np.ones(seg.size, dtype=bool)
+        for _word, alternatives in words:
+            either = np.zeros(seg.size, dtype=bool)
+            for terms in alternatives:
+                both = np.ones(seg.size, dtype=bool)
+                for term in terms:
+                    found = self._postings("body", term, cache)
+                    mask = np.zeros(seg.size, dtype=bool)
+                    if found is not None and found[n] is not None:
+                        mask[found[n].ids] = True
+                    both &= mask
+                either |= both
+            held &= either
+        return held
+
+    def missing(self, words: tuple, cache: dict | None = None) -> list[str]:
+        """The words no post holds (none of their alternatives)."""
+        cache = {} if cache is None else cache
+        return [
+            word
+            for word, alternatives in words
+            if not any(
+                all(self._postings("body", term, cache) is not None for term in terms)
+                for terms in alternatives
+            )
+        ]
+
+    def date_keys(self, local: np.ndarray, seg: _Segment, sort: str) -> np.ndarray:
+        """Sort keys of the dates of the posts ``local`` of a segment: oldest first for
+        ``sort`` ``date``, else newest first; posts without a date last either way."""
+        column = seg.arrays.numeric_column("date")
+        if column is None:
+            return np.full(len(local), np.iinfo(np.int64).max, dtype=np.int64)
+        return _date_keys(column[local], reverse=sort != "date")
+
+    def _in_order(self, docnums, keys: list[np.ndarray], depth: int, scored: int) -> np.ndarray:
+        """The first ``depth`` rows in the total order, and the rows tied with the last of
+        them on the first ``scored`` keys (the rank a reranking sees): ``keys`` (the first
+        the most significant), then the post's path (read only for rows tied on every key)."""
+        order = np.lexsort((docnums, *reversed(keys)))
+        keep = min(depth, len(order))
+        if not keep:
+            return order[:0]
+        # the rows tied with the last one kept compete for its place: take them all
+        last = order[keep - 1]
+        rest = order[keep:]
+        tied = np.ones(len(rest), dtype=bool)
+        for key in keys[:scored]:
+            tied &= key[rest] == key[last]
+        end = keep + (int(np.argmin(tied)) if not tied.all() else len(rest))
+        head = order[:end].copy()
+        changed = np.zeros(max(len(head) - 1, 0), dtype=bool)
+        for key in keys:
+            values = key[head]
+            changed |= values[1:] != values[:-1]
+        bounds = np.flatnonzero(changed) + 1
+        starts = [0, *bounds.tolist()]
+        ends = [*bounds.tolist(), len(head)]
+        for a, b in zip(starts, ends, strict=True):
+            if b - a > 1:
+                run = head[a:b]
+                paths = [self.path_of(int(docnums[i])) for i in run]
+                head[a:b] = run[sorted(range(b - a), key=paths.__getitem__)]
+        return head  # with the rows tied with the last kept: a reranking takes them all
+
+    def path_of(self, docnum: int) -> bytes:
+        """A post's path (its id), as the bytes of its column."""
+        for seg in self.segments:
+            if seg.offset <= docnum < seg.offset + seg.size:
+                if seg.paths is None:
+                    seg.paths = seg.arrays.byte_values("path")
+                return seg.paths[docnum - seg.offset]
+        raise IndexError(docnum)
+
+    def order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
+        """For each post, ``(date key, path)``: what breaks ties of score in the total order."""
+        out = {}
+        for seg in self.segments:
+            local = [d - seg.offset for d in docnums if seg.offset <= d < seg.offset + seg.size]
+            if not local:
+                continue
+            keys = self.date_keys(np.asarray(local, dtype=np.int64), seg, sort).tolist()
+            for d, key in zip(local, keys, strict=True):
+                out[d + seg.offset] = (key, self.path_of(d + seg.offset))
+        return out
 
     def matching(self, query, filter_query=None) -> np.ndarray:
         """The numbers of all the posts ``query`` matches (and ``filter_query`` keeps), in
@@ -423,6 +536,10 @@ def _sorted_facets(counted):
     if counted is None:
         return None
     return {
-        name: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        name: dict(
+            sorted(counts.items())
+            if name == "years"  # a time line, in order
+            else sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        )
         for name, counts in counted.items()
     }

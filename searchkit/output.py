@@ -121,8 +121,13 @@ def _emit(value, fmt: Format) -> None:
         for line in csv_lines(value):
             click.echo(line)
     elif fmt.jsonl:
-        for hit in to_data(value)["hits"]:
+        data = to_data(value)
+        for hit in data["hits"]:
             click.echo(to_json(hit))
+        if data.get("facets") is not None:  # asked for: a last line of its own
+            click.echo(to_json({"facets": data["facets"]}))
+        if data.get("missing"):
+            click.echo(f"searchkit: no post holds: {' '.join(data['missing'])}", err=True)
     else:
         lines = text_lines(value, fmt.color)
         if fmt.pager:
@@ -272,16 +277,7 @@ def batch_line(qid: str, result: SearchResult | Exception) -> str:
     """One JSON line of ``--batch`` output: a query's hits, or why it failed."""
     if isinstance(result, Exception):
         return to_json({"qid": qid, "error": str(result)})
-    row = result_to_dict(result)
-    return to_json(
-        {
-            "qid": qid,
-            "query": row["query"],
-            "total": row["total"],
-            "took_ms": row["took_ms"],
-            "hits": row["hits"],
-        }
-    )
+    return to_json({"qid": qid, **result_to_dict(result)})
 
 
 def report_lines(report: IndexReport) -> Iterator[str]:
@@ -357,6 +353,7 @@ def result_to_dict(result: SearchResult) -> dict:
         out["facets"] = result.facets
     if result.collapsed is not None:
         out["collapsed"] = result.collapsed
+    out["missing"] = list(result.missing)
     return out
 
 
@@ -442,6 +439,8 @@ def render_hits(result: SearchResult, color: bool, width: int | None = None) -> 
         yield ""
     if result.facets:
         yield from render_facets(result.facets)
+    if result.missing:
+        yield printable(f"no post holds: {' '.join(result.missing)}")
     shown = f"{result.hits[0].rank}-{result.hits[-1].rank}" if result.hits else "0"
     folded = f", {result.collapsed} similar folded" if result.collapsed else ""
     summary = f"{shown} of {result.total} hits ({result.took_ms:.0f} ms{folded})"

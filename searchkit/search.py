@@ -19,9 +19,9 @@ from whoosh import query as wq
 from . import store
 from .analysis import bare_text, fold_text
 from .codec import reader_segments
-from .engine import Engine
+from .engine import SCORE_DECIMALS, Engine
 from .errors import IndexDamaged, QueryError, SearchkitError
-from .highlight import Snippet, find_matches, make_snippet
+from .highlight import FRAGMENT_CHARS, Snippet, find_matches, make_snippet
 from .schema import analyzer_config, whole_text
 
 
@@ -78,9 +78,17 @@ COLLAPSE_POOL = 3
 #: post again and again).
 TEXT_CACHE = 4096
 SORTS = ("relevance", "date", "-date")
+MATCHES = ("auto", "all", "any")
+#: The most hits one page holds (walk the pages for more).
+MAX_LIMIT = 1000
+#: The longest snippet asked for, in characters.
+MAX_SNIPPET = 2000
 #: The longest query read, in characters: a long question is a few hundred; a query of
 #: megabytes would take minutes and gigabytes to segment and score.
 MAX_QUERY = 2000
+#: With ``match`` ``"auto"``, a query of at most this many typed words ranks the posts
+#: holding all of them first (None: any number).  Chosen with ``make eval``.
+TIERED_WORDS: int | None = 5
 #: The engines: numpy over the posting arrays (the default), or Whoosh's matchers (the
 #: reference the tests compare with, and the peer ``make bench`` measures).
 ENGINES = ("arrays", "whoosh")
@@ -106,6 +114,46 @@ class SearchOptions:
     snippets: bool = True
     #: One hit per story: near-duplicates of a better-ranked hit are folded into it.
     collapse: bool = False
+    #: ``"auto"``: posts holding every typed word first (:data:`TIERED_WORDS`), then the
+    #: rest; ``"all"``: only those; ``"any"``: any word, ranked by score alone.
+    match: str = "auto"
+    #: About how many characters each of a hit's one to three snippet fragments shows
+    #: (0: no snippet).
+    snippet_chars: int = FRAGMENT_CHARS
+
+    def __post_init__(self):
+        """Refuse, naming the argument, what a search cannot mean."""
+        for name, low, high in (
+            ("limit", 1, MAX_LIMIT),
+            ("page", 1, None),
+            ("snippet_chars", 0, MAX_SNIPPET),
+        ):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < low
+                or (high is not None and value > high)
+            ):
+                upper = f" to {high:,}" if high is not None else " or more"
+                raise SearchkitError(f"{name} is a whole number from {low}{upper}, not {value!r}")
+        if self.sort not in SORTS:
+            raise QueryError(f"unknown sort {self.sort!r}; use one of {', '.join(SORTS)}")
+        if self.match not in MATCHES:
+            raise SearchkitError(f"match is one of {', '.join(MATCHES)}, not {self.match!r}")
+        for name in ("tags", "categories"):
+            value = getattr(self, name)
+            if isinstance(value, str):  # one string is one tag
+                value = (value,) if value.strip() else ()
+            if not isinstance(value, (list, tuple, set, frozenset)) or not all(
+                isinstance(v, str) for v in value
+            ):
+                raise SearchkitError(f"{name} is a string or a list of strings, not {value!r}")
+            setattr(self, name, tuple(value))
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, date):
+                raise SearchkitError(f"{name} is a date, not {value!r}")
 
 
 @dataclass
@@ -130,6 +178,10 @@ class Plan:
 
     text: str
     query: wq.Query
+    #: The typed words of a plain query (no operators or fields): ``(word, alternatives)``,
+    #: each alternative the terms that hold the word together (see :func:`typed_words`).
+    words: tuple = ()
+    guessed: frozenset[str] = frozenset()  # words the segmenter made up (guessed_words)
     phrases: list = field(default_factory=list)  # neighbouring words, for the proximity reward
     grams: frozenset[str] = frozenset()  # the folded query's character trigrams (span reward)
     terms: frozenset[str] = frozenset()  # the words a hit is marked for
@@ -160,6 +212,8 @@ class SearchResult:
     #: With collapsing, how many of the hits looked at were folded into better-ranked ones
     #: (``total`` still counts every matching post).
     collapsed: int | None = None
+    #: The typed words no post holds (as the analyzer reads them: folded, lower case).
+    missing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -429,7 +483,10 @@ class Searcher:
             raise QueryError(f"unknown sort {options.sort!r}; use one of {', '.join(SORTS)}")
         _check_dates(options)
         started = time.perf_counter()
-        plan = self.plan(text)
+        if not text.strip() and _has_filters(options):
+            plan = Plan(text="", query=wq.Every())  # filters alone: every post they keep
+        else:
+            plan = self.plan(text)
         self.refresh()
         with store.reading(self.folder):
             return self._search(plan, options, started)
@@ -439,9 +496,12 @@ class Searcher:
         query = self.parse(text)
         phrases = self.proximity(text)
         folded = bare_text(text, self.config.fold)
+        plain = not _SYNTAX.search(text)
         return Plan(
             text=text,
             query=query,
+            words=typed_words(self.schema["body"].analyzer, text) if plain else (),
+            guessed=guessed_words(self.schema["body"].analyzer, text) if plain else frozenset(),
             phrases=list(phrases.subqueries) if phrases is not None else [],
             grams=_grams(folded, 3),
             terms=frozenset(_positive_terms(query)),
@@ -463,27 +523,47 @@ class Searcher:
         )
         filter_query = self._filter(options)
         postings: dict = {}  # what the engine looked up, for the proximity reward
+        known = tuple(word for word in plan.words if word[0] not in plan.guessed)
+        missing = self._missing(known, postings)
+        if missing and not _informative(plan.words, missing):
+            # what is left of the query (a number, a character) would find only noise
+            return SearchResult(
+                text, 0, _ms(started), [], _no_facets() if options.facets else None, None, missing
+            )
+        match = _match_mode(options.match, plan.words, plan.text)
         if self.engine is None:
-            top, total, facets = self._whoosh_top(query, options, depth, filter_query)
+            top, total, facets, held = self._whoosh_top(
+                query, options, depth, filter_query, plan.words, match
+            )
         else:
             found = self.engine.search(
-                query, depth, filter_query, options.sort, options.facets, postings
+                query,
+                depth,
+                filter_query,
+                options.sort,
+                options.facets,
+                postings,
+                plan.words,
+                match,
             )
-            top, total, facets = found.top, found.total, found.facets
-        bonus = self._proximity_bonus(plan.phrases, top, postings) if relevance else {}
+            top, total, facets, held = found.top, found.total, found.facets, found.held
+        # the posts the rewards may reorder: the best rerank_depth, and any tied with the last
+        rerank = _through_ties(top, rerank, held)
+        bonus = self._proximity_bonus(plan.phrases, top[:rerank], postings) if relevance else {}
         if relevance:
             self._text_bonus(plan, top[:rerank], bonus)
         stored_fields = self.searcher.stored_fields
         if not options.collapse:
-            ranked = _order(top, options.sort, bonus, wanted, stored_fields)[first:]
+            ranked = _order(top, bonus, wanted, self._order_keys, stored_fields, held)[first:]
             hits = [
-                self._hit(first + i + 1, score, fields, plan.terms, options.snippets)
+                self._hit(first + i + 1, score, fields, plan.terms, options)
                 for i, (score, _docnum, fields) in enumerate(ranked)
             ]
-            return SearchResult(text, total, _ms(started), hits, facets)
+            return SearchResult(text, total, _ms(started), hits, facets, None, missing)
         from .dupes import collapse
 
-        pool = _order(top, options.sort, bonus, max(wanted * COLLAPSE_POOL, rerank), stored_fields)
+        size = max(wanted * COLLAPSE_POOL, rerank)
+        pool = _order(top, bonus, size, self._order_keys, stored_fields, held)
         leaders = collapse(self.sketches([docnum for _score, docnum, _fields in pool]))
         folded: dict[int, list[str]] = {}
         for i, leader in enumerate(leaders):
@@ -493,12 +573,12 @@ class Searcher:
         hits = []
         for rank, i in enumerate(heads[first:wanted], first + 1):
             score, _docnum, fields = pool[i]
-            hit = self._hit(rank, score, fields, plan.terms, options.snippets)
+            hit = self._hit(rank, score, fields, plan.terms, options)
             hit.duplicates = folded.get(i, [])
             hits.append(hit)
-        result = SearchResult(text, total, _ms(started), hits, facets)
-        result.collapsed = len(pool) - len(heads)
-        return result
+        return SearchResult(
+            text, total, _ms(started), hits, facets, len(pool) - len(heads), missing
+        )
 
     def sketches(self, docnums: list[int]) -> list:
         """Each post's near-duplicate sketch (:class:`searchkit.dupes.Sketch`), from its
@@ -516,22 +596,92 @@ class Searcher:
             out.append(found if found is not None else self._sketch_from_text(docnum))
         return out
 
-    def _whoosh_top(self, query, options, depth, filter_query):
-        """The reference path: the query run through Whoosh's matchers."""
+    def _whoosh_top(self, query, options, depth, filter_query, words=(), match="any"):
+        """The reference path: the query run through Whoosh's matchers, every match put in
+        the total order."""
+        none = [], 0, _no_facets() if options.facets else None, None
         if filter_query is not None and _first(self.searcher.docs_for_query(filter_query)) is None:
-            # Whoosh reads a filter that matches nothing as no filter at all
-            return [], 0, _no_facets() if options.facets else None
+            return none  # Whoosh reads a filter that matches nothing as no filter at all
+        held = self._held_docs(words) if words and match != "any" else None
+        if held is not None and match == "all":
+            if filter_query is not None:
+                held &= set(self.searcher.docs_for_query(filter_query))
+            if not held:
+                return none
+            filter_query = held
         kwargs = {"filter": filter_query}
-        if options.sort != "relevance":
-            from whoosh import sorting
-
-            kwargs["sortedby"] = sorting.FieldFacet("date", reverse=options.sort == "-date")
         if options.facets:
             kwargs["groupedby"] = _facet_spec()
-        results = self.searcher.search(query, limit=depth, **kwargs)
-        total = self._count(query, filter_query)
-        top = [(hit.docnum, hit.score or 0.0) for hit in results]
-        return top, total, _facets(results) if options.facets else None
+        results = self.searcher.search(query, limit=None, **kwargs)
+        total = len(results) if held is not None and match == "all" else None
+        if total is None:
+            total = self._count(query, filter_query)
+        found = [(hit.docnum, round(hit.score or 0.0, SCORE_DECIMALS)) for hit in results]
+        keys = self._order_keys([d for d, _ in found], options.sort)
+        first = held if match == "first" and held is not None else None
+        if options.sort == "relevance" and first is not None:
+            found.sort(key=lambda row: (row[0] not in first, -row[1], *keys[row[0]]))
+        elif options.sort == "relevance":
+            found.sort(key=lambda row: (-row[1], *keys[row[0]]))
+        else:
+            found.sort(key=lambda row: keys[row[0]])
+        if options.sort == "relevance":
+            found = found[: _through_ties(found, depth, first)]  # as the engine does
+        else:
+            found = found[:depth]
+        kept = {d for d, _ in found} & first if first is not None else None
+        return found, total, _facets(results) if options.facets else None, kept
+
+    def _held_docs(self, words) -> set[int]:
+        """The posts holding every one of ``words`` (see :meth:`Engine.held`), read through
+        Whoosh's reader."""
+        reader = self.searcher.reader()
+
+        def having(term: str) -> set[int]:
+            if not reader.doc_frequency("body", term):
+                return set()
+            return set(reader.postings("body", term).all_ids())
+
+        held: set[int] | None = None
+        for _word, alternatives in words:
+            either: set[int] = set()
+            for terms in alternatives:
+                both = having(terms[0])
+                for term in terms[1:]:
+                    both &= having(term)
+                either |= both
+            held = either if held is None else held & either
+        return {d for d in held or set() if not reader.is_deleted(d)}
+
+    def _missing(self, words, cache: dict) -> list[str]:
+        """The typed words no post holds."""
+        if not words:
+            return []
+        if self.engine is not None:
+            return self.engine.missing(words, cache)
+        reader = self.searcher.reader()
+        return [
+            word
+            for word, alternatives in words
+            if not any(all(reader.doc_frequency("body", t) for t in ts) for ts in alternatives)
+        ]
+
+    def _order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
+        """``(date key, path)`` of each post: the order of posts of equal score (newer date,
+        then path; oldest date first for ``sort`` ``date``; no date last)."""
+        if self.engine is not None:
+            return self.engine.order_keys(docnums, sort)
+        out = {}
+        for docnum in docnums:
+            stored = self.searcher.stored_fields(docnum)
+            moment = stored.get("date")
+            if isinstance(moment, datetime):
+                ticks = (moment - datetime(1, 1, 1)) // timedelta(microseconds=1)
+                key = ticks if sort == "date" else -ticks
+            else:
+                key = np.iinfo(np.int64).max
+            out[docnum] = (key, stored["path"].encode("utf-8"))
+        return out
 
     def _count(self, query: wq.Query, filter_query: wq.Query | None) -> int:
         """How many posts match.  Whoosh counts by running the whole query again, unscored,
@@ -596,7 +746,7 @@ class Searcher:
         list at the cost of a few position reads, not a phrase search over the whole archive."""
         if not phrases or not top:
             return {}
-        best = {docnum for docnum, _ in top[: self.ranking.rerank_depth]}
+        best = {docnum for docnum, _ in top}
         if self.engine is not None:
             return self.engine.phrase_scores(phrases, best, postings)
         extra = self.searcher.search(wq.Or(phrases), filter=best, limit=len(best))
@@ -722,22 +872,23 @@ class Searcher:
             best, total = [(hit.docnum, hit.score) for hit in results], len(results)
         else:
             found = self.engine.search(wq.AndNot(query, wq.Term("path", path)), limit)
-            best, total = found.top, found.total
+            best, total = found.top[:limit], found.total
         words = frozenset(word for word, _ in terms)
         stored_fields = self.searcher.stored_fields
         hits = [
-            self._hit(i + 1, score, stored_fields(docnum), words, True)
+            self._hit(i + 1, score, stored_fields(docnum), words, SearchOptions())
             for i, (docnum, score) in enumerate(best)
         ]
         return SimilarResult(path, terms, SearchResult(path, total, _ms(started), hits))
 
-    def _hit(self, rank: int, score: float, stored: dict, terms, snippets: bool) -> Hit:
+    def _hit(self, rank: int, score: float, stored: dict, terms, options: SearchOptions) -> Hit:
         meta = stored.get("meta", {})
         title = stored.get("title", "")
         snippet = Snippet("", [])
-        if snippets:
+        if options.snippets and options.snippet_chars:
             body = stored.get("text") or ""
-            snippet = make_snippet(body, find_matches(body, terms, self.config.fold))
+            spans = find_matches(body, terms, self.config.fold)
+            snippet = make_snippet(body, spans, options.snippet_chars)
         return Hit(
             rank=rank,
             score=round(float(score), 4),
@@ -759,8 +910,10 @@ def lift_negations(query: wq.Query) -> wq.Query:
         return query
     negative = [child.query for child in query.subqueries if isinstance(child, wq.Not)]
     positive = [child for child in query.subqueries if not isinstance(child, wq.Not)]
-    if not negative or not positive:
+    if not negative:
         return query
+    if not positive:  # -a -b: the posts that hold neither
+        return wq.Not(wq.Or(negative).normalize())
     kept = copy.copy(query)
     kept.subqueries = positive
     return wq.AndNot(kept.normalize(), wq.Or(negative).normalize())
@@ -876,27 +1029,101 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-def _order(top, sort: str, bonus: dict[int, float], wanted: int, stored_fields):
+def typed_words(analyzer, text: str) -> tuple:
+    """The words of jieba's default cut of a plain query (stop words out), each with the
+    terms that hold it: the word itself, or, for a word jieba's HMM made up, all its
+    character pairs together (a post's text may be cut otherwise around a guessed name)."""
+    from .schema import _query_words
+
+    groups: dict[int, list[tuple[str, bool]]] = {}
+    for token, pos, made_up in _query_words(analyzer, text):
+        groups.setdefault(pos, []).append((token, made_up))
+    words: dict[str, tuple] = {}
+    for tokens in groups.values():
+        word, made_up = tokens[0]
+        alternatives = [(word,)]
+        if made_up and len(tokens) > 1:
+            alternatives.append(tuple(token for token, _ in tokens[1:]))
+        words.setdefault(word, tuple(alternatives))
+    return tuple(words.items())
+
+
+def guessed_words(analyzer, text: str) -> frozenset[str]:
+    """The words of a plain query that jieba's HMM made up (not in its dictionary): the
+    segmenter's guess at a name, which a post may hold cut otherwise (刘七是怎么死的 gives
+    刘七是); never said to be missing."""
+    from .schema import _query_words
+
+    return frozenset(token for token, _pos, made_up in _query_words(analyzer, text) if made_up)
+
+
+def _match_mode(match: str, words: tuple, text: str) -> str:
+    """The engine's mode for a search's ``match`` option, its typed words and its text: with
+    ``"auto"``, a few keywords rank the posts holding all of them first; a longer query, or
+    one written as a sentence (a question, a headline with its punctuation), is ranked by
+    relevance alone, as a question's answer need not repeat its every word."""
+    if not words or match == "any":
+        return "any"
+    if match == "all":
+        return "all"
+    if _SENTENCE.search(text):
+        return "any"
+    return "first" if TIERED_WORDS is None or len(words) <= TIERED_WORDS else "any"
+
+
+_SENTENCE = re.compile(r"[？?。！!，,；;：]")
+
+
+def _informative(words: tuple, missing: list[str]) -> bool:
+    """Whether the words some post holds still say something: not only numbers and single
+    characters (``COVID-19`` without ``covid`` is a query for ``19``)."""
+    left = [word for word, _ in words if word not in missing]
+    return any(len(word) > 1 and not _NUMBER.fullmatch(word) for word in left)
+
+
+_NUMBER = re.compile(r"[\d.,]+")
+
+
+def _through_ties(top: list[tuple[int, float]], count: int, held=None) -> int:
+    """``count``, or more to take in every post ranked as the last of the first ``count``
+    (its score, and whether it holds every word when ``held`` names those): which of tied
+    posts are reranked must not depend on how ties are broken."""
+    if count <= 0 or count >= len(top):
+        return min(max(count, 0), len(top))
+
+    def rank(row):
+        return (held is not None and row[0] in held, row[1])
+
+    last = rank(top[count - 1])
+    while count < len(top) and rank(top[count]) == last:
+        count += 1
+    return count
+
+
+def _has_filters(options: SearchOptions) -> bool:
+    return bool(options.since or options.until or options.tags or options.categories)
+
+
+def _order(top, bonus: dict[int, float], wanted: int, keys, stored_fields, held=None):
     """The first ``wanted`` hits: ``(score plus any bonus, docnum, stored fields)``.
 
-    Equal scores are broken by the newer date; stored fields are read only for the hits kept
-    and for the ties that cross the end of the page.
+    ``top`` is in the total order ((holds every word,) score, newer date, path); the posts a
+    bonus was given (the best ``rerank_depth``, as bonuses are never negative) are put in that
+    order again by their new scores, ``keys`` giving each one's ``(date key, path)``.
+    ``held`` are the posts holding every word when those rank first.
     """
-    rows = [(round((score or 0.0) + bonus.get(docnum, 0.0), 6), docnum) for docnum, score in top]
-    if sort == "relevance":
-        rows.sort(key=lambda row: -row[0])
-        end = wanted
-        while 0 < end < len(rows) and rows[end][0] == rows[end - 1][0]:
-            end += 1
-        head = [(score, docnum, stored_fields(docnum)) for score, docnum in rows[:end]]
-        head.sort(key=lambda row: (-row[0], _neg_date(row[2])))
-        return head[:wanted]
+    if bonus:
+        moved = max(i for i, (docnum, _) in enumerate(top) if docnum in bonus) + 1
+        head = [(round(score + bonus.get(d, 0.0), SCORE_DECIMALS), d) for d, score in top[:moved]]
+        order = keys([d for _, d in head])
+        if held is not None:
+            head.sort(key=lambda row: (row[1] not in held, -row[0], *order[row[1]]))
+        else:
+            head.sort(key=lambda row: (-row[0], *order[row[1]]))
+        rows = head + [(score, d) for d, score in top[moved:]]
+    else:
+        rows = [(score, d) for d, score in top]
     return [(score, docnum, stored_fields(docnum)) for score, docnum in rows[:wanted]]
-
-
-def _neg_date(stored: dict) -> float:
-    value = stored.get("date")
-    return -value.timestamp() if isinstance(value, datetime) else float("inf")
 
 
 def _positive_terms(query: wq.Query) -> Iterator[str]:
@@ -934,7 +1161,10 @@ def _facets(results) -> dict[str, dict[str, int]]:
     for name in ("categories", "tags", "years"):
         counts = results.groups(name)
         pairs = ((str(k), len(v)) for k, v in counts.items() if k is not None)
-        out[name] = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
+        if name == "years":
+            out[name] = dict(sorted(pairs))
+        else:
+            out[name] = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
     return out
 
 

@@ -60,9 +60,9 @@ def test_rare_and_common_words_and_phrases_are_found(mixed_index):
     with Searcher(folder) as searcher:
         rare = searcher.search("独有标记37号", SearchOptions(limit=5))
         assert rare.hits[0].path == "_posts/2023-01-01-p37.md"
-        common = searcher.search("常见词语", SearchOptions(limit=many + 5))
+        common = searcher.search("常见词语", SearchOptions(limit=5))
         assert common.total == many
-        phrase = searcher.search('"数据中心液冷"', SearchOptions(limit=many + 5))
+        phrase = searcher.search('"数据中心液冷"', SearchOptions(limit=5))
         assert phrase.total == many
         # the last post is long: its words sit at positions above 255
         late = searcher.search(f'"独有标记{many - 1}号"', SearchOptions(limit=5))
