@@ -119,6 +119,19 @@ class AnalyzerConfig:
     hmm: bool = True
     version: int = ANALYZER_VERSION
 
+    def __hash__(self) -> int:
+        # computed once: a 200,000-word dictionary would be hashed again for every word
+        found = self.__dict__.get("_hash")
+        if found is None:
+            found = hash((self.userdict, self.stopwords, self.fold, self.hmm, self.version))
+            object.__setattr__(self, "_hash", found)
+        return found
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_hash", None)  # string hashes differ from process to process
+        return state
+
     def fingerprint(self) -> str:
         """A short hash that changes whenever the tokens could change."""
         return hashlib.sha1(repr(asdict(self)).encode("utf-8")).hexdigest()[:12]
@@ -355,10 +368,10 @@ def word_tokens(word: str, config: AnalyzerConfig, search: bool = True) -> WordT
     word; None for punctuation (which takes no position)."""
     if len(word) == 1 and not word.isalnum():
         return None
-    stop = _stopset(config.stopwords)
+    stop = stopset_of(config)
     if _wordish(word):
         out = [] if word in stop else [(word, 0)]
-        if search and len(word) > 2 and _unknown_chinese(word, _segmenter(config.userdict)):
+        if search and len(word) > 2 and _unknown_chinese(word, segmenter_of(config)):
             pairs = ((word[i : i + 2], i) for i in range(len(word) - 1))
             out.extend(pair for pair in pairs if pair[0] not in stop)
         return tuple(out)
@@ -379,7 +392,7 @@ def extra_token(word: str, config: AnalyzerConfig, outer: tuple[str, ...]) -> bo
 
 def _extra_candidate(word: str, config: AnalyzerConfig) -> bool:
     """The part of step 4 a word decides alone: neither a stop word nor symbols."""
-    return word not in _stopset(config.stopwords) and _wordish(word)
+    return word not in stopset_of(config) and _wordish(word)
 
 
 def _wordish(word: str) -> bool:
@@ -412,7 +425,7 @@ def segment(
     Positions count the words of jieba's default cut, so the extra, shorter words of search
     mode share the position of the word they sit in and phrase queries still line up.
     """
-    jieba = _segmenter(config.userdict)
+    jieba = segmenter_of(config)
     words = jieba.tokenize(text, "default", config.hmm)
     extras = jieba.tokenize(text, "search", config.hmm) if search else []
     table = _word_table(config, search)
@@ -500,7 +513,7 @@ class WordTable:
 
     def __init__(self, config: AnalyzerConfig):
         self.config = config
-        self.jieba = _segmenter(config.userdict)
+        self.jieba = segmenter_of(config)
         self.words = _Entries(self)
         self.unsure: set[str] = set()
         self.tokens: list[str] = []  # token number -> token
@@ -624,7 +637,7 @@ def word_table(config: AnalyzerConfig) -> WordTable:
 
 def _merged_stream(text: str, config: AnalyzerConfig) -> tuple[list[str], list[int]]:
     """:func:`word_stream` by merging search mode's words into the default cut's."""
-    jieba = _segmenter(config.userdict)
+    jieba = segmenter_of(config)
     words = jieba.cut(text, config.hmm)
     full = jieba.cut_for_search(text, config.hmm)
     table = _word_table(config, True)
@@ -680,6 +693,18 @@ def _name_table(config: AnalyzerConfig, search: bool) -> dict[str, tuple[str, ..
 
 
 @lru_cache(maxsize=8)
+def segmenter_of(config: AnalyzerConfig):
+    """The segmenter of a configuration (its user dictionary loaded)."""
+    return _segmenter(config.userdict)
+
+
+@lru_cache(maxsize=8)
+def stopset_of(config: AnalyzerConfig) -> frozenset[str]:
+    """The stop words of a configuration, as a set."""
+    return _stopset(config.stopwords)
+
+
+@lru_cache(maxsize=8)
 def _stopset(stopwords: tuple[str, ...]) -> frozenset[str]:
     return frozenset(stopwords)
 
@@ -705,7 +730,7 @@ class ChineseAnalyzer(Analyzer):
     def made_up(self, word: str) -> bool:
         """Whether ``word`` (normalised) is a Chinese word jieba's HMM made up, so that search
         mode adds its character pairs."""
-        return len(word) > 2 and _unknown_chinese(word, _segmenter(self.config.userdict))
+        return len(word) > 2 and _unknown_chinese(word, segmenter_of(self.config))
 
     def positions(self, value: str) -> dict[str, list[int]]:
         """Each index token of ``value`` with its positions (see :func:`word_positions`)."""

@@ -6,7 +6,6 @@ import html
 import re
 
 _AUTOLINK = re.compile(r"<((?:https?|ftp)://[^\s<>]+)>|<>", re.IGNORECASE)
-_LIQUID = re.compile(r"\{%-?.*?-?%\}|\{\{-?.*?-?\}\}", re.DOTALL)
 _LOOKS_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*[\s/>]|/[a-zA-Z]|!--)")
 _BLOCK_TAGS = (
     "address|article|aside|blockquote|br|center|dd|div|dl|dt|figcaption|figure|footer|form|"
@@ -24,10 +23,13 @@ _MD_RULES = [
     (re.compile(r"^ {0,3}(?:[=]{3,}|[-]{3,}|[*]{3,}|[_]{3,})[ \t]*$", re.MULTILINE), "", "=-*_"),
     (re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE), "", ">"),  # block quotes
     (re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+", re.MULTILINE), "", "-*+.)"),  # list items
-    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1", "!"),  # images: alt text
-    (re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)"), r"\1", "("),  # inline links: link text
-    (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1", "["),  # reference links
-    (re.compile(r"(\*{1,3}|_{2,3}|~~)(?=\S)(.+?)(?<=\S)\1"), r"\2", "*_~"),  # emphasis
+    # each bracket's text holds no bracket and each part is bounded: a scan from one
+    # bracket stops at the next, so a run of 40,000 brackets costs 40,000 short scans
+    (re.compile(r"!\[([^\[\]\n]{0,1000})\]\([^()\n]{0,2000}\)"), r"\1", "!"),  # images
+    (re.compile(r"\[([^\[\]\n]{0,1000})\]\([^()\n]{0,2000}\)"), r"\1", "("),  # inline links
+    (re.compile(r"\[([^\[\]\n]{1,1000})\]\[[^\[\]\n]{0,1000}\]"), r"\1", "["),  # reference
+    # emphasis: the text between holds no mark, so a scan stops at the next one
+    (re.compile(r"(\*{1,3}|_{2,3}|~~)(?=[^\s*_~])([^*_~\n]{1,500}?)(?<=\S)\1"), r"\2", "*_~"),
     (re.compile(r"`+([^`\n]*)`+"), r"\1", "`"),  # inline code
     (
         re.compile(r"^[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+.*$", re.MULTILINE),
@@ -49,6 +51,85 @@ def html_to_text(markup: str) -> str:
     return root.text(deep=True, separator="") if root is not None else ""
 
 
+def strip_liquid(text: str) -> str:
+    """Liquid tags (``{% ... %}``, ``{{ ... }}``) removed, in one pass: each opening is
+    closed by the first closing after it, and an opening no closing follows ends the search
+    (a regular expression would look for a closing again from each of 40,000 openings)."""
+    if "{" not in text:
+        return text
+    out = []
+    pos = 0
+    ends = {"{%": "%}", "{{": "}}"}
+    while True:
+        start = text.find("{", pos)
+        while start >= 0 and text[start : start + 2] not in ends:
+            start = text.find("{", start + 1)
+        if start < 0:
+            break
+        end = text.find(ends[text[start : start + 2]], start + 2)
+        if end < 0:
+            break
+        out.append(text[pos:start])
+        out.append(" ")
+        pos = end + 2
+    out.append(text[pos:])
+    return "".join(out)
+
+
+#: Markup nested deeper than this is read by :func:`tags_to_text`: an HTML parser's work
+#: on a stack of open elements grows with its depth at every tag.
+MAX_NESTING = 256
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^<>]*?(/?)>")
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+
+
+def _deeply_nested(markup: str) -> bool:
+    """Whether elements open inside one another more than :data:`MAX_NESTING` deep."""
+    if markup.count("<") < MAX_NESTING:
+        return False
+    depth = 0
+    for match in _TAG.finditer(markup):
+        closing, name, selfclosing = match.groups()
+        if closing:
+            depth = max(depth - 1, 0)
+        elif not selfclosing and name.lower() not in _VOID:
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+    return False
+
+
+_DROPPED = re.compile(
+    r"<(script|style|noscript|template|head|title)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
+)
+_ANY_TAG = re.compile(r"<[^<>]*>")
+
+
+def tags_to_text(markup: str) -> str:
+    """Visible text of markup too deeply nested for a parser, in one linear pass: dropped
+    elements and tags removed, block elements made line breaks, entities decoded."""
+    text = _DROPPED.sub(" ", markup)
+    text = _BLOCK_BREAK.sub("\n", text)
+    return html.unescape(_ANY_TAG.sub("", text))
+
+
 def markdown_to_text(text: str) -> str:
     """Markdown syntax removed, link and image text kept, URLs dropped."""
     for pattern, replacement, marks in _MD_RULES:
@@ -68,9 +149,9 @@ def first_autolink(body: str) -> str | None:
 def body_to_text(body: str) -> str:
     """Plain text of a post body, whether it is HTML, Markdown or both."""
     text = _AUTOLINK.sub(" ", body)
-    text = _LIQUID.sub(" ", text)
+    text = strip_liquid(text)
     if _LOOKS_HTML.search(text):
-        text = html_to_text(text)
+        text = html_to_text(text) if not _deeply_nested(text) else tags_to_text(text)
     elif "&" in text:
         text = html.unescape(text)
     text = markdown_to_text(text)

@@ -256,7 +256,11 @@ def _progress_bar():
         if "bar" not in state:
             state["bar"] = click.progressbar(length=total, label="indexing", file=sys.stderr)
             state["bar"].__enter__()
-        state["bar"].update(1)
+            state["done"] = 0
+        # done is a running count: builders in other processes report many posts at once
+        if done > state["done"]:
+            state["bar"].update(done - state["done"])
+            state["done"] = done
 
     def finish():
         if "bar" in state:

@@ -1521,7 +1521,7 @@ class SegmentArrays:
         """A fixed-width numeric column (such as the date), or None when it has none."""
         if fieldname not in self._columns:
             column = None
-            if self.reader.has_column(fieldname):
+            if fieldname in self.reader.schema and self.reader.has_column(fieldname):
                 creader = self.reader.column_reader(fieldname, translate=False)
                 code = creader._typecode  # private: the column's struct code and layout
                 data = creader._dbfile.get(creader._basepos, creader._count * creader._fixedlen)

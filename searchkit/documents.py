@@ -22,7 +22,6 @@ SKIPPED_DIRS = frozenset(
 )
 _NAME_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})-")
 _HAS_YEAR = re.compile(r"\d{4}")
-_FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$|<h[1-6][^>]*>(.*?)</h[1-6]>", re.M | re.I)
 _TITLE_MAX = 80
 #: The most characters of a post's text that are indexed and stored: about 3 MB of Chinese,
@@ -210,9 +209,9 @@ def _walk_folder(
     root_str = str(root)
     prefix = root_str.rstrip(os.sep) + os.sep
     cut = len(prefix)
-    stack = [root_str]
+    stack = [(root_str, jekyll)]
     while stack:
-        folder = stack.pop()
+        folder, in_site = stack.pop()
         try:
             st = os.stat(folder)
             listed = os.listdir(folder)
@@ -222,6 +221,8 @@ def _walk_folder(
         if (st.st_dev, st.st_ino) in seen_dirs:
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
+        # a Jekyll site found below the folder given keeps its own rules
+        jekyll = in_site or "_posts" in listed or "_config.yml" in listed
         folder_rel = "/" + _rel(folder, root_str) + "/"
         plain = None
         if not (jekyll and "/_posts/" not in folder_rel):  # no page to check: maybe at once
@@ -230,7 +231,9 @@ def _walk_folder(
             files, subdirs, device, inodes = plain
             if seen_files.get(device, set()).isdisjoint(inodes):
                 seen_files.setdefault(device, set()).update(inodes)
-                stack.extend(reversed([path for path, key in subdirs if key not in seen_dirs]))
+                stack.extend(
+                    reversed([(path, jekyll) for path, key in subdirs if key not in seen_dirs])
+                )
                 if files:
                     yield files
                 continue
@@ -284,7 +287,7 @@ def _walk_folder(
                 found.append((rel, entry.path, st))
         infos = stat_many([path for _rel, path, st in found if st is None], jobs)
         pages_only = jekyll and "/_posts/" not in folder_rel
-        stack.extend(reversed(subdirs))
+        stack.extend(reversed([(path, jekyll) for path in subdirs]))
         yield list(_one_by_one(found, iter(infos), pages_only, root_str, seen_files, problems))
 
 
@@ -568,24 +571,96 @@ def _legacy_candidates(data: bytes) -> list[str]:
 
 
 def split_front_matter(text: str) -> tuple[dict, str, str | None]:
-    """Front matter (via python-frontmatter), body and a warning if the YAML is broken."""
-    if not text.startswith("---"):
-        return {}, text, None
-    import frontmatter
+    """Front matter, body and a warning (broken YAML, or front matter Jekyll would not read).
 
+    YAML between ``---`` lines (closed by ``---`` or YAML's ``...``), or TOML between
+    ``+++`` lines, read where the file opens; after leading blank lines too, with a warning
+    that Jekyll would show it as text.  Raises :class:`SkipFile` for YAML whose aliases would
+    expand past a small bound (a 2 KB alias bomb expands to gigabytes).
+    """
+    opening = _FRONT_OPEN.match(text)
+    if opening is None:
+        return {}, text, None
+    toml = opening.group(1) == "+++"
+    closing = (_TOML_CLOSE if toml else _YAML_CLOSE).search(text, opening.end())
+    if closing is None:
+        return {}, text, None  # an opening rule and no closing one: not front matter
+    raw, body = text[opening.end() : closing.start()], text[closing.end() :]
+    notes = []
+    if opening.start(1):
+        notes.append("front matter after blank lines: read, though Jekyll shows it as text")
+    if toml:
+        notes.append("TOML front matter (+++): read, though Jekyll reads only YAML")
     try:
-        meta, body = frontmatter.parse(text)
-    except Exception as exc:  # YAML errors come in many classes
-        match = _FRONT.match(text)
-        body = text[match.end() :] if match else text
+        meta = _load_toml(raw) if toml else _load_yaml(raw)
+    except SkipFile:
+        raise
+    except Exception as exc:  # YAML and TOML errors come in many classes
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return {}, body, f"front matter is not valid YAML ({reason}); read as a post without it"
+        kind = "TOML" if toml else "YAML"
+        notes.append(f"front matter is not valid {kind} ({reason}); read as a post without it")
+        return {}, body, "; ".join(notes)
+    if meta is None:
+        meta = {}
     if not isinstance(meta, dict):
-        return {}, body, "front matter is not a mapping; ignored"
-    return meta, body, None
+        notes.append("front matter is not a mapping; ignored")
+        meta = {}
+    return meta, body, "; ".join(notes) or None
+
+
+_FRONT_OPEN = re.compile(r"\A(?:[ \t]*\n)*(---|\+\+\+)[ \t]*\n")
+_YAML_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.MULTILINE)
+_TOML_CLOSE = re.compile(r"^\+\+\+[ \t]*(?:\n|\Z)", re.MULTILINE)
+#: The most YAML aliases (``*name``) one post's front matter may use: real front matter uses
+#: none or a few; each one may stand for a whole tree, and trees of aliases grow as powers.
+MAX_ALIASES = 64
+
+
+def _load_yaml(raw: str):
+    from frontmatter.default_handlers import YAMLHandler
+
+    if "*" not in raw:  # no alias: libyaml's loader, the fast one
+        import yaml
+
+        return YAMLHandler().load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return YAMLHandler().load(raw, Loader=_counting_loader())
+
+
+def _counting_loader():
+    """A safe YAML loader that refuses front matter with more than :data:`MAX_ALIASES`."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        aliases = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_ALIASES:
+                    raise SkipFile(
+                        f"front matter uses more than {MAX_ALIASES} YAML aliases (an alias "
+                        "bomb?): skipped"
+                    )
+            return super().compose_node(parent, index)
+
+    return Loader
+
+
+def _load_toml(raw: str):
+    import tomllib
+
+    return tomllib.loads(raw)
 
 
 _OFFSET_GAP = re.compile(r"\s+([+-]\d\d:?\d\d|Z)$")
+_GMT_OFFSET = re.compile(r"\s*\b(?:GMT|UTC)\s*(?:([+-])(\d{1,2})(?::?(\d\d))?)?\s*$")
+
+
+def _iso_offset(match: re.Match) -> str:
+    sign, hours, minutes = match.groups()
+    if sign is None:
+        return " +00:00"
+    return f" {sign}{int(hours):02d}:{minutes or '00'}"
 
 
 def parse_date(value) -> datetime:
@@ -597,6 +672,8 @@ def parse_date(value) -> datetime:
     text = str(value).strip()
     if not _HAS_YEAR.search(text):
         raise ValueError(text)
+    if "GMT" in text or "UTC" in text:  # GMT+8 is eight hours ahead (not POSIX's Etc/GMT+8)
+        text = _GMT_OFFSET.sub(_iso_offset, text)
     try:  # the common Jekyll form, "2022-06-09 00:02:35 +0800", without dateutil's cost
         parsed = datetime.fromisoformat(_OFFSET_GAP.sub(r"\1", text))
     except ValueError:
@@ -635,21 +712,49 @@ def _date_from_name(name: str) -> datetime | None:
         return None
 
 
-def _terms(meta: dict, *keys: str) -> list[str]:
-    """Categories or tags: a YAML list or a space-separated string, under any of ``keys``."""
-    out: list[str] = []
+def _terms(meta: dict, warnings: list[str], *keys: str) -> list[str]:
+    """Categories or tags: a YAML list or a space-separated string, under any of ``keys``;
+    at most :data:`MAX_TERMS` of them, each at most :data:`MAX_TERM` characters."""
+    out: dict[str, None] = {}  # in order, each once
+    long = 0
     for key in keys:
         value = meta.get(key)
         if value is None:
             continue
-        items = value if isinstance(value, (list, tuple, set)) else str(value).split()
+        items = value if isinstance(value, (list, tuple, set)) else _scalar(value).split()
         for item in items:
             if item is None:
                 continue
-            term = str(item).strip()
-            if term and term not in out:
-                out.append(term)
-    return out
+            term = _scalar(item).strip()
+            if len(term) > MAX_TERM:
+                long += 1
+                term = term[:MAX_TERM]
+            if term:
+                out[term] = None
+                if len(out) > MAX_TERMS:
+                    break
+    terms = list(out)
+    name = keys[0]
+    if len(terms) > MAX_TERMS:
+        warnings.append(f"more than {MAX_TERMS:,} {name}: the first {MAX_TERMS:,} are kept")
+        terms = terms[:MAX_TERMS]
+    if long:
+        warnings.append(f"{long:,} {name} over {MAX_TERM} characters: cut to {MAX_TERM}")
+    return terms
+
+
+def _scalar(value) -> str:
+    """A front-matter value as text, as Jekyll writes it: ``true``, not ``True``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+#: Caps on what front matter may hold (each with a warning): titles, and tags and categories
+#: in number and length.  Far beyond any real post; a bound on the work one post can make.
+MAX_TITLE = 1_000
+MAX_TERMS = 1_000
+MAX_TERM = 100
 
 
 def _title_from_body(raw_body: str, text: str) -> str:
@@ -677,6 +782,8 @@ def read_post(source: SourceFile) -> Post:
 
 def parse_post(data: bytes, source: SourceFile) -> Post:
     """A :class:`Post` from a file's bytes."""
+    if not data.strip():
+        raise SkipFile("empty file" if not data else "blank file (only white space)")
     warnings: list[str] = []
     text, warning = decode(data)
     if warning:
@@ -688,8 +795,7 @@ def parse_post(data: bytes, source: SourceFile) -> Post:
     meta, raw_body, warning = split_front_matter(text)
     if warning:
         warnings.append(warning)
-    published = meta.get("published", True)
-    if published is False or str(published).lower() == "false":
+    if meta.get("published", True) is False:  # only a real false hides a post, as in Jekyll
         raise SkipFile("published: false")
     if len(raw_body) > 4 * MAX_TEXT:  # markup and all: no need to convert what is cut
         raw_body = _cut(raw_body, 4 * MAX_TEXT)
@@ -702,7 +808,13 @@ def parse_post(data: bytes, source: SourceFile) -> Post:
             f"indexed (the file has {len(text):,})"
         )
     title_value = meta.get("title")
-    title = "" if title_value is None else " ".join(str(title_value).split())
+    raw_title = "" if title_value is None else _scalar(title_value)
+    title = " ".join(raw_title[: 4 * MAX_TITLE].split())
+    if len(title) > MAX_TITLE:
+        warnings.append(
+            f"a title of {len(raw_title):,} characters: the first {MAX_TITLE:,} are kept"
+        )
+        title = title[:MAX_TITLE]
     if not title:
         title = _title_from_body(raw_body, body)
     post_date = None
@@ -726,8 +838,8 @@ def parse_post(data: bytes, source: SourceFile) -> Post:
         title=title,
         body=body,
         date=post_date,
-        categories=_terms(meta, "categories", "category"),
-        tags=_terms(meta, "tags", "tag"),
+        categories=_terms(meta, warnings, "categories", "category"),
+        tags=_terms(meta, warnings, "tags", "tag"),
         url=url,
         root=source.root,
         size=source.size,

@@ -364,9 +364,12 @@ class Engine:
         ]
 
     def date_keys(self, local: np.ndarray, seg: _Segment, sort: str) -> np.ndarray:
-        """Sort keys of the dates of the posts ``local`` of a segment: oldest first for
-        ``sort`` ``date``, else newest first; posts without a date last either way."""
-        column = seg.arrays.numeric_column("date")
+        """Sort keys of the moments of the posts ``local`` of a segment (instants: a time and
+        its offset): oldest first for ``sort`` ``date``, else newest first; posts without a
+        date last either way."""
+        column = seg.arrays.numeric_column("instant")  # the instant; before it, the date
+        if column is None:
+            column = seg.arrays.numeric_column("date")
         if column is None:
             return np.full(len(local), np.iinfo(np.int64).max, dtype=np.int64)
         return _date_keys(column[local], reverse=sort != "date")

@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from itertools import compress, repeat
 from pathlib import Path
 
@@ -193,7 +193,7 @@ def index_paths(
             raise
         if rebuild:
             store.remove_stale_generations(folder)
-        store.write_state(folder, last_indexed=datetime.now(timezone.utc).isoformat())
+        store.write_state(folder, last_indexed=datetime.now(UTC).isoformat())
     report.seconds = time.monotonic() - started
     return report
 
@@ -209,7 +209,7 @@ def create_index(
                 f"{folder} already holds an index; open it, or rebuild it with its posts"
             )
         _create(folder, analyzer or AnalyzerConfig(), make_current=True)
-        store.write_state(folder, last_indexed=datetime.now(timezone.utc).isoformat())
+        store.write_state(folder, last_indexed=datetime.now(UTC).isoformat())
     return folder
 
 
@@ -255,7 +255,7 @@ def write_posts(
                 store.clean_uncommitted(generation)
             raise
         report.documents = ix.doc_count()
-        store.write_state(folder, last_indexed=datetime.now(timezone.utc).isoformat())
+        store.write_state(folder, last_indexed=datetime.now(UTC).isoformat())
     report.seconds = time.monotonic() - started
     return report
 

@@ -87,7 +87,15 @@ class Format:
 
 
 def to_json(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """One line of JSON, Chinese as is; the characters that a reader splitting lines
+    (Python's ``splitlines``, JavaScript) takes for line ends are escaped."""
+    text = json.dumps(value, ensure_ascii=False)
+    if "\u2028" in text or "\u2029" in text or "\x85" in text:
+        text = text.translate(_LINE_ENDS)
+    return text
+
+
+_LINE_ENDS = {0x2028: "\\u2028", 0x2029: "\\u2029", 0x85: "\\u0085"}
 
 
 def emit(value, fmt: Format) -> None:
@@ -131,6 +139,8 @@ def _emit(value, fmt: Format) -> None:
     else:
         lines = text_lines(value, fmt.color)
         if fmt.pager:
+            # less shows colours and quits on a short page only when asked (git sets the same)
+            os.environ.setdefault("LESS", "FRX")
             click.echo_via_pager((line + "\n" for line in lines), color=fmt.color)
         else:
             for line in lines:

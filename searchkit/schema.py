@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime, timedelta
 
 from whoosh import query
-from whoosh.columns import VarBytesColumn
+from whoosh.columns import NumericColumn, VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from .analysis import AnalyzerConfig, ChineseAnalyzer, Folded, fold_text, keyword_analyzer
@@ -107,8 +108,23 @@ def build_schema(config: AnalyzerConfig) -> Schema:
         sig=COLUMN(VarBytesColumn()),
         # the post's near-duplicate sketch (searchkit.dupes); an index made before it has none
         near=COLUMN(VarBytesColumn()),
+        # the post's moment as an instant (UTC), for sorting by date: 08:00-05:00 comes after
+        # 09:00+08:00; the date column keeps the post's own day, which date filters use
+        instant=COLUMN(NumericColumn("Q", default=NO_INSTANT)),
         text=STORED(),
     )
+
+
+#: The instant column's value for a post without a date.
+NO_INSTANT = 2**64 - 1
+
+
+def instant(moment: datetime) -> int:
+    """Microseconds since year 1, UTC, of a post's moment (one without an offset is taken as
+    written)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return (moment - datetime(1, 1, 1)) // timedelta(microseconds=1)
 
 
 def analyzer_config(schema: Schema) -> AnalyzerConfig:
@@ -187,4 +203,5 @@ def post_to_document(post: Post, fold: str | None = None) -> dict:
         doc["date"] = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         doc["_stored_date"] = moment
         doc["year"] = str(post.date.year)
+        doc["instant"] = instant(post.date)
     return doc

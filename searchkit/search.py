@@ -671,12 +671,14 @@ class Searcher:
         then path; oldest date first for ``sort`` ``date``; no date last)."""
         if self.engine is not None:
             return self.engine.order_keys(docnums, sort)
+        from .schema import instant
+
         out = {}
         for docnum in docnums:
             stored = self.searcher.stored_fields(docnum)
-            moment = stored.get("date")
-            if isinstance(moment, datetime):
-                ticks = (moment - datetime(1, 1, 1)) // timedelta(microseconds=1)
+            written = (stored.get("meta") or {}).get("date")
+            if written:
+                ticks = instant(datetime.fromisoformat(written))
                 key = ticks if sort == "date" else -ticks
             else:
                 key = np.iinfo(np.int64).max
@@ -869,7 +871,8 @@ class Searcher:
         query = wq.Or([wq.Term("body", word, boost=weight / top) for word, weight in terms])
         if self.engine is None:
             results = self.searcher.search(query, limit=limit, mask=wq.Term("path", path))
-            best, total = [(hit.docnum, hit.score) for hit in results], len(results)
+            best = [(hit.docnum, round(hit.score, SCORE_DECIMALS)) for hit in results]
+            total = len(results)
         else:
             found = self.engine.search(wq.AndNot(query, wq.Term("path", path)), limit)
             best, total = found.top[:limit], found.total

@@ -27,7 +27,7 @@ import struct
 import time
 import zlib
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import codec
@@ -614,7 +614,7 @@ def write_lock(folder: Path, timeout: float, command: str = "searchkit index") -
         holder = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": command,
         }
         with contextlib.suppress(OSError):  # who holds it is a courtesy, not the lock

@@ -11,8 +11,13 @@ from datetime import date
 
 import numpy as np
 
+from .errors import QueryError
+
 #: The periods a trend counts by.
 PERIODS = ("day", "week", "month", "year")
+#: The most periods one trend counts: 27 years by the day, 190 by the week.  Posts dated
+#: 1000-01-01 and 9999-12-31 would otherwise make 3.3 million days.
+MAX_PERIODS = 10_000
 _DAY_US = 86_400_000_000
 #: 1970-01-01 in the date column's units (microseconds since year 1).
 _EPOCH_US = (date(1970, 1, 1) - date(1, 1, 1)).days * _DAY_US
@@ -84,6 +89,13 @@ def make_trend(
         periods: list[str] = []
         first, last = 0, -1
     else:
+        count = (last - first) // step + 1
+        if count > MAX_PERIODS:
+            raise QueryError(
+                f"{count:,} {by}s from {period_label(first, by)} to {period_label(last, by)}: "
+                f"a trend has at most {MAX_PERIODS:,} periods; count by a longer period "
+                "(--by month, --by year) or narrow it with --since and --until"
+            )
         periods = [period_label(p, by) for p in range(first, last + 1, step)]
     trend = Trend(by, periods)
     for query, found, nums in zip(queries, moments, numbers, strict=True):

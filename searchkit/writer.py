@@ -138,6 +138,7 @@ class Builders:
         self.handed = 0  # rounds handed out so far
         self.rounds: collections.deque[tuple[int, int]] = collections.deque()  # not collected
         self.early: dict[int, dict[int, tuple]] = {}  # results of rounds after the oldest
+        self.early_failures: dict[int, tuple] = {}  # what went wrong in them
 
     def __enter__(self) -> Builders:
         for worker in self.workers:
@@ -192,7 +193,7 @@ class Builders:
             raise RuntimeError("no shares are handed out")
         round_number, count = self.rounds[0]
         got = self.early.pop(round_number, {})
-        failure = None
+        failure = self.early_failures.pop(round_number, None)
         while len(got) < count:
             if progress:
                 progress(self.counter.value)
@@ -205,11 +206,14 @@ class Builders:
                         failure = (None, "a builder process died")
                         break
                 continue
-            failure = failure or error
             if number == round_number:
+                failure = failure or error
                 got[builder] = built
-            else:  # a later round, done by a builder that had nothing older left
+            else:  # a later round, done (or failed) by a builder that had nothing older left:
+                # kept for its own collect, so that the rounds before it are still committed
                 self.early.setdefault(number, {})[builder] = built
+                if error and number not in self.early_failures:
+                    self.early_failures[number] = error
         if failure:
             self.close()
             code, message = failure

@@ -44,7 +44,7 @@ def build(root: Path, huge_mb: int = 20) -> MessyCorpus:
     c.post(p + "2020-01-02-no-front.md", "# 没有前言 MARK\n\n正文内容。\n")
     c.post(p + "2020-01-03-front-only.md", front())
     c.write(p + "2020-01-04-empty.md", b"")
-    c.empty.add(p + "2020-01-04-empty.md")
+    c.skipped.add(p + "2020-01-04-empty.md")  # reported: an empty file is not a post
     c.post(p + "2020-01-05-broken-yaml.md", "---\ntitle: [unclosed\ndate: : :\n---\n正文 MARK\n")
     dates = [
         "2021-03-04",
