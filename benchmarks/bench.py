@@ -237,6 +237,15 @@ def main() -> int:
             "Peer: searchkit's previous engine, Whoosh's matchers over the same index "
             "(`SEARCHKIT_ENGINE=whoosh`), on a quarter of the queries.\n\n" + scale_table + "\n"
         )
+    from benchmarks import hostile
+
+    hostile_table = hostile.render(hostile.measure(str(HERE.parent)))
+    print(hostile_table)
+    report += (
+        "\n## Hostile posts\n\n"
+        "Each shape of post at doubling sizes, read (bytes to text, front matter and all) in a "
+        "process of its own: time and peak memory of the process.\n\n" + hostile_table + "\n"
+    )
     (HERE / "RESULTS.md").write_text(report, encoding="utf-8")
     print(table)
     print(json.dumps(rows, default=str), file=sys.stderr)
