@@ -152,7 +152,12 @@ def evaluate(shared: Path, work: Path, threshold: float | None = None) -> dict:
         per_edit[edit] = len(pairs & said) / len(pairs) if pairs else 0.0
     twins = [p for p, e in edits.items() if e == "twin"]
     apart = sum(1 for t in twins if not any(t in pair for pair in said))
+    headlines = read_headlines(shared)
+    both = [pair for pair in said if pair[0] in headlines and pair[1] in headlines]
+    differ = sorted(pair for pair in both if headlines[pair[0]] != headlines[pair[1]])
     return {
+        "headline pairs": len(both),
+        "headlines differ": [(a, b, headlines[a], headlines[b]) for a, b in differ],
         "posts": report.posts,
         "groups": len(report.groups),
         "pairs said": len(said),
@@ -166,6 +171,19 @@ def evaluate(shared: Path, work: Path, threshold: float | None = None) -> dict:
         "dupes ms": report.took_ms,
         "wrong": sorted(said - true)[:10],
     }
+
+
+def read_headlines(shared: Path) -> dict[str, str]:
+    """The broadcast headline of each zh-news story that has one (path -> headline)."""
+    root = shared / "eval" / "zh-news" / "queries"
+    text = dict(
+        line.split("\t", 1) for line in (root / "headlines.tsv").read_text("utf-8").splitlines()
+    )
+    out = {}
+    for line in (root / "headlines.qrels").read_text("utf-8").splitlines():
+        qid, _, path, _grade = line.split()
+        out[path] = text[qid]
+    return out
 
 
 def print_report(shared: Path, work: Path) -> None:
@@ -186,3 +204,10 @@ def print_report(shared: Path, work: Path) -> None:
     print(
         "  recall by edit: " + ", ".join(f"{k} {v:.3f}" for k, v in found["recall by edit"].items())
     )
+    differ = found["headlines differ"]
+    print(
+        f"  pairs in groups between stories with broadcast headlines: {found['headline pairs']}, "
+        f"of which {len(differ)} have different headlines:"
+    )
+    for a, b, first, second in differ:
+        print(f"    {a} | {b}\n      {first} | {second}")

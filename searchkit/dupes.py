@@ -13,7 +13,9 @@ Each post gets a sketch when it is indexed (kept in the ``near`` column):
 
 Two posts are near-duplicates when their texts' similarity is at least the threshold and, if
 both have numbers, most of the numbers of the one with fewer are in the other (a trimmed copy
-keeps a subset of the figures; a twin report changes them).  Groups are the connected posts.
+keeps a subset of the figures; a twin report changes them); a shorter text counts as contained
+in a longer one only when it is most of it.  A group is a story: a post and the posts near it
+by themselves, never a chain through a third (see :func:`group`).
 numpy does the hashing and the grouping; a few lines of it do what ``datasketch`` would, with
 no dependency, one hash per shingle instead of one per permutation, and a sketch that is plain
 bytes in a column.
@@ -37,16 +39,25 @@ K = 64
 NUMBERS = 32
 #: The text similarity at or above which two posts are one story (``make eval``).
 THRESHOLD = 0.8
-#: The share of the numbers of the post with fewer that the other must hold.
-NUMBER_SHARE = 0.7
+#: The share of the numbers of the post with fewer that the other must hold: all of them (a
+#: trimmed copy keeps a subset of its original's figures; next month's report changes one).
+NUMBER_SHARE = 1.0
 #: Texts of fewer bare characters than this are too short to tell a copy (a one-line post).
 MIN_CHARS = 30
 #: The fewest hashes of the shorter text that :func:`containment` judges from.
 MIN_SAMPLE = 16
-#: A hash shared by more posts than this is boilerplate, not a sign of one story.
+#: A hash shared by more posts than this is paired only with one of them (the longest), not
+#: all with all: boilerplate costs a line of pairs, and a story copied thousands of times is
+#: still found, each copy beside the one it is compared with.
 MAX_RUN = 200
+#: A shorter text is a copy of a longer one by containment only when it is at least this
+#: share of it: a trimmed copy keeps most of its story, while a one-line notice whose phrases
+#: every later story repeats is not a copy of each (``make eval``).
+LENGTH_SHARE = 0.33
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+#: Numbers in figures, and in Chinese numerals of two characters or more (二〇二三, 十四届):
+#: a year's notice and the next year's differ by nothing else.
+_NUMBER = re.compile(r"\d+(?:\.\d+)?|[〇零一二三四五六七八九十百千万亿两]{2,}")
 _MASK = np.uint64(0xFFFFFFFF)
 
 
@@ -163,6 +174,8 @@ def containment(a: Sketch, b: Sketch) -> float:
     shorter's hashes within the range the longer's sketch covers (0 when they are too few
     to tell: texts of very different lengths)."""
     big, small = (a, b) if a.shingles >= b.shingles else (b, a)
+    if small.shingles < LENGTH_SHARE * big.shingles:
+        return 0.0
     # a full sketch covers the hashes up to its largest; a shorter one is every hash
     cover = int(big.text[-1]) if len(big.text) >= K else None
     held = big.hash_set()
@@ -190,8 +203,10 @@ def near(a: Sketch | None, b: Sketch | None, threshold: float = THRESHOLD) -> bo
 
 def collapse(sketches: list[Sketch | None], threshold: float = THRESHOLD) -> list[int]:
     """For hits in rank order: the index of the best-ranked hit of each one's story (itself
-    when it has no near-duplicate before it), so that the best-ranked stands for a story."""
-    return _components(sketches, threshold)[0]
+    when it has no near-duplicate before it), so that the best-ranked stands for a story.
+    A hit joins only a hit that stands for a story itself: no chain of hits folds away a
+    story unlike the first."""
+    return _leaders(sketches, threshold, list(range(len(sketches))))[0]
 
 
 @dataclass
@@ -203,42 +218,62 @@ class Groups:
 
 
 def group(sketches: list[Sketch | None], threshold: float = THRESHOLD) -> Groups:
-    """Every group of two or more near-duplicate posts among ``sketches``, largest first."""
-    roots, compared = _components(sketches, threshold)
+    """Every group of two or more near-duplicate posts among ``sketches``, largest first.
+
+    A group is one story: a post (the longest, its fullest version) and the posts near it,
+    each near that post by itself; posts are taken longest first, each joining the most
+    alike of the posts that already stand for a story, or standing for one of its own."""
+    order = sorted(
+        range(len(sketches)), key=lambda n: (-(sketches[n].shingles if sketches[n] else 0), n)
+    )
+    leaders, compared = _leaders(sketches, threshold, order)
     members: dict[int, list[int]] = {}
-    for number, root in enumerate(roots):
-        members.setdefault(root, []).append(number)
+    for number, leader in enumerate(leaders):
+        members.setdefault(leader, []).append(number)
     out = Groups(compared=compared)
-    out.groups = sorted((g for g in members.values() if len(g) > 1), key=lambda g: (-len(g), g[0]))
+    out.groups = sorted(
+        (sorted(g) for g in members.values() if len(g) > 1), key=lambda g: (-len(g), g[0])
+    )
     return out
 
 
-def _components(sketches: list[Sketch | None], threshold: float) -> tuple[list[int], int]:
-    """Each post's group as the smallest number in it (posts joined by near-duplicate
-    pairs), and how many pairs were compared.
+def _leaders(
+    sketches: list[Sketch | None], threshold: float, order: list[int]
+) -> tuple[list[int], int]:
+    """Each post's leader (the post that stands for its story; itself for a leader), taking
+    posts in ``order``: each joins the most alike leader taken before it, or leads; and how
+    many pairs were compared.
 
     Candidate pairs share at least a few hashes (found by sorting all the sketches' hashes,
     each pair coming from the runs of a hash); each candidate is then compared in full."""
-    parent = list(range(len(sketches)))
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
     candidates = _candidates(sketches, threshold)
     if len(candidates) > ARRAY_PAIRS:
-        accepted = candidates[near_pairs(sketches, candidates, threshold)].tolist()
+        alike = near_pairs(sketches, candidates, threshold, scores=True)
     else:
-        accepted = [
-            (a, b) for a, b in candidates.tolist() if near(sketches[a], sketches[b], threshold)
-        ]
-    for a, b in accepted:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return [root(number) for number in range(len(sketches))], len(candidates)
+        alike = np.array(
+            [
+                similarity(sketches[a], sketches[b])
+                if near(sketches[a], sketches[b], threshold)
+                else 0.0
+                for a, b in candidates.tolist()
+            ]
+        )
+    neighbours: dict[int, list[tuple[int, float]]] = {}
+    kept = np.flatnonzero(alike > 0) if len(candidates) else np.zeros(0, dtype=np.int64)
+    for (a, b), score in zip(candidates[kept].tolist(), alike[kept].tolist(), strict=True):
+        neighbours.setdefault(a, []).append((b, score))
+        neighbours.setdefault(b, []).append((a, score))
+    leader = list(range(len(sketches)))
+    taken = [False] * len(sketches)
+    for number in order:
+        best, best_score = None, 0.0
+        for other, score in neighbours.get(number, ()):
+            if taken[other] and leader[other] == other and score > best_score:
+                best, best_score = other, score
+        if best is not None:
+            leader[number] = best
+        taken[number] = True
+    return leader, len(candidates)
 
 
 #: From this many candidate pairs on, they are compared as arrays (:func:`near_pairs`).
@@ -247,20 +282,23 @@ _NONE = np.uint32(0xFFFFFFFF)  # no hash: pads a short sketch (a real hash of it
 
 
 def near_pairs(
-    sketches: list[Sketch | None], pairs: np.ndarray, threshold: float = THRESHOLD
+    sketches: list[Sketch | None],
+    pairs: np.ndarray,
+    threshold: float = THRESHOLD,
+    scores: bool = False,
 ) -> np.ndarray:
     """:func:`near` for many pairs at once: each pair's two sketches side by side in a row,
-    sorted, so that a hash both hold is two equal neighbours."""
+    sorted, so that a hash both hold is two equal neighbours.  With ``scores``, each near
+    pair's :func:`similarity` (0 for the others)."""
     texts, sizes = _matrix([s.text if s else None for s in sketches], K)
     numbers, counts = _matrix([s.numbers if s else None for s in sketches], NUMBERS)
     shingles = np.array([s.shingles if s else 0 for s in sketches], dtype=np.int64)
-    out = np.zeros(len(pairs), dtype=bool)
+    out = np.zeros(len(pairs), dtype=float if scores else bool)
     for start in range(0, len(pairs), 50_000):
         a, b = pairs[start : start + 50_000, 0], pairs[start : start + 50_000, 1]
         alike = _similar(texts[a], texts[b], sizes[a], sizes[b], shingles[a], shingles[b])
-        out[start : start + len(a)] = (alike >= threshold) & _agree(
-            numbers[a], numbers[b], counts[a], counts[b]
-        )
+        ok = (alike >= threshold) & _agree(numbers[a], numbers[b], counts[a], counts[b])
+        out[start : start + len(a)] = np.where(ok, alike, 0.0) if scores else ok
     return out
 
 
@@ -297,7 +335,9 @@ def _similar(a, b, la, lb, sa, sb) -> np.ndarray:
     cover = np.where(big_len >= K, last, np.int64(_NONE) - 1)[:, None]
     sample = ((small_rows != _NONE) & (small_rows.astype(np.int64) <= cover)).sum(axis=1)
     held = (twice & (both_rows.astype(np.int64) <= cover)).sum(axis=1)
-    contained = np.where(sample >= MIN_SAMPLE, held / np.maximum(sample, 1), 0.0)
+    small_len = np.where(a_big, sb, sa)
+    long_enough = small_len >= LENGTH_SHARE * np.maximum(sa, sb)
+    contained = np.where((sample >= MIN_SAMPLE) & long_enough, held / np.maximum(sample, 1), 0.0)
     alike = np.maximum(jaccard, contained)
     return np.where((la > 0) & (lb > 0), alike, 0.0)
 
@@ -322,19 +362,27 @@ def _candidates(sketches: list[Sketch | None], threshold: float) -> np.ndarray:
         return np.zeros((0, 2), dtype=np.int64)
     owner = np.concatenate(owners)
     value = np.concatenate(values)
+    shingles = np.array([s.shingles if s else 0 for s in sketches], dtype=np.int64)
     order = np.lexsort((owner, value))
     owner, value = owner[order], value[order]
     starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])
     sizes = np.diff(np.r_[starts, len(value)])
     firsts, seconds = [], []
-    for size in range(2, MAX_RUN + 1):
+    for size in np.unique(sizes[sizes >= 2]).tolist():
         runs = starts[sizes == size]
-        if not len(runs):
-            continue
         members = owner[runs[:, None] + np.arange(size)]  # one row per run
-        left, right = np.triu_indices(size, 1)
-        firsts.append(members[:, left].ravel())
-        seconds.append(members[:, right].ravel())
+        if size <= MAX_RUN:
+            left, right = np.triu_indices(size, 1)
+            firsts.append(members[:, left].ravel())
+            seconds.append(members[:, right].ravel())
+            continue
+        # a hash of hundreds of posts: each paired with the run's longest post only
+        lengths = shingles[members]
+        hubs = members[np.arange(len(runs)), np.argmax(lengths, axis=1)]
+        for hub, row in zip(hubs.tolist(), members.tolist(), strict=True):
+            others = np.array([m for m in row if m != hub], dtype=np.int64)
+            firsts.append(np.minimum(others, hub))
+            seconds.append(np.maximum(others, hub))
     if not firsts:
         return np.zeros((0, 2), dtype=np.int64)
     count = np.int64(len(sketches))

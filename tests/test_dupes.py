@@ -198,3 +198,65 @@ def test_distinct_hashes_are_the_sorted_set_of_their_high_halves(values):
     hashes = np.array(values, dtype=np.uint64)
     assert _distinct(hashes).dtype == np.uint32
     assert _distinct(hashes).tolist() == sorted({value >> 32 for value in values})
+
+
+#: The chain of four stories one event makes: a short notice, the notice of its broadcast
+#: (which repeats the notice's long phrases), the booklet of the speech, and the booklet's
+#: other edition.  Each later one quotes the one before; none is a copy of another.
+EVENT = "庆祝香港回归祖国二十五周年大会暨香港特别行政区第六届政府就职典礼"
+NOTICE = f"国家主席习近平将出席{EVENT}。新华社北京电，中共中央总书记、国家主席、中央军委主席习近平将出席{EVENT}。"
+BROADCAST = (
+    NOTICE
+    + f"中央广播电视总台将对{EVENT}进行现场直播，央视新闻频道、央视网和央视新闻客户端同步播出，"
+    "欢迎广大观众届时收听收看。各地电视台转播，海外频道同时播出，并配有多种语言的字幕。"
+)
+BOOKLET = (
+    NOTICE + f"习近平《在{EVENT}上的讲话》单行本，已由人民出版社出版，即日起在全国新华书店发行。"
+    "讲话深刻阐述了一国两制的伟大实践，对香港发展提出了殷切希望，具有重大的现实意义和"
+    "深远的历史意义。单行本装帧精美，定价合理，各地党委组织学习，干部群众反响热烈。"
+    "出版社负责人介绍，单行本首印数十万册，已发往各地，读者可在实体书店和网上书店购买，"
+    "各级图书馆也将陆续上架，供读者借阅学习，社会各界纷纷表示要认真学习领会讲话精神。"
+)
+EDITION = (
+    BOOKLET.replace("单行本，已由人民出版社出版", "单行本繁体版和英文版，已由香港三联书店出版")
+    + "繁体版和英文版的出版发行，有助于香港同胞和国际社会更好地理解一国两制的实践。"
+)
+
+
+def test_a_notice_does_not_chain_the_stories_that_quote_it(tmp_path):
+    posts = tmp_path / "posts"
+    for day, name, text in (
+        ("2022-06-25", "notice", NOTICE),
+        ("2022-06-30", "broadcast", BROADCAST),
+        ("2022-07-04", "booklet", BOOKLET),
+        ("2022-07-08", "edition", EDITION),
+    ):
+        write_post(posts, f"_posts/{day}-{name}.md", f"title: {name}\ndate: {day}", text)
+    ix = Index.create(tmp_path / "ix")
+    ix.update([posts])
+    for group in ix.dupes().groups:
+        names = {post.title for post in group}
+        assert len(names & {"notice", "broadcast", "booklet", "edition"}) <= 2, names
+        assert not ({"notice", "booklet"} <= names or {"notice", "edition"} <= names)
+    hits = ix.search(f"{EVENT} 讲话 单行本", collapse=True, limit=10).hits
+    assert "booklet" in {hit.title for hit in hits}  # not folded into another story
+
+
+def test_copies_stay_one_group_and_a_story_copied_hundreds_of_times_is_a_group(tmp_path):
+    posts = tmp_path / "posts"
+    for name, text in (
+        ("story", STORY),
+        ("new-lead", NEW_LEAD),
+        ("traditional", TRADITIONAL),
+        ("trimmed", TRIMMED),
+        ("repost", REPOST),
+    ):
+        write_post(posts, f"_posts/2021-07-01-{name}.md", f"title: {name}", text)
+    for i in range(300):  # more posts than share a hash for all-pairs comparison
+        write_post(posts, f"_posts/2022-01-01-wire{i:03}.md", f"title: 通稿{i}", OTHER * 3)
+    ix = Index.create(tmp_path / "ix")
+    ix.update([posts])
+    groups = ix.dupes().groups
+    titles = [sorted(post.title for post in group) for group in groups]
+    assert sorted(["story", "new-lead", "traditional", "trimmed", "repost"]) in titles
+    assert any(len(group) == 300 for group in groups)
