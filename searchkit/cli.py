@@ -599,7 +599,9 @@ def show(path, index, query, json_, no_color):
 @cli.command()
 @click.argument("path")
 @index_option
-@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Posts to list."
+)
 @output_options
 def similar(path, index, limit, fmt):
     """Posts like the one at PATH (its key terms, weighed against the archive).
