@@ -242,3 +242,23 @@ def test_the_pager_gets_less_options(tmp_path):
     proc.wait(timeout=60)
     os.close(main)
     assert b"LESS=FRX" in seen
+
+
+def test_the_progress_bar_counts_what_the_builders_report(monkeypatch):
+    """Builders in other processes report a running count, many posts at a time."""
+    import io
+
+    from searchkit import cli as cli_module
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    progress, finish = cli_module._progress_bar()
+    for done in (10, 10, 40, 60):  # as collected from the builders: running totals
+        progress(done, 80)
+    shown = screen.getvalue()
+    finish()
+    assert "75%" in shown and " 1%" not in shown
