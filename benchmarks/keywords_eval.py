@@ -31,7 +31,7 @@ def make_queries(posts: Path, index: Path) -> list[tuple[str, str, list[str]]]:
     """``(qid, query, words)`` with the post each came from as ``qrels[qid]``."""
     from searchkit import Index
     from searchkit.documents import read_post, walk
-    from searchkit.search import typed_words
+    from searchkit.query import typed_words
 
     rng = random.Random(SEED)
     sources = sorted(walk([str(posts)], []), key=lambda source: source.path)

@@ -169,6 +169,30 @@ def _per_char(text: str, convert) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
+def _canonical_order(text: str) -> tuple[str, list[int] | None]:
+    """Combining marks put in Unicode's canonical order (by combining class, stably), as
+    NFKC of the whole text would: character by character, ``¯`` then ``\u0316`` gives
+    ``" \u0304\u0316"``, whose NFKC is ``" \u0316\u0304"``.  Returns the text and, when
+    anything moved, each new position's old one."""
+    classes = [unicodedata.combining(ch) for ch in text]
+    if sum(1 for c in classes if c) < 2:
+        return text, None
+    order = list(range(len(text)))
+    start = 0
+    while start < len(text):
+        if not classes[start]:
+            start += 1
+            continue
+        end = start
+        while end < len(text) and classes[end]:
+            end += 1
+        order[start:end] = sorted(range(start, end), key=classes.__getitem__)
+        start = end
+    if order == list(range(len(text))):
+        return text, None
+    return "".join(text[i] for i in order), order
+
+
 def _compose(first: list[int] | None, second: list[int] | None) -> list[int] | None:
     if second is None:
         return first
@@ -216,6 +240,9 @@ def normalize(text: str, fold: str = "t2s") -> tuple[str, list[int] | None]:
     step = nfkc(text)
     if len(step) != len(text):
         step, mapping = _per_char(text, lambda c: unicodedata.normalize("NFKC", c))
+        step, order = _canonical_order(step)
+        if order is not None:
+            mapping = [mapping[i] for i in order]
     low = step.lower()
     if len(low) != len(step):
         low, more = _per_char(step, str.lower)
@@ -254,7 +281,7 @@ def fold_text(text: str, fold: str = "t2s") -> str:
         return text.lower()
     step = nfkc(text)
     if len(step) != len(text):
-        step = text.translate(_nfkc_table(text))
+        step = _canonical_order(text.translate(_nfkc_table(text)))[0]
     low = step.lower()
     if len(low) != len(step):
         low = "".join(ch.lower() for ch in step)

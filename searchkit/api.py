@@ -20,10 +20,12 @@ from datetime import date
 
 from . import store
 from .analysis import AnalyzerConfig
+from .batch import run_batch
 from .documents import Post
 from .errors import IndexMissing, QueryError, SearchkitError
 from .highlight import FRAGMENT_CHARS
 from .indexer import COMMIT_EVERY, IndexReport, create_index, index_paths, write_posts
+from .query import parse_date_option
 from .search import (
     DupeReport,
     Ranking,
@@ -31,8 +33,6 @@ from .search import (
     SearchOptions,
     SearchResult,
     SimilarResult,
-    parse_date_option,
-    run_batch,
 )
 from .stats import IndexStats, StoredPost, index_stats, show_post
 from .trend import Trend

@@ -273,7 +273,7 @@ def _date(ctx, param, value):
     if value is None:
         return None
     from .errors import QueryError
-    from .search import parse_date_option
+    from .query import parse_date_option
 
     try:
         return parse_date_option(value, end=param.name == "until")

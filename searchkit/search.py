@@ -2,327 +2,64 @@
 
 from __future__ import annotations
 
-import copy
 import math
-import re
 import time
-from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from whoosh import query as wq
 
 from . import store
 from .analysis import bare_text, fold_text
+
+# what tests and older callers import from here
+from .batch import run_batch  # noqa: F401
 from .codec import reader_segments
 from .engine import SCORE_DECIMALS, Engine
 from .errors import IndexDamaged, QueryError, SearchkitError
-from .highlight import FRAGMENT_CHARS, Snippet, find_matches, make_snippet
+from .highlight import Snippet, find_matches, make_snippet
+from .query import (
+    _SYNTAX,
+    MAX_QUERY,
+    Plan,
+    _informative,
+    _match_mode,
+    _positive_terms,
+    check_syntax,
+    guessed_words,
+    lift_negations,
+    make_parser,
+    negate_minus,
+    parse_date_option,  # noqa: F401
+    require_filters,
+    typed_words,
+)
+from .ranking import Ranking, Shares, _grams, query_numbers, text_shares
+from .results import (
+    SORTS,
+    DupeReport,
+    Hit,
+    PostRef,
+    SearchOptions,
+    SearchResult,
+    SimilarResult,
+)
 from .schema import analyzer_config, whole_text
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """How hits are ranked; each default was chosen by ``make eval`` (see README).
-
-    BM25F ranks every post the query matches; the best ``rerank_depth`` hits are then
-    reordered by rewards for what their text holds of the query.
-    """
-
-    #: Query-time weight of the title field against the body.
-    title_weight: float = 0.5
-    #: Weight of an optional phrase for each pair of neighbouring query words, and its slop.
-    proximity: float = 0.2
-    proximity_slop: int = 2
-    #: How many of the best hits the rewards may reorder.
-    rerank_depth: int = 100
-    #: ``span`` of a hit's own score times the share of the query's character trigrams in its
-    #: text; ``lead`` of the best hit's score times the share in its first ``lead_chars``
-    #: characters (a news story says what it is about first), each trigram weighted by how
-    #: rare it is among the hits; ``cover`` of the best hit's score times the share of the
-    #: query words' IDF in its text (a post holding the query's rare words beats one that
-    #: repeats its common ones).
-    span: float = 1.3
-    lead: float = 0.15
-    lead_chars: int = 80
-    cover: float = 1.65
-    #: Of the best hit's score: ``chars`` times the share of the query's characters in the
-    #: first ``opening_chars`` characters of a hit's text and ``pairs`` times the share of the
-    #: query's character pairs in its text, each weighted by rarity among the hits as the
-    #: trigrams are (a headline shortens: 俄 for 俄罗斯, 澳 for 澳大利亚, and its single
-    #: characters and pairs still tell twins apart); ``numbers`` times the share of the
-    #: query's numbers the text holds (the month, the figure that sets one report apart).
-    chars: float = 1.2
-    opening_chars: int = 200
-    pairs: float = 0.8
-    numbers: float = 2.0
-
-    @classmethod
-    def bm25(cls) -> Ranking:
-        """BM25F alone: none of the rewards."""
-        return cls(proximity=0, span=0, lead=0, cover=0, chars=0, pairs=0, numbers=0)
-
-    def __post_init__(self):
-        for name, value in vars(self).items():
-            if not isinstance(value, (int, float)) or value < 0:
-                raise SearchkitError(f"ranking {name} must be a number >= 0, not {value!r}")
-
 
 #: With collapsing, how many hits per hit shown are looked at for near-duplicates.
 COLLAPSE_POOL = 3
+
+
 #: How many posts' folded texts a searcher keeps for the rewards (``--batch`` meets a
 #: post again and again).
 TEXT_CACHE = 4096
-SORTS = ("relevance", "date", "-date")
-MATCHES = ("auto", "all", "any")
-#: The most hits one page holds (walk the pages for more).
-MAX_LIMIT = 1000
-#: The longest snippet asked for, in characters.
-MAX_SNIPPET = 2000
-#: The longest query read, in characters: a long question is a few hundred; a query of
-#: megabytes would take minutes and gigabytes to segment and score.
-MAX_QUERY = 2000
-#: With ``match`` ``"auto"``, a query of at most this many typed words ranks the posts
-#: holding all of them first (None: any number).  Chosen with ``make eval``.
-TIERED_WORDS: int | None = 5
+
+
 #: The engines: numpy over the posting arrays (the default), or Whoosh's matchers (the
 #: reference the tests compare with, and the peer ``make bench`` measures).
 ENGINES = ("arrays", "whoosh")
-_SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
-TEXT_FIELDS = ("title", "body")
-#: The fields a query may name, and those of the schema it may not (stored, not indexed).
-QUERY_FIELDS = ("title", "body", "tags", "categories", "date", "path", "year")
-UNSEARCHED_FIELDS = frozenset({"text", "meta", "sig", "near"})
-#: A field name just before a colon: ASCII, at the start of a word.
-_FIELD_NAME = re.compile(r"(?:^|(?<=[\s(]))[A-Za-z_][A-Za-z0-9_]*$")
-
-
-@dataclass
-class SearchOptions:
-    limit: int = 10
-    page: int = 1
-    sort: str = "relevance"
-    since: date | None = None
-    until: date | None = None
-    tags: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    facets: bool = False
-    snippets: bool = True
-    #: One hit per story: near-duplicates of a better-ranked hit are folded into it.
-    collapse: bool = False
-    #: ``"auto"``: posts holding every typed word first (:data:`TIERED_WORDS`), then the
-    #: rest; ``"all"``: only those; ``"any"``: any word, ranked by score alone.
-    match: str = "auto"
-    #: About how many characters each of a hit's one to three snippet fragments shows
-    #: (0: no snippet).
-    snippet_chars: int = FRAGMENT_CHARS
-
-    def __post_init__(self):
-        """Refuse, naming the argument, what a search cannot mean."""
-        for name, low, high in (
-            ("limit", 1, MAX_LIMIT),
-            ("page", 1, None),
-            ("snippet_chars", 0, MAX_SNIPPET),
-        ):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or value < low
-                or (high is not None and value > high)
-            ):
-                upper = f" to {high:,}" if high is not None else " or more"
-                raise SearchkitError(f"{name} is a whole number from {low}{upper}, not {value!r}")
-        if self.sort not in SORTS:
-            raise QueryError(f"unknown sort {self.sort!r}; use one of {', '.join(SORTS)}")
-        if self.match not in MATCHES:
-            raise SearchkitError(f"match is one of {', '.join(MATCHES)}, not {self.match!r}")
-        for name in ("tags", "categories"):
-            value = getattr(self, name)
-            if isinstance(value, str):  # one string is one tag
-                value = (value,) if value.strip() else ()
-            if not isinstance(value, (list, tuple, set, frozenset)) or not all(
-                isinstance(v, str) for v in value
-            ):
-                raise SearchkitError(f"{name} is a string or a list of strings, not {value!r}")
-            setattr(self, name, tuple(value))
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, date):
-                raise SearchkitError(f"{name} is a date, not {value!r}")
-
-
-@dataclass
-class Hit:
-    rank: int
-    score: float
-    path: str
-    title: str
-    date: str | None
-    categories: list[str]
-    tags: list[str]
-    url: str | None
-    snippet: Snippet
-    title_highlights: list[tuple[int, int]] = field(default_factory=list)
-    #: With collapsing, the paths of the near-duplicates folded into this hit.
-    duplicates: list[str] | None = None
-
-
-@dataclass
-class Plan:
-    """A query read once: what the engine, the rewards and the highlights share."""
-
-    text: str
-    query: wq.Query
-    #: The typed words of a plain query (no operators or fields): ``(word, alternatives)``,
-    #: each alternative the terms that hold the word together (see :func:`typed_words`).
-    words: tuple = ()
-    guessed: frozenset[str] = frozenset()  # words the segmenter made up (guessed_words)
-    phrases: list = field(default_factory=list)  # neighbouring words, for the proximity reward
-    grams: frozenset[str] = frozenset()  # the folded query's character trigrams (span reward)
-    terms: frozenset[str] = frozenset()  # the words a hit is marked for
-    chars: frozenset[str] = frozenset()  # the folded query's characters (letters and digits)
-    pairs: frozenset[str] = frozenset()  # ... and its pairs of neighbouring characters
-    # ... and its numbers: each the ways a text may write it (query_numbers)
-    numbers: frozenset[tuple[str, ...]] = frozenset()
-
-
-class Shares(NamedTuple):
-    """For each of the best hits, the shares of the query its text holds (see :class:`Ranking`)."""
-
-    span: np.ndarray  # of the trigrams, in the text
-    lead: np.ndarray  # of the trigrams, in the first ``lead_chars`` characters
-    cover: np.ndarray  # of the words' IDF, in the text
-    chars: np.ndarray  # of the characters, in the first ``opening_chars`` characters
-    pairs: np.ndarray  # of the character pairs, in the text
-    numbers: np.ndarray  # of the numbers, in the text
-
-
-@dataclass
-class SearchResult:
-    query: str
-    total: int
-    took_ms: float
-    hits: list[Hit]
-    facets: dict[str, dict[str, int]] | None = None
-    #: With collapsing, how many of the hits looked at were folded into better-ranked ones
-    #: (``total`` still counts every matching post).
-    collapsed: int | None = None
-    #: The typed words no post holds (as the analyzer reads them: folded, lower case).
-    missing: list[str] = field(default_factory=list)
-
-
-@dataclass
-class SimilarResult:
-    """Posts like the one at ``path``: the key terms asked for, with their weights, and the
-    hits."""
-
-    path: str
-    terms: list[tuple[str, float]]
-    result: SearchResult
-
-
-@dataclass
-class PostRef:
-    """A post named in a list: its path, title and date (ISO, or None)."""
-
-    path: str
-    title: str
-    date: str | None
-
-
-@dataclass
-class DupeReport:
-    """The groups of near-duplicate posts of an index, largest first, each oldest first."""
-
-    threshold: float
-    posts: int  # posts looked at (every post of the index)
-    groups: list[list[PostRef]]
-    sketched: int = 0  # posts whose sketch was made from their text (an older index)
-    took_ms: float = 0.0
-    group_count: int = 0  # groups found (``groups`` may hold only the largest)
-    in_groups: int = 0  # posts in them
-
-
-def parse_date_option(text: str, end: bool = False) -> date:
-    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; ``end`` gives the last day of a year or month."""
-    parts = text.strip().split("-")
-    try:
-        if len(parts) == 1:
-            return date(int(parts[0]), 12, 31) if end else date(int(parts[0]), 1, 1)
-        if len(parts) == 2:
-            year, month = int(parts[0]), int(parts[1])
-            if not end:
-                return date(year, month, 1)
-            following = date(year + month // 12, month % 12 + 1, 1)
-            return following - timedelta(days=1)
-        if len(parts) == 3:
-            return date(int(parts[0]), int(parts[1]), int(parts[2]))
-    except ValueError:
-        pass
-    raise QueryError(f"cannot read date {text!r}; use YYYY-MM-DD")
-
-
-def check_syntax(text: str) -> None:
-    """Reject what Whoosh would silently misread: unbalanced brackets and quotes, empty fields."""
-    if not text.strip():
-        raise QueryError("empty query")
-    depth = {"(": 0, "[": 0, "{": 0}
-    closing = {")": "(", "]": "[", "}": "{"}
-    in_quote = False
-    for index, char in enumerate(text):
-        if char == '"':
-            in_quote = not in_quote
-        elif in_quote:
-            continue
-        elif char in depth:
-            depth[char] += 1
-        elif char in closing:
-            depth[closing[char]] -= 1
-            if depth[closing[char]] < 0:
-                raise QueryError(f"unbalanced {char!r} at character {index + 1}")
-        elif char == ":" and (name := _FIELD_NAME.search(text, 0, index)):
-            # a field name is ASCII; after Chinese text a colon is punctuation (发布会: 要点)
-            rest = text[index + 1 :]
-            if not rest.strip() or rest[0].isspace() or rest[0] in ")]}":
-                raise QueryError(f"field {name.group()}: is followed by nothing")
-            if name.group() in UNSEARCHED_FIELDS:
-                raise QueryError(
-                    f"field {name.group()}: cannot be searched; a query names "
-                    f"{', '.join(f'{field}:' for field in QUERY_FIELDS)}, or none for the text"
-                )
-    for opener, count in depth.items():
-        if count:
-            raise QueryError(f"unbalanced {opener!r}")
-
-
-def make_parser(schema, title_weight: float = Ranking.title_weight):
-    """Whoosh's parser over title and body, OR grouping, ``-word`` only at a word's start."""
-    from whoosh import qparser
-
-    parser = qparser.MultifieldParser(
-        list(TEXT_FIELDS),
-        schema,
-        fieldboosts={"title": title_weight, "body": 1.0},
-        group=qparser.OrGroup,
-    )
-    parser.remove_plugin_class(qparser.WildcardPlugin)
-    # "让-皮埃尔" and "T-92" are names, not negations; a leading "-" is made "NOT" before
-    # parsing (see negate_minus), so that "-北京" and "NOT 北京" mean the same
-    parser.add_plugin(qparser.PlusMinusPlugin(plusexpr=r"(?:^|(?<=\s))\+(?=\S)", minusexpr=r"(?!)"))
-    return parser
-
-
-_MINUS = re.compile(r'"[^"]*"|(?:^|(?<=\s))-(?=[^\s-])')
-
-
-def negate_minus(text: str) -> str:
-    """``-word`` at the start of a word (outside quotes) is ``NOT word``."""
-    return _MINUS.sub(lambda m: m.group() if m.group().startswith('"') else "NOT ", text)
 
 
 class Searcher:
@@ -906,116 +643,6 @@ class Searcher:
         )
 
 
-def lift_negations(query: wq.Query) -> wq.Query:
-    """``a OR NOT b`` under OR grouping matches every post without ``b``; make it ``a ANDNOT b``."""
-    query = query.apply(lift_negations)
-    if not isinstance(query, wq.Or):
-        return query
-    negative = [child.query for child in query.subqueries if isinstance(child, wq.Not)]
-    positive = [child for child in query.subqueries if not isinstance(child, wq.Not)]
-    if not negative:
-        return query
-    if not positive:  # -a -b: the posts that hold neither
-        return wq.Not(wq.Or(negative).normalize())
-    kept = copy.copy(query)
-    kept.subqueries = positive
-    return wq.AndNot(kept.normalize(), wq.Or(negative).normalize())
-
-
-FILTER_FIELDS = ("date", "tags", "categories", "year")
-
-
-def require_filters(query: wq.Query) -> wq.Query:
-    """``date:[...]``, ``tags:`` and ``categories:`` beside words restrict, they do not widen."""
-    if not isinstance(query, wq.Or):
-        return query
-    filters = [c for c in query.subqueries if _field_of(c) in FILTER_FIELDS]
-    words = [c for c in query.subqueries if _field_of(c) not in FILTER_FIELDS]
-    if not filters or not words:
-        return query
-    kept = copy.copy(query)
-    kept.subqueries = words
-    return wq.And([kept.normalize(), *filters])
-
-
-def _field_of(query: wq.Query) -> str | None:
-    return query.field() if query.is_leaf() else None
-
-
-def text_shares(
-    plan: Plan,
-    words: list[str],
-    idf: list[float],
-    texts: list[tuple[str, str]],
-    ranking: Ranking,
-) -> Shares:
-    """For each ``(text, opening)`` of the best hits, the :class:`Shares` of the query
-    ``plan`` it holds; ``words`` are the query's words and ``idf`` their IDF.
-
-    A trigram, character or pair weighs ``log((n + 1) / (k + 0.5))`` when ``k`` of the ``n``
-    texts looked at hold it: the formulaic phrase every near twin shares tells little, the
-    number or name only one holds decides.
-    """
-    whole = [text for text, _ in texts]
-    lead = [opening[: ranking.lead_chars] for _, opening in texts]
-    opening = [opening[: ranking.opening_chars] for _, opening in texts]
-    covers = numbers = np.zeros(len(texts))
-    if words:
-        weights = np.asarray(idf, dtype=float)
-        covers = _held(words, whole) @ (weights / weights.sum())
-    if plan.numbers:
-        ways = sorted(plan.numbers)
-        numbers = np.array(
-            [[any(form in text for form in forms) for forms in ways] for text in whole],
-            dtype=float,
-        ).mean(axis=1)
-    grams = sorted(plan.grams)
-    return Shares(
-        span=_by_rarity(grams, whole),
-        lead=_by_rarity(grams, lead),
-        cover=covers,
-        chars=_by_rarity(sorted(plan.chars), opening),
-        pairs=_by_rarity(sorted(plan.pairs), whole),
-        numbers=numbers,
-    )
-
-
-def _held(parts: list[str], texts: list[str]) -> np.ndarray:
-    """Which of ``parts`` each of ``texts`` holds (a row per text)."""
-    return np.array([[part in text for part in parts] for text in texts], dtype=float)
-
-
-def _by_rarity(parts: list[str], texts: list[str]) -> np.ndarray:
-    """The share of ``parts`` each of ``texts`` holds, each part weighted by how rare it is
-    among them."""
-    if not parts or not texts:
-        return np.zeros(len(texts))
-    held = _held(parts, texts)
-    rarity = np.log((len(texts) + 1) / (held.sum(axis=0) + 0.5))
-    return held @ (rarity / rarity.sum())
-
-
-def _grams(folded: str, size: int) -> frozenset[str]:
-    """The runs of ``size`` characters of a folded text that are letters or digits only."""
-    runs = (folded[i : i + size] for i in range(len(folded) - size + 1))
-    return frozenset(run for run in runs if run.isalnum())
-
-
-_DIGITS = re.compile(r"[0-9]+")
-#: A number in hundreds of millions and ten thousands (``3亿845万``), as a headline writes a
-#: figure that a story gives in full (``308458509``).
-_YI_WAN = re.compile(r"([0-9]+)亿([0-9]{1,4})万")
-
-
-def query_numbers(bare: str) -> frozenset[tuple[str, ...]]:
-    """The numbers of a bare query (:func:`~searchkit.analysis.bare_text`), each as the
-    ways a text may hold it: a run of digits as itself (a text holding ``2023年`` or the
-    longer figure a headline rounds, ``31041`` of ``31041.5``, holds it), and ``3亿845万``
-    as its leading digits, ``30845``, or as written."""
-    joined = {(a + b.zfill(4), f"{a}亿{b}万") for a, b in _YI_WAN.findall(bare)}
-    return frozenset({(run,) for run in _DIGITS.findall(_YI_WAN.sub("亿万", bare))} | joined)
-
-
 def _check_dates(options: SearchOptions) -> None:
     if options.since and options.until and options.since > options.until:
         raise QueryError(
@@ -1030,61 +657,6 @@ def _first(docnums: Iterable[int]) -> int | None:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
-
-
-def typed_words(analyzer, text: str) -> tuple:
-    """The words of jieba's default cut of a plain query (stop words out), each with the
-    terms that hold it: the word itself, or, for a word jieba's HMM made up, all its
-    character pairs together (a post's text may be cut otherwise around a guessed name)."""
-    from .schema import _query_words
-
-    groups: dict[int, list[tuple[str, bool]]] = {}
-    for token, pos, made_up in _query_words(analyzer, text):
-        groups.setdefault(pos, []).append((token, made_up))
-    words: dict[str, tuple] = {}
-    for tokens in groups.values():
-        word, made_up = tokens[0]
-        alternatives = [(word,)]
-        if made_up and len(tokens) > 1:
-            alternatives.append(tuple(token for token, _ in tokens[1:]))
-        words.setdefault(word, tuple(alternatives))
-    return tuple(words.items())
-
-
-def guessed_words(analyzer, text: str) -> frozenset[str]:
-    """The words of a plain query that jieba's HMM made up (not in its dictionary): the
-    segmenter's guess at a name, which a post may hold cut otherwise (刘七是怎么死的 gives
-    刘七是); never said to be missing."""
-    from .schema import _query_words
-
-    return frozenset(token for token, _pos, made_up in _query_words(analyzer, text) if made_up)
-
-
-def _match_mode(match: str, words: tuple, text: str) -> str:
-    """The engine's mode for a search's ``match`` option, its typed words and its text: with
-    ``"auto"``, a few keywords rank the posts holding all of them first; a longer query, or
-    one written as a sentence (a question, a headline with its punctuation), is ranked by
-    relevance alone, as a question's answer need not repeat its every word."""
-    if not words or match == "any":
-        return "any"
-    if match == "all":
-        return "all"
-    if _SENTENCE.search(text):
-        return "any"
-    return "first" if TIERED_WORDS is None or len(words) <= TIERED_WORDS else "any"
-
-
-_SENTENCE = re.compile(r"[？?。！!，,；;：]")
-
-
-def _informative(words: tuple, missing: list[str]) -> bool:
-    """Whether the words some post holds still say something: not only numbers and single
-    characters (``COVID-19`` without ``covid`` is a query for ``19``)."""
-    left = [word for word, _ in words if word not in missing]
-    return any(len(word) > 1 and not _NUMBER.fullmatch(word) for word in left)
-
-
-_NUMBER = re.compile(r"[\d.,]+")
 
 
 def _through_ties(top: list[tuple[int, float]], count: int, held=None) -> int:
@@ -1129,22 +701,6 @@ def _order(top, bonus: dict[int, float], wanted: int, keys, stored_fields, held=
     return [(score, docnum, stored_fields(docnum)) for score, docnum in rows[:wanted]]
 
 
-def _positive_terms(query: wq.Query) -> Iterator[str]:
-    """Words of the text fields that a hit may contain (not those under NOT)."""
-    if isinstance(query, wq.Not):
-        return
-    if isinstance(query, wq.AndNot):
-        yield from _positive_terms(query.a)
-        return
-    if isinstance(query, (wq.Term, wq.Phrase)) and query.field() in TEXT_FIELDS:
-        words = query.words if isinstance(query, wq.Phrase) else [query.text]
-        for word in words:
-            yield word.decode("utf-8") if isinstance(word, bytes) else str(word)
-        return
-    for child in query.children():
-        yield from _positive_terms(child)
-
-
 def _facet_spec():
     from whoosh import sorting
 
@@ -1169,115 +725,3 @@ def _facets(results) -> dict[str, dict[str, int]]:
         else:
             out[name] = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
     return out
-
-
-def run_batch(
-    searcher: Searcher, lines: Iterable[bytes | str], options: SearchOptions, jobs: int = 1
-) -> Iterator[tuple[str, SearchResult | QueryError]]:
-    """``(qid, result or QueryError)`` for each ``QID<TAB>QUERY`` or bare query line, in the
-    order of the lines.
-
-    Lines may be bytes: one that is not UTF-8 gets its error and the batch goes on.  A line
-    without a qid (or with an empty one) is known by its line number.  With ``jobs`` > 1 the
-    queries are answered by that many forked processes sharing the open index, each line
-    handed out as soon as it is read (a program may write a query and wait for its answer).
-    """
-    numbered = enumerate(lines, 1)
-    if jobs <= 1:
-        for item in numbered:
-            answer = _answer(searcher, options, item)
-            if answer is not None:
-                yield answer
-        return
-    import multiprocessing as mp
-    import queue
-    import threading
-
-    global _BATCH  # what the forked workers answer with: inherited, not pickled
-    _BATCH = (searcher, options)
-    lines_read: queue.Queue = queue.Queue(maxsize=BATCH_AHEAD)
-    done = object()
-
-    def read() -> None:  # a daemon: a reader blocked on an idle pipe never holds up the exit
-        try:
-            for item in numbered:
-                lines_read.put(item)
-        finally:
-            lines_read.put(done)
-
-    try:
-        with mp.get_context("fork").Pool(jobs, initializer=_quiet_worker) as pool:
-            threading.Thread(target=read, daemon=True).start()
-            pending: deque = deque()
-            reading = True
-            while reading or pending:
-                # answers go out in order, as soon as they are ready, even while the input
-                # is idle (a program may write a query and wait for its answer)
-                while pending and pending[0].ready():
-                    answer = pending.popleft().get()
-                    if answer is not None:
-                        yield answer
-                if not reading or len(pending) >= BATCH_AHEAD:
-                    if pending:
-                        pending[0].wait(BATCH_POLL)
-                    continue
-                try:
-                    item = lines_read.get(timeout=BATCH_POLL if pending else None)
-                except queue.Empty:
-                    continue
-                if item is done:
-                    reading = False
-                else:
-                    pending.append(pool.apply_async(_answer_in_worker, (item,)))
-    finally:
-        _BATCH = None
-
-
-_BATCH: tuple[Searcher, SearchOptions] | None = None
-#: Lines a batch reads ahead of its answers, and how often it looks for both (seconds).
-BATCH_AHEAD = 64
-BATCH_POLL = 0.01
-
-
-def _quiet_worker() -> None:
-    """A batch worker leaves Ctrl-C and termination to the process that started it (which
-    stops the pool), so that no worker prints a traceback."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
-
-
-def _answer_in_worker(item):
-    searcher, options = _BATCH
-    return _answer(searcher, options, item)
-
-
-def _answer(searcher, options, item) -> tuple[str, SearchResult | QueryError] | None:
-    """One batch line's ``(qid, result or error)``; None for a blank line."""
-    number, raw = item
-    if isinstance(raw, bytes):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            qid = raw.partition(b"\t")[0].decode("utf-8", "replace") if b"\t" in raw else ""
-            return (
-                qid or str(number),
-                QueryError(
-                    f"line {number} is not UTF-8 text (convert the file, e.g. with "
-                    "iconv -f GB18030 -t UTF-8)"
-                ),
-            )
-    else:
-        line = raw
-    line = line.rstrip("\r\n")
-    if not line.strip():
-        return None
-    qid, sep, text = line.partition("\t")
-    if not sep:
-        qid, text = "", line
-    try:
-        return qid or str(number), searcher.search(text, options)
-    except QueryError as exc:
-        return qid or str(number), exc

@@ -138,7 +138,7 @@ def held_by_all(ix: Index, words: list[str]) -> set[str]:
 def test_posts_holding_every_typed_word_come_first(news_index):
     """Over word pairs and triples from the finews titles: where some posts hold every word,
     the first hits are those posts, and each of them holds each word."""
-    from searchkit.search import typed_words
+    from searchkit.query import typed_words
 
     with Index.open(news_index) as ix:
         analyzer = ix.searcher().schema["body"].analyzer

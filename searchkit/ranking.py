@@ -1,0 +1,148 @@
+"""Ranking: BM25F's settings and the rewards for what the best hits' texts hold of a query."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from .errors import SearchkitError
+
+if TYPE_CHECKING:
+    from .query import Plan
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How hits are ranked; each default was chosen by ``make eval`` (see README).
+
+    BM25F ranks every post the query matches; the best ``rerank_depth`` hits are then
+    reordered by rewards for what their text holds of the query.
+    """
+
+    #: Query-time weight of the title field against the body.
+    title_weight: float = 0.5
+    #: Weight of an optional phrase for each pair of neighbouring query words, and its slop.
+    proximity: float = 0.2
+    proximity_slop: int = 2
+    #: How many of the best hits the rewards may reorder.
+    rerank_depth: int = 100
+    #: ``span`` of a hit's own score times the share of the query's character trigrams in its
+    #: text; ``lead`` of the best hit's score times the share in its first ``lead_chars``
+    #: characters (a news story says what it is about first), each trigram weighted by how
+    #: rare it is among the hits; ``cover`` of the best hit's score times the share of the
+    #: query words' IDF in its text (a post holding the query's rare words beats one that
+    #: repeats its common ones).
+    span: float = 1.3
+    lead: float = 0.15
+    lead_chars: int = 80
+    cover: float = 1.65
+    #: Of the best hit's score: ``chars`` times the share of the query's characters in the
+    #: first ``opening_chars`` characters of a hit's text and ``pairs`` times the share of the
+    #: query's character pairs in its text, each weighted by rarity among the hits as the
+    #: trigrams are (a headline shortens: 俄 for 俄罗斯, 澳 for 澳大利亚, and its single
+    #: characters and pairs still tell twins apart); ``numbers`` times the share of the
+    #: query's numbers the text holds (the month, the figure that sets one report apart).
+    chars: float = 1.2
+    opening_chars: int = 200
+    pairs: float = 0.8
+    numbers: float = 2.0
+
+    @classmethod
+    def bm25(cls) -> Ranking:
+        """BM25F alone: none of the rewards."""
+        return cls(proximity=0, span=0, lead=0, cover=0, chars=0, pairs=0, numbers=0)
+
+    def __post_init__(self):
+        for name, value in vars(self).items():
+            if not isinstance(value, (int, float)) or value < 0:
+                raise SearchkitError(f"ranking {name} must be a number >= 0, not {value!r}")
+
+
+class Shares(NamedTuple):
+    """For each of the best hits, the shares of the query its text holds (see :class:`Ranking`)."""
+
+    span: np.ndarray  # of the trigrams, in the text
+    lead: np.ndarray  # of the trigrams, in the first ``lead_chars`` characters
+    cover: np.ndarray  # of the words' IDF, in the text
+    chars: np.ndarray  # of the characters, in the first ``opening_chars`` characters
+    pairs: np.ndarray  # of the character pairs, in the text
+    numbers: np.ndarray  # of the numbers, in the text
+
+
+def text_shares(
+    plan: Plan,
+    words: list[str],
+    idf: list[float],
+    texts: list[tuple[str, str]],
+    ranking: Ranking,
+) -> Shares:
+    """For each ``(text, opening)`` of the best hits, the :class:`Shares` of the query
+    ``plan`` it holds; ``words`` are the query's words and ``idf`` their IDF.
+
+    A trigram, character or pair weighs ``log((n + 1) / (k + 0.5))`` when ``k`` of the ``n``
+    texts looked at hold it: the formulaic phrase every near twin shares tells little, the
+    number or name only one holds decides.
+    """
+    whole = [text for text, _ in texts]
+    lead = [opening[: ranking.lead_chars] for _, opening in texts]
+    opening = [opening[: ranking.opening_chars] for _, opening in texts]
+    covers = numbers = np.zeros(len(texts))
+    if words:
+        weights = np.asarray(idf, dtype=float)
+        covers = _held(words, whole) @ (weights / weights.sum())
+    if plan.numbers:
+        ways = sorted(plan.numbers)
+        numbers = np.array(
+            [[any(form in text for form in forms) for forms in ways] for text in whole],
+            dtype=float,
+        ).mean(axis=1)
+    grams = sorted(plan.grams)
+    return Shares(
+        span=_by_rarity(grams, whole),
+        lead=_by_rarity(grams, lead),
+        cover=covers,
+        chars=_by_rarity(sorted(plan.chars), opening),
+        pairs=_by_rarity(sorted(plan.pairs), whole),
+        numbers=numbers,
+    )
+
+
+def _held(parts: list[str], texts: list[str]) -> np.ndarray:
+    """Which of ``parts`` each of ``texts`` holds (a row per text)."""
+    return np.array([[part in text for part in parts] for text in texts], dtype=float)
+
+
+def _by_rarity(parts: list[str], texts: list[str]) -> np.ndarray:
+    """The share of ``parts`` each of ``texts`` holds, each part weighted by how rare it is
+    among them."""
+    if not parts or not texts:
+        return np.zeros(len(texts))
+    held = _held(parts, texts)
+    rarity = np.log((len(texts) + 1) / (held.sum(axis=0) + 0.5))
+    return held @ (rarity / rarity.sum())
+
+
+def _grams(folded: str, size: int) -> frozenset[str]:
+    """The runs of ``size`` characters of a folded text that are letters or digits only."""
+    runs = (folded[i : i + size] for i in range(len(folded) - size + 1))
+    return frozenset(run for run in runs if run.isalnum())
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+#: A number in hundreds of millions and ten thousands (``3亿845万``), as a headline writes a
+#: figure that a story gives in full (``308458509``).
+_YI_WAN = re.compile(r"([0-9]+)亿([0-9]{1,4})万")
+
+
+def query_numbers(bare: str) -> frozenset[tuple[str, ...]]:
+    """The numbers of a bare query (:func:`~searchkit.analysis.bare_text`), each as the
+    ways a text may hold it: a run of digits as itself (a text holding ``2023年`` or the
+    longer figure a headline rounds, ``31041`` of ``31041.5``, holds it), and ``3亿845万``
+    as its leading digits, ``30845``, or as written."""
+    joined = {(a + b.zfill(4), f"{a}亿{b}万") for a, b in _YI_WAN.findall(bare)}
+    return frozenset({(run,) for run in _DIGITS.findall(_YI_WAN.sub("亿万", bare))} | joined)

@@ -1,0 +1,139 @@
+"""Every value a search gives or takes: options, hits, results, post references, dupes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from .errors import QueryError, SearchkitError
+from .highlight import FRAGMENT_CHARS, Snippet
+
+SORTS = ("relevance", "date", "-date")
+
+
+MATCHES = ("auto", "all", "any")
+
+
+#: The most hits one page holds (walk the pages for more).
+MAX_LIMIT = 1000
+
+
+#: The longest snippet asked for, in characters.
+MAX_SNIPPET = 2000
+
+
+@dataclass
+class SearchOptions:
+    limit: int = 10
+    page: int = 1
+    sort: str = "relevance"
+    since: date | None = None
+    until: date | None = None
+    tags: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    facets: bool = False
+    snippets: bool = True
+    #: One hit per story: near-duplicates of a better-ranked hit are folded into it.
+    collapse: bool = False
+    #: ``"auto"``: posts holding every typed word first (:data:`TIERED_WORDS`), then the
+    #: rest; ``"all"``: only those; ``"any"``: any word, ranked by score alone.
+    match: str = "auto"
+    #: About how many characters each of a hit's one to three snippet fragments shows
+    #: (0: no snippet).
+    snippet_chars: int = FRAGMENT_CHARS
+
+    def __post_init__(self):
+        """Refuse, naming the argument, what a search cannot mean."""
+        for name, low, high in (
+            ("limit", 1, MAX_LIMIT),
+            ("page", 1, None),
+            ("snippet_chars", 0, MAX_SNIPPET),
+        ):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < low
+                or (high is not None and value > high)
+            ):
+                upper = f" to {high:,}" if high is not None else " or more"
+                raise SearchkitError(f"{name} is a whole number from {low}{upper}, not {value!r}")
+        if self.sort not in SORTS:
+            raise QueryError(f"unknown sort {self.sort!r}; use one of {', '.join(SORTS)}")
+        if self.match not in MATCHES:
+            raise SearchkitError(f"match is one of {', '.join(MATCHES)}, not {self.match!r}")
+        for name in ("tags", "categories"):
+            value = getattr(self, name)
+            if isinstance(value, str):  # one string is one tag
+                value = (value,) if value.strip() else ()
+            if not isinstance(value, (list, tuple, set, frozenset)) or not all(
+                isinstance(v, str) for v in value
+            ):
+                raise SearchkitError(f"{name} is a string or a list of strings, not {value!r}")
+            setattr(self, name, tuple(value))
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, date):
+                raise SearchkitError(f"{name} is a date, not {value!r}")
+
+
+@dataclass
+class Hit:
+    rank: int
+    score: float
+    path: str
+    title: str
+    date: str | None
+    categories: list[str]
+    tags: list[str]
+    url: str | None
+    snippet: Snippet
+    title_highlights: list[tuple[int, int]] = field(default_factory=list)
+    #: With collapsing, the paths of the near-duplicates folded into this hit.
+    duplicates: list[str] | None = None
+
+
+@dataclass
+class SearchResult:
+    query: str
+    total: int
+    took_ms: float
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]] | None = None
+    #: With collapsing, how many of the hits looked at were folded into better-ranked ones
+    #: (``total`` still counts every matching post).
+    collapsed: int | None = None
+    #: The typed words no post holds (as the analyzer reads them: folded, lower case).
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SimilarResult:
+    """Posts like the one at ``path``: the key terms asked for, with their weights, and the
+    hits."""
+
+    path: str
+    terms: list[tuple[str, float]]
+    result: SearchResult
+
+
+@dataclass
+class PostRef:
+    """A post named in a list: its path, title and date (ISO, or None)."""
+
+    path: str
+    title: str
+    date: str | None
+
+
+@dataclass
+class DupeReport:
+    """The groups of near-duplicate posts of an index, largest first, each oldest first."""
+
+    threshold: float
+    posts: int  # posts looked at (every post of the index)
+    groups: list[list[PostRef]]
+    sketched: int = 0  # posts whose sketch was made from their text (an older index)
+    took_ms: float = 0.0
+    group_count: int = 0  # groups found (``groups`` may hold only the largest)
+    in_groups: int = 0  # posts in them
