@@ -251,13 +251,20 @@ def main() -> int:
             for n in sizes
         ]
         scale_table = scale.render(scale_rows)
+        anchor_table = scale.render_anchor(scale_rows)
         print(scale_table)
+        print(anchor_table)
         print(json.dumps(scale_rows, default=str), file=sys.stderr)
         report += (
             "\n## Scale\n\n"
             "The generated archive (sentences of the real posts, short posts) at each size. "
             "Peer: searchkit's previous engine, Whoosh's matchers over the same index "
             "(`SEARCHKIT_ENGINE=whoosh`), on a quarter of the queries.\n\n" + scale_table + "\n"
+            "\n### Beside the tantivy anchor\n\n"
+            "tantivy-py over the same posts and queries, analysed as searchkit's words "
+            "(OpenCC t2s, rjieba search mode, character pairs; `benchmarks/anchor.py`).\n\n"
+            + anchor_table
+            + "\n"
         )
     from benchmarks import hostile
 

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import anchor
 from benchmarks.bench import peak_rss, percentile
 
 HERE = Path(__file__).resolve().parent
@@ -173,12 +174,59 @@ def bench_size(count: int, shared: Path, keywords: int, headlines: int, peer_sha
         row[engine] = {
             "keyword": (percentile(kw, 0.5), percentile(kw, 0.95), max(kw)),
             "headline": (percentile(hl, 0.5), percentile(hl, 0.95), max(hl)),
+            "means": (statistics.mean(kw), statistics.mean(hl)),
             "batch": batch_rate(index, engine, headline[: len(headline) // share]),
             "queries": (len(kw), len(hl)),
         }
     print(f"[scale {count}] news tools", file=sys.stderr)
     row["news"] = news_tools(index, keyword, headline)
+    print(f"[scale {count}] tantivy anchor", file=sys.stderr)
+    row["anchor"] = anchor_row(corpus, keyword, headline)
+    row["size"] = anchor.folder_bytes(index)
     return row
+
+
+def anchor_row(corpus: Path, keyword: list[str], headline: list[str]) -> dict:
+    """The tantivy anchor over the same posts and queries (see ``benchmarks/anchor.py``)."""
+    out = WORK / f"anchor-{corpus.name}"
+    seconds = anchor.build(corpus, out)
+    kw, hl = anchor.warm(out, keyword), anchor.warm(out, headline)
+    return {
+        "build": seconds,
+        "size": anchor.folder_bytes(out),
+        "keyword": (statistics.mean(kw), percentile(kw, 0.95)),
+        "headline": (statistics.mean(hl), percentile(hl, 0.95)),
+        "cold": anchor.cold(out, keyword[:7]),
+    }
+
+
+def render_anchor(rows: list[dict]) -> str:
+    """searchkit beside the tantivy anchor: the ratios the query path is measured by."""
+    lines = [
+        "| archive | measure | searchkit | tantivy anchor | ratio (searchkit / anchor) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        a, t = r["arrays"], r["anchor"]
+        build = r["build"][0]
+        lines += [
+            f"| {r['posts']:,} posts | full build | {build:.0f} s | {t['build']:.0f} s "
+            f"| {build / t['build']:.2f}x |",
+            f"| | index size | {r['size'] / 1e6:.0f} MB | {t['size'] / 1e6:.0f} MB "
+            f"| {r['size'] / t['size']:.2f}x |",
+        ]
+        for n, kind in enumerate(("keyword", "headline")):
+            mean, p95 = a["means"][n], a[kind][1]
+            tmean, tp95 = t[kind]
+            lines.append(
+                f"| | warm {kind} queries, mean / p95 | {mean:.1f} / {p95:.1f} ms "
+                f"| {tmean:.2f} / {tp95:.2f} ms | {mean / tmean:.1f}x / {p95 / tp95:.1f}x |"
+            )
+        lines.append(
+            f"| | cold CLI query (median) | {r['cold'] * 1000:.0f} ms "
+            f"| {t['cold'] * 1000:.0f} ms | {r['cold'] / t['cold']:.2f}x |"
+        )
+    return "\n".join(lines)
 
 
 def render(rows: list[dict]) -> str:
