@@ -17,7 +17,7 @@ from .analysis import bare_text, fold_text
 # what tests and older callers import from here
 from .batch import run_batch  # noqa: F401
 from .codec import reader_segments
-from .engine import SCORE_DECIMALS, Engine
+from .engine import B, K1, SCORE_DECIMALS, Engine
 from .errors import IndexDamaged, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
 from .query import (
@@ -80,7 +80,7 @@ class Searcher:
                 f"unknown engine {self.engine_name!r}; use one of {', '.join(ENGINES)}"
             )
         self.folder = store.index_dir(index)
-        self._weighting = scoring.BM25F(B=0.75, K1=1.2)
+        self._weighting = scoring.BM25F(B=B, K1=K1)  # the engine's constants
         self._open()
 
     def _open(self) -> None:
