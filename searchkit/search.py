@@ -17,7 +17,7 @@ from .analysis import bare_text, fold_text
 # what tests and older callers import from here
 from .batch import run_batch  # noqa: F401
 from .codec import reader_segments
-from .engine import B, K1, SCORE_DECIMALS, Engine
+from .engine import K1, SCORE_DECIMALS, B, Engine
 from .errors import IndexDamaged, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
 from .query import (
