@@ -14,8 +14,7 @@ from whoosh import query as wq
 from . import store
 from .analysis import bare_text, fold_text
 
-# what tests and older callers import from here
-from .batch import run_batch  # noqa: F401
+from .batch import run_batch  # noqa: F401 - imported from here by older callers
 from .codec import reader_segments
 from .engine import K1, SCORE_DECIMALS, B, Engine
 from .errors import IndexDamaged, QueryError, SearchkitError
@@ -32,7 +31,7 @@ from .query import (
     lift_negations,
     make_parser,
     negate_minus,
-    parse_date_option,  # noqa: F401
+    parse_date_option,  # noqa: F401 - imported from here by older callers
     require_filters,
     typed_words,
 )
