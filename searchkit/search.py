@@ -13,7 +13,6 @@ from whoosh import query as wq
 
 from . import store
 from .analysis import bare_text, fold_text
-
 from .batch import run_batch  # noqa: F401 - imported from here by older callers
 from .codec import reader_segments
 from .engine import K1, SCORE_DECIMALS, B, Engine
