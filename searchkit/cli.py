@@ -620,6 +620,32 @@ def similar(path, index, limit, fmt):
     sys.exit(EXIT_HITS if found.result.hits else EXIT_NO_HITS)
 
 
+@cli.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port."
+)
+def serve(index, host, port):
+    """Serve a search page and an HTTP API (the --json of each command) until Ctrl-C.
+
+    Read-only, on this machine only unless --host says otherwise; a finished `index` run is
+    picked up without a restart.
+
+    \b
+    Examples:
+      searchkit serve                        # then open http://127.0.0.1:8080/
+      curl 'http://127.0.0.1:8080/api/search?q=数据中心&limit=3'
+      searchkit serve --index news-index --port 9000
+    """
+    from .api import Index
+    from .serve import serve as run_server
+
+    Index.open(index).close()  # a missing index is said now, not at the first request
+    click.echo(f"searchkit: serving {index} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    run_server(index, host, port)
+
+
 def _commit_every(default: int) -> int:
     """``SEARCHKIT_COMMIT_EVERY``: posts per commit of a long build (a positive number)."""
     value = os.environ.get("SEARCHKIT_COMMIT_EVERY", "").strip()
