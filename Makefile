@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
-.PHONY: install run test lint eval bench clean
+.PHONY: install run test lint eval bench clean browser
 
 install: $(STAMP)
 
@@ -18,8 +18,16 @@ run: install
 	$(BIN)/searchkit index examples/posts --index index --rebuild
 	$(BIN)/searchkit search 数据中心 液冷 --index index --limit 3
 
-test: install
+test: install browser
 	$(BIN)/pytest -q
+
+# Debian's Chromium for the browser test (tests/test_browser.py), where it can be installed;
+# where it cannot, that test says so and is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& { apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } \
+		|| echo "make: Chromium could not be installed here; the browser test will be skipped"
 
 lint: install
 	$(BIN)/ruff check searchkit tests benchmarks

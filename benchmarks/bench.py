@@ -266,6 +266,31 @@ def main() -> int:
             + anchor_table
             + "\n"
         )
+    news = shared / "eval" / "zh-news"
+    if news.is_dir():
+        from benchmarks import load
+
+        news_index = WORK / "zh-news-index"
+        subprocess.run(
+            [SEARCHKIT, "index", str(news / "posts"), "--index", str(news_index), "--rebuild"],
+            check=True,
+            capture_output=True,
+        )
+        lines = (news / "queries" / "headlines.tsv").read_text("utf-8").splitlines()
+        headlines = [line.split("\t", 1)[1] for line in lines[:: max(1, len(lines) // 200)]]
+        loaded = load.measure(news_index, headlines + pick_queries(news / "posts", 100))
+        load_table = (
+            "| load | searches | p50 / p95 | failed requests |\n|---|---|---|---|\n"
+            + load.render(loaded)
+        )
+        print(load_table)
+        report += (
+            "\n## searchkit serve under load\n\n"
+            f"{load.CLIENTS} clients at once, each sending headline and keyword queries one after "
+            "another to `/api/search` over the zh-news index (one server process).\n\n"
+            + load_table
+            + "\n"
+        )
     from benchmarks import hostile
 
     hostile_table = hostile.render(hostile.measure(str(HERE.parent)))
