@@ -22,6 +22,7 @@ ROUTES = ("search", "trend", "post", "similar", "stats")
 def make_app(index: str | Path):
     """The web application over the index at ``index``."""
     from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
     from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
@@ -46,8 +47,8 @@ def make_app(index: str | Path):
         """Run ``work(params)``: a SearchkitError is a JSON error, never a traceback."""
 
         async def endpoint(request):
-            try:
-                return answer(work(request.query_params))
+            try:  # in a worker thread: a search does not hold up the page's files meanwhile
+                return answer(await run_in_threadpool(work, request.query_params))
             except IndexMissing as exc:
                 return failure(503, str(exc))
             except NotFound as exc:
