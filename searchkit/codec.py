@@ -169,15 +169,15 @@ def index_storage(generation) -> IndexStorage:
 
 def open_whoosh_index(generation):
     """The Whoosh index in a generation folder."""
-    return index_storage(generation).open_index(_INDEX_NAME)
+    return index_storage(generation).open_index(INDEX_NAME)
 
 
 def create_whoosh_index(generation, schema):
     """A new, empty Whoosh index in a generation folder."""
-    return index_storage(generation).create().create_index(schema, _INDEX_NAME)
+    return index_storage(generation).create().create_index(schema, INDEX_NAME)
 
 
-_INDEX_NAME = "MAIN"  # Whoosh's default index name within a folder
+INDEX_NAME = "MAIN"  # Whoosh's default index name within a folder
 
 
 class CompactPositions(Positions):

@@ -231,7 +231,7 @@ def clean_uncommitted(generation: Path) -> None:
             shutil.rmtree(entry.path, ignore_errors=True)  # a writer's temporary files
 
 
-_INDEX_NAME = codec._INDEX_NAME
+_INDEX_NAME = codec.INDEX_NAME
 
 
 def open_index(folder: Path):
