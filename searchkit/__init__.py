@@ -26,6 +26,7 @@ _EXPORTS = {
     "AnalyzerMismatch": "errors",
     "DiskFull": "errors",
     "OutputError": "errors",
+    "PostMissing": "errors",
     "IndexDamaged": "errors",
     "IndexLocked": "errors",
     "IndexMissing": "errors",

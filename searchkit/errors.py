@@ -35,3 +35,7 @@ class OutputError(SearchkitError):
 
 class LinkRefused(SearchkitError):
     """A symbolic link stands where searchkit writes a file of an index."""
+
+
+class PostMissing(SearchkitError):
+    """No post has the path asked for."""

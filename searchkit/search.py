@@ -16,7 +16,7 @@ from .analysis import bare_text, fold_text
 from .batch import run_batch  # noqa: F401 - imported from here by older callers
 from .codec import reader_segments
 from .engine import K1, SCORE_DECIMALS, B, Engine
-from .errors import IndexDamaged, QueryError, SearchkitError
+from .errors import IndexDamaged, PostMissing, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
 from .query import (
     _SYNTAX,
@@ -585,7 +585,7 @@ class Searcher:
         started = time.perf_counter()
         stored = self.searcher.document(path=path)
         if stored is None:
-            raise SearchkitError(f"no post with path {path!r} in the index")
+            raise PostMissing(f"no post with path {path!r} in the index")
         text = whole_text(stored.get("title", ""), stored.get("text"))
         counts: dict[str, int] = {}
         for token in self.schema["body"].analyzer(text, mode="query"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import IndexMissing, QueryError, SearchkitError
+from .errors import IndexMissing, PostMissing, QueryError, SearchkitError
 
 WEB = Path(__file__).resolve().parent / "web"
 #: Each API route's command-line counterpart.
@@ -51,7 +51,7 @@ def make_app(index: str | Path):
                 return answer(await run_in_threadpool(work, request.query_params))
             except IndexMissing as exc:
                 return failure(503, str(exc))
-            except NotFound as exc:
+            except PostMissing as exc:
                 return failure(404, str(exc))
             except (QueryError, SearchkitError, ValueError) as exc:
                 return failure(400, str(exc).splitlines()[0] if str(exc) else "bad request")
@@ -84,22 +84,10 @@ def make_app(index: str | Path):
         )
 
     def post(params):
-        try:
-            return opened().post(params.get("path", ""), params.get("q") or None)
-        except QueryError:
-            raise
-        except SearchkitError as exc:
-            if "no post with path" in str(exc):
-                raise NotFound(str(exc)) from exc
-            raise
+        return opened().post(params.get("path", ""), params.get("q") or None)
 
     def similar(params):
-        try:
-            return opened().similar(params.get("path", ""), limit=_number(params, "limit", 10))
-        except SearchkitError as exc:
-            if "no post with path" in str(exc):
-                raise NotFound(str(exc)) from exc
-            raise
+        return opened().similar(params.get("path", ""), limit=_number(params, "limit", 10))
 
     def stats(params):
         return opened().stats()
@@ -115,10 +103,6 @@ def make_app(index: str | Path):
         routes.append(Route(f"/api/{name}", handled(work)))
     routes.append(Mount("/static", StaticFiles(directory=str(WEB)), name="static"))
     return Starlette(routes=routes, exception_handlers={404: missing, 405: missing})
-
-
-class NotFound(SearchkitError):
-    """No post at the path asked for."""
 
 
 def _number(params, name: str, default: int) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import store
 from .analysis import fold_text
-from .errors import SearchkitError
+from .errors import PostMissing
 from .schema import analyzer_config
 
 
@@ -93,7 +93,7 @@ def show_post(path: str, index: str | Path) -> StoredPost:
 
     stored = store.read_current(folder, stored_fields)
     if stored is None:
-        raise SearchkitError(f"no post with path {path!r} in the index")
+        raise PostMissing(f"no post with path {path!r} in the index")
     meta = stored.get("meta") or {}
     return StoredPost(
         path=stored["path"],
