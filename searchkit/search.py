@@ -12,7 +12,7 @@ import numpy as np
 from whoosh import query as wq
 
 from . import store
-from .analysis import bare_text, fold_text
+from .analysis import bare_text, fold_text, folded_bare
 from .batch import run_batch  # noqa: F401 - imported from here by older callers
 from .codec import reader_segments
 from .engine import K1, SCORE_DECIMALS, B, Engine
@@ -299,7 +299,10 @@ class Searcher:
 
         size = max(wanted * COLLAPSE_POOL, rerank)
         pool = _order(top, bonus, size, self._order_keys, stored_fields, held)
-        leaders = collapse(self.sketches([docnum for _score, docnum, _fields in pool]))
+        leaders = collapse(
+            self.sketches([docnum for _score, docnum, _fields in pool]),
+            texts=lambda i: self._bare_text(pool[i][1]),
+        )
         folded: dict[int, list[str]] = {}
         for i, leader in enumerate(leaders):
             if leader != i:
@@ -539,7 +542,7 @@ class Searcher:
                         made += 1
                     docnums.append(arrays.offset + local)
                     sketches.append(found)
-            found_groups = group(sketches, threshold)
+            found_groups = group(sketches, threshold, lambda i: self._bare_text(docnums[i]))
             groups = []
             for members in found_groups.groups:
                 posts = [self._post_ref(docnums[i]) for i in members]
@@ -552,6 +555,11 @@ class Searcher:
         )
         report.took_ms = _ms(started)
         return report
+
+    def _bare_text(self, docnum: int) -> str:
+        """A post's text as its sketch saw it, folded and bare (:func:`dupes.same_story`)."""
+        stored = self.searcher.stored_fields(docnum)
+        return folded_bare(stored.get("text") or stored.get("title", ""), self.config.fold)
 
     def _sketch_from_text(self, docnum: int):
         """The sketch of a post the index holds none for (an index made before them)."""

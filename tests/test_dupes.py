@@ -260,3 +260,69 @@ def test_copies_stay_one_group_and_a_story_copied_hundreds_of_times_is_a_group(t
     titles = [sorted(post.title for post in group) for group in groups]
     assert sorted(["story", "new-lead", "traditional", "trimmed", "repost"]) in titles
     assert any(len(group) == 300 for group in groups)
+
+
+#: Two stories told by one formula: the games' opening notice and its closing one (开幕式 for
+#: 闭幕式, one day for another, a sentence dropped), and two delegations welcomed on one
+#: day (names swapped throughout).
+OPENING = (
+    "江北市第十届运动会开幕式周五晚在奥体中心举行。市委书记、市长将出席开幕式并宣布运动会开幕。"
+    "届时，江北广播电视台新闻频道、体育频道和江北之声等频率将进行现场直播，"
+    "江北发布、江北新闻客户端等新媒体平台将同步转播，欢迎广大市民届时收看。"
+)
+CLOSING = OPENING.replace("开幕式周五", "闭幕式周日").replace(
+    "将出席开幕式并宣布运动会开幕", "将出席闭幕式"
+)
+WELCOME = (
+    "市长17日上午在市政府大礼堂举行仪式，欢迎新加坡经贸代表团团长陈文华一行访问江北。"
+    "陈文华在市长陪同下参观了江北新区规划展览馆。"
+    "双方就数据中心、港口物流和人才培养等领域的合作深入交换了意见，"
+    "当天下午，代表团还考察了江北港集装箱码头和两家软件企业，并出席了投资推介会。"
+    "推介会上，江北新区管委会介绍了新区的产业规划、营商环境和人才政策，"
+    "十余家企业代表就跨境电商、冷链物流和工业软件等项目与新区有关部门进行了洽谈。"
+    "市政府有关部门负责人陪同参加上述活动。"
+)
+SECOND_WELCOME = (
+    WELCOME.replace("上午", "下午")
+    .replace("新加坡", "马来西亚")
+    .replace("陈文华", "林国强")
+    .replace("当天下午", "当天晚上")
+)
+
+
+def test_words_swapped_by_a_formula_make_another_story_and_copies_swap_none():
+    from searchkit.analysis import folded_bare
+    from searchkit.dupes import same_story, swapped_words
+
+    def bare(text):
+        return folded_bare(text, "t2s")
+
+    for one, other in ((OPENING, CLOSING), (WELCOME, SECOND_WELCOME)):
+        assert near(sketch(one), sketch(other))  # alike enough for the sketches...
+        assert swapped_words(bare(one), bare(other))  # ...but words are swapped in place
+        assert not same_story(bare(one), bare(other))
+    assert ("新加坡", "马来西亚") in swapped_words(bare(WELCOME), bare(SECOND_WELCOME))
+    mended = STORY.replace("签订", "签署")  # one word mended: still the story
+    for copy in (REPOST, TRADITIONAL, TRIMMED, NEW_LEAD, STORY, mended):
+        assert same_story(bare(STORY), bare(copy)), copy[:20]
+
+
+def test_formula_stories_stay_apart_in_groups_and_in_collapsed_results(tmp_path):
+    posts = tmp_path / "posts"
+    for day, name, text in (
+        ("2024-05-07", "opening", OPENING),
+        ("2024-05-19", "closing", CLOSING),
+        ("2024-05-17", "welcome", WELCOME),
+        ("2024-05-17", "second-welcome", SECOND_WELCOME),
+        ("2024-05-18", "welcome-repost", "来源：江北日报\n\n" + WELCOME),
+    ):
+        write_post(posts, f"_posts/{day}-{name}.md", f"title: {name}\ndate: {day}", text)
+    ix = Index.create(tmp_path / "ix")
+    ix.update([posts])
+    groups = [sorted(post.title for post in group) for group in ix.dupes().groups]
+    assert groups == [["welcome", "welcome-repost"]]
+    hits = ix.search("运动会 直播", collapse=True).hits
+    assert sorted(hit.title for hit in hits) == ["closing", "opening"]
+    hits = {hit.title: hit.duplicates for hit in ix.search("代表团 江北新区", collapse=True).hits}
+    assert hits["welcome-repost"] == ["_posts/2024-05-17-welcome.md"]
+    assert hits["second-welcome"] == [] and "welcome" not in hits
