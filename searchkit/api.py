@@ -17,14 +17,13 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
+from typing import TYPE_CHECKING
 
 from . import store
 from .analysis import AnalyzerConfig
 from .batch import run_batch
-from .documents import Post
 from .errors import IndexMissing, QueryError, SearchkitError
 from .highlight import FRAGMENT_CHARS
-from .indexer import COMMIT_EVERY, IndexReport, create_index, index_paths, write_posts
 from .query import parse_date_option
 from .search import (
     DupeReport,
@@ -36,6 +35,10 @@ from .search import (
 )
 from .stats import IndexStats, StoredPost, index_stats, show_post
 from .trend import Trend
+
+if TYPE_CHECKING:
+    from .documents import Post
+    from .results import IndexReport
 
 DateLike = date | str | None
 
@@ -113,6 +116,8 @@ class Index:
     ) -> Index:
         """A new, empty index at ``path`` whose posts will be analysed by ``analyzer``;
         refused where an index already is."""
+        from .indexer import create_index
+
         create_index(path, analyzer)
         return cls(path, ranking=ranking, engine=engine)
 
@@ -129,7 +134,7 @@ class Index:
         stopwords: str | None = None,
         lock_timeout: float = 10.0,
         progress: Callable[[int, int], None] | None = None,
-        commit_every: int = COMMIT_EVERY,
+        commit_every: int | None = None,
     ) -> IndexReport:
         """Bring the index in line with the post files under ``paths`` (files or folders):
         new and changed posts are added, those gone are deleted, the rest left alone.
@@ -137,7 +142,10 @@ class Index:
         ``rebuild`` builds a new index from scratch, with the analyzer this index has (its
         user dictionary and stop words) unless ``userdict`` or ``stopwords`` files are given;
         ``jobs`` > 1 forks that many builder processes for a large build; a long build
-        commits every ``commit_every`` posts, so that a crash loses little."""
+        commits every ``commit_every`` posts (20,000 unless given), so that a crash loses
+        little."""
+        from .indexer import COMMIT_EVERY, index_paths
+
         analyzer = None
         if rebuild and store.current_generation(self.folder) is not None:
             with contextlib.suppress(SearchkitError):  # another format, damaged: the default
@@ -153,7 +161,7 @@ class Index:
             progress=progress,
             drafts=drafts,
             analyzer=analyzer,
-            commit_every=commit_every,
+            commit_every=COMMIT_EVERY if commit_every is None else commit_every,
         )
         self._refresh()
         return report
@@ -161,12 +169,16 @@ class Index:
     def add(self, *posts: Post, lock_timeout: float = 10.0) -> IndexReport:
         """Add posts made by a program (``Post(path=..., title=..., body=...)`` or
         :meth:`Post.from_text`); a post replaces any post at its path."""
+        from .indexer import write_posts
+
         report = write_posts(self.folder, posts, lock_timeout=lock_timeout)
         self._refresh()
         return report
 
     def delete(self, *paths: str, lock_timeout: float = 10.0) -> IndexReport:
         """Delete the posts at ``paths``; the report's ``deleted`` says how many there were."""
+        from .indexer import write_posts
+
         report = write_posts(self.folder, delete=paths, lock_timeout=lock_timeout)
         self._refresh()
         return report

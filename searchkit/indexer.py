@@ -7,7 +7,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from itertools import compress, repeat
 from pathlib import Path
@@ -32,6 +32,7 @@ from .documents import (
     walk_batches,
 )
 from .errors import AnalyzerMismatch, SearchkitError
+from .results import IndexReport
 from .schema import analyzer_config, build_schema, document_maker, read_signature
 from .writer import Builders, build_here, paused_gc, shares
 
@@ -43,39 +44,6 @@ POOL_THRESHOLD = 64
 #: they build on while a commit merges segments (a merge of 80,000 posts takes the indexer
 #: longer than the builders take for a chunk).
 AHEAD = 2
-
-
-@dataclass
-class IndexReport:
-    """What an ``index`` run did."""
-
-    index: str
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    documents: int = 0
-    seconds: float = 0.0
-    rebuilt: bool = False
-    skipped: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {
-            "index": self.index,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "deleted": self.deleted,
-            "skipped": len(self.skipped),
-            "documents": self.documents,
-            "seconds": round(self.seconds, 3),
-            "rebuilt": self.rebuilt,
-            "problems": [
-                {"path": p.path, "reason": p.reason, "skipped": p.skipped}
-                for p in self.skipped + self.warnings
-            ],
-        }
 
 
 def _read(sources: list[SourceFile]) -> Iterable[tuple[SourceFile, Post | None, list[str] | str]]:

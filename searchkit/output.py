@@ -22,8 +22,7 @@ from wcwidth import wcwidth
 
 from .errors import OutputError
 from .highlight import Snippet
-from .indexer import IndexReport
-from .results import DupeReport, Hit, SearchResult, SimilarResult
+from .results import DupeReport, Hit, IndexReport, SearchResult, SimilarResult
 from .stats import IndexStats, StoredPost
 from .trend import Trend
 

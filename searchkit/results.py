@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from .errors import QueryError, SearchkitError
 from .highlight import FRAGMENT_CHARS, Snippet
+
+if TYPE_CHECKING:
+    from .documents import Problem
 
 SORTS = ("relevance", "date", "-date")
 
@@ -137,3 +141,36 @@ class DupeReport:
     took_ms: float = 0.0
     group_count: int = 0  # groups found (``groups`` may hold only the largest)
     in_groups: int = 0  # posts in them
+
+
+@dataclass
+class IndexReport:
+    """What an ``index`` run did."""
+
+    index: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    documents: int = 0
+    seconds: float = 0.0
+    rebuilt: bool = False
+    skipped: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "skipped": len(self.skipped),
+            "documents": self.documents,
+            "seconds": round(self.seconds, 3),
+            "rebuilt": self.rebuilt,
+            "problems": [
+                {"path": p.path, "reason": p.reason, "skipped": p.skipped}
+                for p in self.skipped + self.warnings
+            ],
+        }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from whoosh import query
 from whoosh.columns import NumericColumn, VarBytesColumn
@@ -11,7 +12,9 @@ from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from .analysis import AnalyzerConfig, ChineseAnalyzer, Folded, fold_text, keyword_analyzer
 from .codec import CompactPositions
-from .documents import Post
+
+if TYPE_CHECKING:
+    from .documents import Post
 
 #: Weight of the shorter words search mode finds inside a query word (``影视作品``:
 #: ``影视``, ``视作``, ``作品``) beside the word itself.  Chosen with ``make eval``.

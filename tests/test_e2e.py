@@ -42,3 +42,26 @@ def test_no_color_in_pipes_and_with_no_color(tmp_path):
     searchkit("index", EXAMPLES, env=env)
     result = searchkit("search", "灯会", env=env)
     assert result.returncode == 0 and "\x1b[" not in result.stdout
+
+
+def test_a_search_loads_nothing_of_the_indexing_side(tmp_path):
+    index = tmp_path / "ix"
+    assert searchkit("index", EXAMPLES, "--index", index).returncode == 0
+    script = (
+        "import sys\n"
+        "from searchkit.cli import cli\n"
+        "try:\n"
+        f"    cli(['search', '数据中心', '--index', {str(index)!r}, '--json'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('searchkit.', 'frontmatter',"
+        " 'yaml', 'starlette'))), file=sys.stderr)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert json.loads(run.stdout)["total"] >= 3
+    loaded = run.stderr
+    assert "searchkit.search" in loaded  # the search did run in this process...
+    for heavy in ("searchkit.indexer", "searchkit.documents", "searchkit.writer", "frontmatter"):
+        assert f"'{heavy}'" not in loaded, heavy  # ...without the indexing side's modules
