@@ -14,13 +14,6 @@ from pathlib import Path
 
 from . import store
 from .analysis import AnalyzerConfig, read_stopwords, read_userdict
-from .codec import (
-    commit_segments,
-    create_whoosh_index,
-    open_whoosh_index,
-    open_writer,
-    reader_segments,
-)
 from .documents import (
     FolderFiles,
     Post,
@@ -31,6 +24,9 @@ from .documents import (
     read_post,
     walk_batches,
 )
+from .engine.arrays import reader_segments
+from .engine.commits import commit_segments, open_writer
+from .engine.storage import create_whoosh_index, open_whoosh_index
 from .errors import AnalyzerMismatch, SearchkitError
 from .results import IndexReport
 from .schema import analyzer_config, build_schema, document_maker, read_signature

@@ -5,7 +5,7 @@ a pickle can name any callable in any module.  An index folder travels (committe
 the posts, copied to a colleague, unpacked from a tarball), so every pickle read from one
 goes through :class:`IndexUnpickler`, which builds only the classes on :data:`ALLOWED`:
 a crafted index is refused before anything it names is imported or called.
-:func:`searchkit.codec.install_safe_unpickling` puts :func:`loads` and :func:`load` in
+:func:`searchkit.engine.storage.install_safe_unpickling` puts :func:`loads` and :func:`load` in
 place of ``pickle`` wherever Whoosh reads an index.
 """
 
@@ -34,6 +34,10 @@ ALLOWED = frozenset(
         ("searchkit.analysis", "AnalyzerConfig"),
         ("searchkit.analysis", "ChineseAnalyzer"),
         ("searchkit.analysis", "FoldFilter"),
+        ("searchkit.engine.postings", "CompactPositions"),
+        ("searchkit.engine.codec", "SearchkitCodec"),
+        ("searchkit.engine.codec", "_Segment"),
+        # the same classes as indexes written before searchkit.engine name them
         ("searchkit.codec", "CompactPositions"),
         ("searchkit.codec", "SearchkitCodec"),
         ("searchkit.codec", "_Segment"),

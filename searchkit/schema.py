@@ -11,7 +11,7 @@ from whoosh.columns import NumericColumn, VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from .analysis import AnalyzerConfig, ChineseAnalyzer, Folded, fold_text, keyword_analyzer
-from .codec import CompactPositions
+from .engine.postings import CompactPositions
 
 if TYPE_CHECKING:
     from .documents import Post
@@ -42,7 +42,7 @@ class ChineseText(TEXT):
 
     def index_stream(self, value):
         """The analyzer's word table and the entries of ``value``'s words in it: what a
-        segment builder makes its postings from (:class:`searchkit.codec.TokenStreams`)."""
+        segment builder makes its postings from (:class:`searchkit.engine.building.TokenStreams`)."""
         return self.analyzer.entries(value)
 
     def process_text(self, qstring, mode="", **kwargs):

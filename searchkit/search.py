@@ -14,8 +14,8 @@ from whoosh import query as wq
 from . import store
 from .analysis import bare_text, fold_text, folded_bare
 from .batch import run_batch  # noqa: F401 - imported from here by older callers
-from .codec import reader_segments
 from .engine import K1, SCORE_DECIMALS, B, Engine
+from .engine.arrays import reader_segments
 from .errors import IndexDamaged, PostMissing, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
 from .query import (

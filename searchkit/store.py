@@ -30,8 +30,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import codec
 from .analysis import ANALYZER_VERSION
+from .engine import storage as engine_storage
 from .errors import DiskFull, IndexDamaged, IndexLocked, IndexMissing, SearchkitError
 from .safepickle import ForeignObject
 
@@ -100,7 +100,7 @@ def generation_format(generation: Path) -> int | None:
 def is_intact(generation: Path) -> bool:
     """A generation with a readable Whoosh table of contents: a committed index."""
     try:
-        return codec.index_storage(generation).index_exists(_INDEX_NAME)
+        return engine_storage.index_storage(generation).index_exists(_INDEX_NAME)
     except Exception:  # noqa: BLE001 - whatever a damaged folder raises, it is not intact
         return False
 
@@ -219,9 +219,9 @@ def clean_uncommitted(generation: Path) -> None:
     what a failed or killed run had begun to write.  Call it only under the writer's lock."""
     from whoosh.index import TOC, clean_files
 
-    from .codec import is_temp_folder
+    from .engine.storage import is_temp_folder
 
-    storage = codec.index_storage(generation)
+    storage = engine_storage.index_storage(generation)
     toc = TOC.read(storage, _INDEX_NAME)
     clean_files(storage, _INDEX_NAME, toc.generation, toc.segments)
     for entry in os.scandir(generation):
@@ -231,7 +231,7 @@ def clean_uncommitted(generation: Path) -> None:
             shutil.rmtree(entry.path, ignore_errors=True)  # a writer's temporary files
 
 
-_INDEX_NAME = codec.INDEX_NAME
+_INDEX_NAME = engine_storage.INDEX_NAME
 
 
 def open_index(folder: Path):
@@ -254,7 +254,7 @@ def open_generation(folder: Path):
             time.sleep(0.01 * (attempt + 1))  # a rebuild is switching generations
             continue
         try:
-            ix = codec.open_whoosh_index(generation)
+            ix = engine_storage.open_whoosh_index(generation)
             version = _analyzer_version(ix)  # reads the table of contents again
         except (EmptyIndexError, FileNotFoundError, UnboundLocalError) as exc:
             # A commit or a rebuild removed what we were opening (Whoosh raises
@@ -382,7 +382,7 @@ def _analyzer_version(ix) -> int | None:
 
 def write_durably(path: Path, data: bytes) -> None:
     """Replace ``path`` by ``data`` in one rename, with the file and its folder fsynced."""
-    codec.refuse_link(str(path))
+    engine_storage.refuse_link(str(path))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()  # left by a killed run of the same pid (or planted: a link goes, unfollowed)
@@ -444,7 +444,7 @@ def _table_and_segments(generation: Path) -> tuple[str, tuple[str, ...]]:
     files of each segment it names begin; raises what Whoosh raises when none can be read."""
     from whoosh.index import TOC
 
-    toc = TOC.read(codec.index_storage(generation), _INDEX_NAME)
+    toc = TOC.read(engine_storage.index_storage(generation), _INDEX_NAME)
     prefixes = tuple(f"{segment.segment_id()}." for segment in toc.segments)
     return f"_{_INDEX_NAME}_{toc.generation}.toc", prefixes
 
@@ -598,7 +598,7 @@ def write_lock(folder: Path, timeout: float, command: str = "searchkit index") -
     """
     with writing(folder):
         folder.mkdir(parents=True, exist_ok=True)
-        codec.refuse_link(str(folder / LOCK))
+        engine_storage.refuse_link(str(folder / LOCK))
         fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
     _HELD.add(fd)
     deadline = time.monotonic() + timeout

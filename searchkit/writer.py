@@ -2,7 +2,7 @@
 
 :class:`Builders` are processes forked once for a run, each handed one contiguous share of
 the posts of a chunk at a time: it reads, converts and analyses its posts and builds a segment
-(with :class:`searchkit.codec.SegmentBuilder`), which the caller's writer commits while the
+(with :class:`searchkit.engine.building.SegmentBuilder`), which the caller's writer commits while the
 builders go on with the next chunks.  :func:`build_here` builds a share in this process.
 """
 
@@ -18,7 +18,8 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .codec import IndexSnapshot, SegmentBuilder
+from .engine.building import SegmentBuilder
+from .engine.storage import IndexSnapshot
 from .errors import SearchkitError
 
 

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
-from searchkit.codec import INLINE_LIMIT, CompactPositions, SearchkitCodec
+from searchkit.engine.codec import SearchkitCodec
+from searchkit.engine.postings import INLINE_LIMIT, CompactPositions
 from searchkit.indexer import index_paths
 from searchkit.search import Searcher, SearchOptions
 from searchkit.store import current_generation
@@ -159,7 +160,7 @@ def test_view_reader_reads_like_a_file():
     import io
     import pickle
 
-    from searchkit.codec import _ViewReader
+    from searchkit.engine.views import _ViewReader
 
     data = pickle.dumps([b"abc", "数据\n中心", 3.5], 2) + b"line one\nline two\n" + b"x" * 1000
     ours, theirs = _ViewReader(memoryview(data)), io.BytesIO(data)
@@ -196,7 +197,7 @@ def test_a_list_is_written_alike_from_lists_and_from_arrays(postings, start):
 
     import numpy as np
 
-    from searchkit.codec import write_arrays, write_postings
+    from searchkit.engine.postings import write_arrays, write_postings
 
     ids = [start + 3 * i for i in range(len(postings))]
     weights, positions, lengths = (list(column) for column in zip(*postings, strict=True))
@@ -279,7 +280,7 @@ def test_token_streams_write_the_bytes_of_a_post_by_post_build(tmp_path):
 def test_a_column_read_joined_is_its_values_joined(mixed_index):
     """The update reads the paths and signatures of every post as one NUL-joined copy per
     column and segment: the same bytes as the values one by one."""
-    from searchkit.codec import reader_segments
+    from searchkit.engine.arrays import reader_segments
 
     folder, _many = mixed_index
     ix = whoosh_index.open_dir(str(current_generation(folder)))
@@ -376,3 +377,20 @@ def test_a_merge_copying_entries_writes_the_bytes_of_one_reading_every_term(
     whole = _segment_files(tmp_path / "whole")
     for kind in ("trm", "pst"):
         assert ours[kind] == whole[kind], kind
+
+
+def test_classes_pickled_under_their_old_module_names_still_load():
+    import pickle
+
+    from searchkit import safepickle
+
+    made = [CompactPositions(), SearchkitCodec()]
+    for thing in made:
+        new = pickle.dumps(thing, protocol=2)
+        assert b"searchkit.engine." in new  # an index written today names the engine's modules
+        old = new.replace(b"searchkit.engine.postings", b"searchkit.codec").replace(
+            b"searchkit.engine.codec", b"searchkit.codec"
+        )
+        assert b"searchkit.engine." not in old
+        assert type(safepickle.loads(old)) is type(thing)  # as indexes made before name them
+        assert type(safepickle.loads(new)) is type(thing)

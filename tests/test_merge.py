@@ -8,7 +8,7 @@ import pytest
 from conftest import EXAMPLES
 from whoosh import index as whoosh_index
 
-from searchkit.codec import MERGE_FACTOR, merge_plan
+from searchkit.engine.commits import MERGE_FACTOR, merge_plan
 from searchkit.indexer import index_paths
 from searchkit.search import Searcher, SearchOptions
 from searchkit.store import current_generation

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 from conftest import write_post
 
 import searchkit
-from searchkit import Index, Post, SearchkitError, codec, schema, store
+from searchkit import Index, Post, SearchkitError, schema, store
 from searchkit.cli import cli
+from searchkit.engine import building, postings, storage
 from searchkit.indexer import index_paths
 
 SEARCHKIT = str(Path(sys.executable).with_name("searchkit"))
@@ -79,15 +80,15 @@ def test_a_crafted_table_of_contents_runs_nothing(tmp_path, where, gadget):
     folder = small_index(tmp_path)
     marker = tmp_path / "ran"
     generation = store.current_generation(folder)
-    storage = codec.index_storage(generation)
-    toc = TOC.read(storage, "MAIN")
+    files = storage.index_storage(generation)
+    toc = TOC.read(files, "MAIN")
     evil = gadgets(marker)[gadget]
     if where == "schema":
         toc.schema._evil = evil
     else:
         toc.segments.append(evil)
-    storage.delete_file(f"_MAIN_{toc.generation}.toc")
-    toc.write(storage, "MAIN")
+    files.delete_file(f"_MAIN_{toc.generation}.toc")
+    toc.write(files, "MAIN")
     assert not marker.exists()
     for command in (["search", "数据中心"], ["stats"], ["show", "_posts/2021-01-01-a.md"]):
         assert_refused(folder, marker, *command)
@@ -102,10 +103,10 @@ def test_a_crafted_term_entry_runs_nothing(tmp_path, monkeypatch, gadget):
     evil = gadgets(marker)[gadget]
 
     def crafted_entry(docnum, weight, value, length):
-        head = codec._TERMINFO.pack(1, weight, 1, 0, 0, weight, docnum, docnum)
+        head = postings._TERMINFO.pack(1, weight, 1, 0, 0, weight, docnum, docnum)
         return head + pickle.dumps(((docnum,), (weight,), evil), 2)
 
-    monkeypatch.setattr(codec, "_single_entry", crafted_entry)
+    monkeypatch.setattr(building, "_single_entry", crafted_entry)
     folder = small_index(tmp_path)
     monkeypatch.undo()
     assert not marker.exists()

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import query as wq
 
-from .codec import Postings, leaf_segments
+from .arrays import leaf_segments
+from .postings import Postings
 
 #: BM25F's parameters (Whoosh's defaults, with which every ``make eval`` number was measured).
 K1 = 1.2

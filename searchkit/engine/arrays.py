@@ -1,0 +1,174 @@
+"""A segment's postings, columns and deletions read as numpy arrays, for the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+from whoosh.codec.whoosh3 import (
+    W3TermInfo,
+)
+from whoosh.filedb.filetables import _lengths as _LENGTHS
+from whoosh.reading import TermNotFound
+from whoosh.system import pack_ushort
+from whoosh.util.numeric import byte_to_length
+
+from .postings import Postings, _buffer, read_postings
+
+#: One byte per post and field stands for its length, as Whoosh stores it.
+LENGTH_TABLE = np.array([0.0] + [float(byte_to_length(b)) for b in range(1, 256)])
+
+
+# --- reading segments as arrays ---------------------------------------------------------------
+
+
+class SegmentArrays:
+    """One segment of an open index, as the arrays the engine scores with.
+
+    ``offset`` is the number of its first document in the whole index.  Whatever is read
+    is kept for the next query (field lengths, deletions, dates).
+    """
+
+    def __init__(self, reader, offset: int):
+        self.reader = reader
+        self.offset = offset
+        self.size = reader.doc_count_all()
+        self._terms = reader._terms  # private: the segment's term dictionary
+        self._postfile = self._terms._postfile  # private: its postings
+        self._perdoc = reader._perdoc  # private: its per-document reader
+        self._lengths: dict[str, np.ndarray] = {}
+        self._live: np.ndarray | None = None
+        self._columns: dict[str, np.ndarray | None] = {}
+
+    def postings(self, fieldname: str, btext: bytes) -> Postings | None:
+        try:
+            info = self._terms.term_info(fieldname, btext)
+        except (TermNotFound, KeyError):
+            return None
+        return read_postings(self._postfile, info)
+
+    def doc_frequency(self, fieldname: str, btext: bytes) -> int:
+        try:
+            return self._terms.doc_frequency(fieldname, btext)
+        except (TermNotFound, KeyError):
+            return 0
+
+    def field_names(self) -> list[str]:
+        return list(self._terms.indexed_field_names())
+
+    def term_entries(self, fieldname: str):
+        """``(term bytes, entry bytes)`` of every term of a field, in order, read straight from
+        the term dictionary's records (:meth:`terms` decodes each entry and its postings)."""
+        terms = self._terms
+        if fieldname not in terms.indexed_field_names():
+            return
+        tindex = terms._tindex  # private from here on: the term dictionary, an ordered hash
+        prefix = pack_ushort(terms._fieldmap[fieldname])
+        pos = tindex.closest_key_pos(prefix)
+        if pos is None:
+            return
+        end = tindex.endofdata
+        buf, base = _buffer(tindex.dbfile, pos, end - pos)
+        at, stop = base, base + end - pos
+        unpack, width = _LENGTHS.unpack_from, _LENGTHS.size
+        while at < stop:
+            keylen, datalen = unpack(buf, at)
+            key = bytes(buf[at + width : at + width + keylen])
+            if key[:2] != prefix:
+                return
+            at += width + keylen
+            yield key[2:], bytes(buf[at : at + datalen])
+            at += datalen
+
+    def entry_postings(self, entry: bytes) -> Postings:
+        """The postings of a term-dictionary entry of this segment."""
+        return read_postings(self._postfile, W3TermInfo.from_bytes(entry))
+
+    def terms(self, fieldname: str):
+        """``(term bytes, postings)`` of every term of a field, in order."""
+        if fieldname not in self._terms.indexed_field_names():
+            return
+        for key, info in self._terms.items_from(fieldname, b""):
+            if key[0] != fieldname:
+                break
+            yield key[1], read_postings(self._postfile, info)
+
+    def lengths(self, fieldname: str) -> np.ndarray:
+        """Each post's length in a field (as Whoosh stores it: one byte, approximate)."""
+        found = self._lengths.get(fieldname)
+        if found is None:
+            table = self._perdoc.length_bytes(fieldname)
+            found = np.zeros(self.size)
+            if table is not None:
+                codes = np.frombuffer(table, np.uint8)[: self.size]
+                found[: len(codes)] = LENGTH_TABLE[codes]
+            self._lengths[fieldname] = found
+        return found
+
+    def live(self) -> np.ndarray:
+        """True for each post not deleted."""
+        if self._live is None:
+            live = np.ones(self.size, dtype=bool)
+            deleted = list(self._perdoc.deleted_docs())
+            if deleted:
+                live[np.asarray(deleted, dtype=np.int64)] = False
+            self._live = live
+        return self._live
+
+    def byte_values(self, fieldname: str) -> list[bytes]:
+        """Each post's value in a column of bytes (empty where it has none), in one read."""
+        if fieldname not in self.reader.schema or not self.reader.has_column(fieldname):
+            return [b""] * self.size
+        creader = self.reader.column_reader(fieldname, translate=False)
+        offsets, lengths = creader._offsets, creader._lengths  # private: the column layout
+        total = (offsets[-1] + lengths[-1]) if len(lengths) else 0
+        data = creader._dbfile.get(creader._basepos, total)
+        values = [data[o : o + n] for o, n in zip(offsets, lengths, strict=True)]
+        return values + [b""] * (self.size - len(values))
+
+    def joined_values(self, fieldname: str) -> bytes | None:
+        """Every post's value in a column of bytes, joined by NULs (for values that hold
+        none), in one read and one copy; None when a post has no value."""
+        if fieldname not in self.reader.schema or not self.reader.has_column(fieldname):
+            return None
+        creader = self.reader.column_reader(fieldname, translate=False)
+        offsets = np.asarray(creader._offsets, dtype=np.int64)  # private: the column layout
+        lengths = np.asarray(creader._lengths, dtype=np.int64)
+        if len(lengths) != self.size or not len(lengths) or not lengths.all():
+            return None
+        total = int(offsets[-1] + lengths[-1])
+        data = np.frombuffer(creader._dbfile.get(creader._basepos, total), dtype=np.uint8)
+        if total != int(lengths.sum()) or (offsets[1:] != offsets[:-1] + lengths[:-1]).any():
+            return None  # not one value after another
+        separators = np.zeros(total + len(lengths) - 1, dtype=bool)
+        separators[np.cumsum(lengths[:-1]) + np.arange(len(lengths) - 1)] = True
+        joined = np.zeros(len(separators), dtype=np.uint8)
+        joined[~separators] = data
+        return joined.tobytes()
+
+    def numeric_column(self, fieldname: str) -> np.ndarray | None:
+        """A fixed-width numeric column (such as the date), or None when it has none."""
+        if fieldname not in self._columns:
+            column = None
+            if fieldname in self.reader.schema and self.reader.has_column(fieldname):
+                creader = self.reader.column_reader(fieldname, translate=False)
+                code = creader._typecode  # private: the column's struct code and layout
+                data = creader._dbfile.get(creader._basepos, creader._count * creader._fixedlen)
+                column = np.full(self.size, creader._default, dtype=np.dtype(">" + code))
+                found = np.frombuffer(data, dtype=np.dtype(">" + code))
+                column[: len(found)] = found[: self.size]
+            self._columns[fieldname] = column
+        return self._columns[fieldname]
+
+
+def reader_segments(reader) -> list[SegmentArrays]:
+    """The non-empty segments of an open Whoosh reader."""
+    return [SegmentArrays(r, offset) for r, offset in reader.leaf_readers() if r.doc_count_all()]
+
+
+def leaf_segments(searcher) -> list[tuple[object, SegmentArrays]]:
+    """The non-empty segments of an open Whoosh searcher: each one's own searcher, and its
+    arrays."""
+    return [
+        (sub, SegmentArrays(sub.reader(), offset))
+        for sub, offset in searcher.leaf_searchers()
+        if sub.reader().doc_count_all()
+    ]

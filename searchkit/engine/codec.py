@@ -1,0 +1,173 @@
+"""Whoosh's W3 codec with searchkit's postings: the codec, its per-document reader, segments
+and the memory views their files are read through, and Whoosh's own matchers over the arrays."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+import numpy as np
+from whoosh.codec.whoosh3 import (
+    LENGTHS_COLUMN,
+    W3Codec,
+    W3PerDocReader,
+    W3Segment,
+    _lenfield,
+)
+from whoosh.filedb.compound import CompoundStorage
+from whoosh.matching import ListMatcher
+from whoosh.util.numeric import byte_to_length
+
+from .postings import _MATCHER_BLOCK, INLINE_LIMIT, _Values, read_postings, write_postings
+from .views import _ViewFile
+
+
+class SearchkitCodec(W3Codec):
+    """W3 with postings as arrays, inline short posting lists and lengths as a table."""
+
+    def __init__(self, blocklimit=128, compression=3, inlinelimit=INLINE_LIMIT):
+        super().__init__(blocklimit, compression, inlinelimit)
+
+    def postings_writer(self, dbfile, byteids=False):
+        return _PostingsWriter(dbfile)
+
+    def postings_reader(self, dbfile, terminfo, format_, term=None, scorer=None):
+        if terminfo.is_inlined():
+            return super().postings_reader(dbfile, terminfo, format_, term, scorer)
+        postings = read_postings(dbfile, terminfo)
+        values = _Values(postings) if postings.has_positions() else None
+        return _ArrayMatcher(postings, values, format_, scorer, term, terminfo)
+
+    def per_document_reader(self, storage, segment):
+        return _PerDocReader(storage, segment)
+
+    def new_segment(self, storage, indexname):
+        return _Segment(self, indexname)
+
+
+class _ArrayMatcher(ListMatcher):
+    """Whoosh's list matcher over a term's arrays, with what W3's block reader offers
+    Whoosh's union and intersection matchers: binary-search skips and blocks of
+    :data:`_MATCHER_BLOCK` postings with their best weight, so that blocks that cannot reach
+    the top are skipped."""
+
+    def __init__(self, postings, values, format_, scorer, term, terminfo):
+        super().__init__(
+            postings.ids.tolist(),
+            postings.weights.tolist(),
+            values,
+            format_,
+            scorer=scorer,
+            term=term,
+            terminfo=terminfo,
+        )
+        self._array = postings.weights
+        self._block_max = None
+
+    def next(self):
+        self._i += 1
+        return self._i % _MATCHER_BLOCK == 0
+
+    def skip_to(self, id):
+        if self._i < len(self._ids) and self._ids[self._i] < id:
+            block = self._i // _MATCHER_BLOCK
+            self._i = bisect_left(self._ids, id, self._i)
+            return self._i // _MATCHER_BLOCK != block
+        return False
+
+    def supports_block_quality(self):
+        return self._scorer is not None and self._scorer.supports_block_quality()
+
+    def max_quality(self):
+        return self._scorer.max_quality()
+
+    def block_quality(self):
+        return self._scorer.block_quality(self)
+
+    def block_max_weight(self):
+        if self._block_max is None:
+            starts = np.arange(0, len(self._array), _MATCHER_BLOCK)
+            self._block_max = np.maximum.reduceat(self._array, starts).tolist()
+        block = self._i // _MATCHER_BLOCK
+        return self._block_max[block] if block < len(self._block_max) else 0.0
+
+    def block_min_length(self):
+        return self._terminfo.min_length()
+
+    def block_max_length(self):
+        return self._terminfo.max_length()
+
+    def skip_to_quality(self, minquality):
+        skipped = 0
+        while self.is_active() and self.block_quality() <= minquality:
+            self._i = (self._i // _MATCHER_BLOCK + 1) * _MATCHER_BLOCK
+            skipped += 1
+        return skipped
+
+
+class _PostingsWriter:
+    """What W3's field writer calls to write a term's postings (during merges)."""
+
+    def __init__(self, postfile):
+        self._postfile = postfile
+        self._postings: list[tuple[int, float, bytes, int]] = []
+
+    def start_postings(self, format_, terminfo):
+        self._postings = []
+
+    def add_posting(self, id_, weight, vbytes, length=None):
+        self._postings.append((id_, weight, vbytes, length or 0))
+
+    def finish_postings(self):
+        docnums, weights, values, lengths = zip(*self._postings, strict=True)
+        return _Entry(write_postings(self._postfile, docnums, weights, values, lengths))
+
+    def written(self) -> bool:
+        return False
+
+
+class _Entry:
+    """A finished term-dictionary entry, as W3's field writer expects it back."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+
+    def to_bytes(self) -> bytes:
+        return self._data
+
+
+class _PerDocReader(W3PerDocReader):
+    def __init__(self, storage, segment):
+        super().__init__(storage, segment)
+        self._length_tables = {}
+
+    def length_bytes(self, fieldname) -> bytes | None:
+        """The one-byte-per-post length column of a field, read in one go."""
+        table = self._length_tables.get(fieldname)
+        if table is None:
+            reader = self._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+            if reader is None:
+                return None
+            table = reader._dbfile.get(reader._basepos, reader._count)  # private
+            self._length_tables[fieldname] = table
+        return table
+
+    def doc_field_length(self, docnum, fieldname, default=0):
+        table = self.length_bytes(fieldname)
+        if table is None:
+            return default
+        lbyte = table[docnum] if docnum < len(table) else 0
+        return byte_to_length(lbyte) if lbyte else None
+
+
+class _Segment(W3Segment):
+    def open_compound_file(self, storage):
+        name = self.make_filename(self.COMPOUND_EXT)
+        return _CompoundStorage(storage.open_file(name), use_mmap=storage.supports_mmap)
+
+
+class _CompoundStorage(CompoundStorage):
+    def open_file(self, name, *args, **kwargs):
+        if self.is_closed or self._source is None:
+            return super().open_file(name, *args, **kwargs)
+        offset, length = self.range(name)
+        return _ViewFile(memoryview(self._source)[offset : offset + length], name=name)

@@ -1,0 +1,373 @@
+"""A term's postings as typed arrays and a blob of positions: how they are written, and
+read back by numpy from the mapped file without a copy."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from array import array
+from functools import lru_cache
+from itertools import accumulate
+
+import numpy as np
+from whoosh.codec.whoosh3 import (
+    W3TermInfo,
+)
+from whoosh.formats import Positions
+from whoosh.system import pack_int, pack_long
+from whoosh.util.numeric import length_to_byte
+
+from .. import safepickle
+from .views import _ViewFile
+
+#: Terms in at most this many posts of a segment are stored inline in the term dictionary
+#: (most terms): one pickle and no seek to the postings file.  64 rather than 8: a list of
+#: 9-64 postings written apart cost 34 us a term, inline 5 us; a 6,000-post segment holds
+#: 22,000 such terms, and merges join inline entries without reading them as postings.
+INLINE_LIMIT = 64
+PICKLE_PROTOCOL = 5
+
+_SWAP = sys.byteorder == "big"  # positions are stored little-endian
+_ONE_BYTE = [b"B" + bytes((pos,)) for pos in range(0x100)]
+_TERMINFO = W3TermInfo._struct  # private: the fixed part of a term-dictionary entry
+_IDS = np.dtype("<u4")
+#: The type codes of weights and of sizes of positions, as written before a term's arrays.
+_CODES = {"B": np.dtype("<u1"), "H": np.dtype("<u2"), "I": np.dtype("<u4"), "f": np.dtype("<f4")}
+_NO_POSITIONS = "0"
+#: Whoosh's matchers see a term's postings in blocks of this many (as W3 writes them).
+_MATCHER_BLOCK = 128
+#: A term in at most this many posts is merged in plain Python, a longer one with numpy.
+_SMALL_MERGE = 48
+
+
+class CompactPositions(Positions):
+    """Positions in one typed array of deltas: ``b"B"``/``b"H"``/``b"I"`` then the array."""
+
+    def encode(self, poslist):
+        if len(poslist) == 1:  # most postings: one byte string per small position, cached
+            pos = poslist[0]
+            if pos < 0x100:
+                return _ONE_BYTE[pos]
+            deltas = poslist
+        else:
+            deltas = [poslist[0]]
+            deltas.extend(b - a for a, b in zip(poslist, poslist[1:], strict=False))
+        top = max(deltas)
+        code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
+        packed = array(code, deltas)
+        if _SWAP:
+            packed.byteswap()
+        return code.encode("ascii") + packed.tobytes()
+
+    def decode_positions(self, valuestring):
+        return decode_positions(valuestring)
+
+    def decode_frequency(self, valuestring):
+        return (len(valuestring) - 1) // array(chr(valuestring[0])).itemsize
+
+    def decode_weight(self, valuestring):
+        return self.decode_frequency(valuestring) * self.field_boost
+
+    def decode_position_boosts(self, valuestring):
+        return [(pos, 1) for pos in self.decode_positions(valuestring)]
+
+
+def decode_positions(valuestring) -> list[int]:
+    packed = array(chr(valuestring[0]))
+    packed.frombytes(valuestring[1:])
+    if _SWAP:
+        packed.byteswap()
+    return list(accumulate(packed))
+
+
+# --- postings as arrays -----------------------------------------------------------------------
+
+
+def write_postings(postfile, docnums, weights, values, lengths) -> bytes:
+    """Write one term's postings and return its term-dictionary entry.
+
+    ``docnums`` increase; ``weights`` are the postings' weights (frequencies, mostly),
+    ``values`` their encoded positions (or empty), ``lengths`` the field's length in each post
+    (0 if not kept).  A term in at most :data:`INLINE_LIMIT` posts is kept inline.
+    """
+    if len(docnums) <= INLINE_LIMIT:
+        return _inline_entry(docnums, weights, _interned(values), lengths)
+    sizes = np.fromiter((len(v or b"") for v in values), dtype=np.int64, count=len(values))
+    return write_arrays(
+        postfile,
+        np.asarray(docnums, dtype=_IDS),
+        np.asarray(weights, dtype=np.float64),
+        sizes,
+        b"".join(v or b"" for v in values),
+        np.asarray(lengths, dtype=np.float64),
+    )
+
+
+def _weight_code(integral: bool, top: float) -> str:
+    """The narrowest type for a term's weights: whole frequencies fit a byte, mostly."""
+    if integral and top < 0x100:
+        return "B"
+    if integral and top < 0x10000:
+        return "H"
+    return "f"
+
+
+def _size_code(top: int) -> str:
+    return "B" if top < 0x100 else "H" if top < 0x10000 else "I"
+
+
+def _entry(postfile, offset, weight, count, lengths: np.ndarray, maxweight, first, last) -> bytes:
+    present = lengths[lengths > 0]  # the posts whose length is kept
+    head = _TERMINFO.pack(
+        0,
+        weight,
+        count,
+        length_to_byte(int(present.min())) if len(present) else 0,
+        length_to_byte(int(present.max())) if len(present) else 0,
+        maxweight,
+        first,
+        last,
+    )
+    return head + pack_long(offset) + pack_int(postfile.tell() - offset)
+
+
+def write_arrays(postfile, ids, weights, sizes, blob, lengths) -> bytes:
+    """Write a term's postings given as arrays (``sizes``: how many bytes of ``blob`` each
+    posting's positions take) and return its term-dictionary entry.
+
+    On disk: two type codes (of the weights, of the sizes of the positions, ``0`` when there
+    are none), the document numbers (``uint32``), the weights (a byte each when they are
+    frequencies under 256), each posting's size of positions, the positions.
+    """
+    if len(ids) <= INLINE_LIMIT:
+        ends = np.cumsum(sizes, dtype=np.int64)
+        starts = ends - sizes
+        values = [bytes(blob[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        return _inline_entry(
+            ids.tolist(), weights.tolist(), _interned(values), [int(n) for n in lengths.tolist()]
+        )
+    weights = np.asarray(weights, dtype=np.float64)
+    top = float(weights.max())
+    code = _weight_code(bool((weights == np.floor(weights)).all()), top)
+    coded = weights.astype(_CODES[code])
+    parts = [ids.astype(_IDS).tobytes(), coded.tobytes()]
+    scode = _NO_POSITIONS
+    if len(blob):
+        scode = _size_code(int(sizes.max()))
+        parts.append(sizes.astype(_CODES[scode]).tobytes())
+    offset = postfile.tell()
+    postfile.write((code + scode).encode("ascii") + b"".join(parts))
+    postfile.write(bytes(blob))
+    total = float(sum(coded.tolist())) if code == "f" else float(coded.sum(dtype=np.int64))
+    return _entry(
+        postfile,
+        offset,
+        total,
+        len(ids),
+        np.asarray(lengths),
+        float(coded.max()),
+        int(ids[0]),
+        int(ids[-1]),
+    )
+
+
+def _inline_entry(docnums, weights, values, lengths) -> bytes:
+    """The entry of a term whose postings are kept inline: the bytes ``W3TermInfo.to_bytes``
+    gives after W3's own writer has buffered the same postings."""
+    if len(docnums) == 1:  # most terms
+        return _single_entry(docnums[0], weights[0], values[0], lengths[0])
+    weights = array("f", weights)
+    present = [n for n in lengths if n]
+    head = _TERMINFO.pack(
+        1,
+        sum(weights),
+        len(docnums),
+        length_to_byte(min(present)) if present else 0,
+        length_to_byte(max(present)) if present else 0,
+        max(weights),
+        docnums[0],
+        docnums[-1],
+    )
+    postings = (tuple(docnums), tuple(map(_number, weights)), tuple(v for v in values if v))
+    return head + pickle.dumps(postings, PICKLE_PROTOCOL)
+
+
+def _shifted_inline(entry: bytes, shift: int) -> bytes:
+    """An inline term-dictionary entry with its post numbers moved by ``shift``: the bytes
+    :func:`_inline_entry` gives for the same postings so numbered."""
+    if not shift:
+        return entry
+    head = _TERMINFO.unpack_from(entry)
+    ids, weights, values = safepickle.loads(entry[_TERMINFO.size :])
+    moved = _TERMINFO.pack(*head[:6], head[6] + shift, head[7] + shift)
+    postings = (tuple(docnum + shift for docnum in ids), weights, values)
+    return moved + pickle.dumps(postings, PICKLE_PROTOCOL)
+
+
+def _interned(values: list[bytes]) -> list[bytes]:
+    """Positions to be kept inline (read back from segments, or sliced from arrays), each
+    one-byte position as the one object :class:`CompactPositions` gives for it: pickle then
+    writes it once per entry, as in a segment built in one go."""
+    return [_ONE_BYTE[value[1]] if len(value) == 2 else value for value in values]
+
+
+def _single_entry(docnum: int, weight: float, value: bytes, length: int) -> bytes:
+    """:func:`_inline_entry` for a term in one post."""
+    lbyte = _length_byte(length) if length else 0
+    head = _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
+    posting = ((docnum,), (_number(weight),), (value,) if value else ())
+    return head + pickle.dumps(posting, PICKLE_PROTOCOL)
+
+
+@lru_cache(maxsize=4096)
+def _length_byte(length: int) -> int:
+    """Whoosh's one-byte code of a field length (a search of its table each time)."""
+    return length_to_byte(length)
+
+
+def _number(weight: float) -> float | int:
+    """Whole weights (frequencies, mostly) pickle shorter as ints."""
+    whole = int(weight)
+    return whole if whole == weight else weight
+
+
+class Postings:
+    """One term's postings in one segment, as arrays (views of the mapped file); a term
+    kept inline has them as tuples, made arrays when first asked.  Positions are read only
+    when asked for."""
+
+    __slots__ = ("_ids", "_weights", "_sizes", "_ends", "_blob", "_blob_at")
+
+    def __init__(self, ids, weights, sizes=None, blob=None, blob_at=None):
+        self._ids = ids
+        self._weights = weights
+        self._sizes = sizes
+        self._ends = None
+        self._blob = blob  # a tuple of values (inline), bytes, or None (none, or not read)
+        self._blob_at = blob_at  # (file, offset) of the positions not read yet
+
+    @property
+    def ids(self) -> np.ndarray:
+        if not isinstance(self._ids, np.ndarray):
+            self._ids = np.asarray(self._ids, dtype=np.int64)
+        return self._ids
+
+    @property
+    def weights(self) -> np.ndarray:
+        if not isinstance(self._weights, np.ndarray):
+            self._weights = np.asarray(self._weights, dtype=np.float64)
+        return self._weights
+
+    def id_list(self) -> list[int]:
+        ids = self._ids
+        return ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+
+    def weight_list(self) -> list[float]:
+        weights = self._weights
+        return weights.tolist() if isinstance(weights, np.ndarray) else list(weights)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def _positions_blob(self):
+        if self._blob is None and self._blob_at is not None:
+            dbfile, offset = self._blob_at
+            size = int(self._stops()[-1])
+            buf, start = _buffer(dbfile, offset, size)
+            self._blob = memoryview(buf)[start : start + size]
+            self._blob_at = None
+        return self._blob
+
+    def _stops(self) -> np.ndarray:
+        if self._ends is None:
+            self._ends = np.cumsum(self._sizes, dtype=np.int64)
+        return self._ends
+
+    def values(self) -> list[bytes]:
+        """Each posting's encoded positions."""
+        blob = self._positions_blob()
+        if blob is None:
+            return [b""] * len(self._ids)
+        if isinstance(blob, tuple):
+            return list(blob) + [b""] * (len(self._ids) - len(blob))
+        stops = self._stops().tolist()
+        starts = [0, *stops[:-1]]
+        return [bytes(blob[a:b]) for a, b in zip(starts, stops, strict=True)]
+
+    def value(self, i: int) -> bytes:
+        blob = self._positions_blob()
+        if blob is None:
+            return b""
+        if isinstance(blob, tuple):  # inline: the values themselves
+            return blob[i] if i < len(blob) else b""
+        stops = self._stops()
+        start = int(stops[i - 1]) if i else 0
+        return bytes(blob[start : int(stops[i])])
+
+    def positions(self, i: int) -> list[int]:
+        value = self.value(i)
+        return decode_positions(value) if value else []
+
+    def has_positions(self) -> bool:
+        return self._blob is not None or self._blob_at is not None
+
+    def sizes(self) -> np.ndarray:
+        """How many bytes of :meth:`blob` each posting's positions take."""
+        blob = self._positions_blob()
+        if blob is None:
+            return np.zeros(len(self._ids), dtype=np.int64)
+        if isinstance(blob, tuple):
+            sizes = [len(v) for v in blob] + [0] * (len(self._ids) - len(blob))
+            return np.asarray(sizes, dtype=np.int64)
+        return self._sizes.astype(np.int64)
+
+    def blob(self) -> bytes | memoryview:
+        """The positions of all the postings, one after the other."""
+        blob = self._positions_blob()
+        if blob is None:
+            return b""
+        if isinstance(blob, tuple):
+            return b"".join(blob)
+        return blob
+
+
+def read_postings(dbfile, info) -> Postings:
+    """The postings a term-dictionary entry points to."""
+    if info.is_inlined():
+        ids, weights, values = info.inlined_postings()
+        return Postings(ids, weights, blob=tuple(values) if values else None)
+    count = info.doc_frequency()
+    offset = info._offset  # private: where the arrays start
+    buf, base = _buffer(dbfile, offset, 2)
+    code, scode = chr(buf[base]), chr(buf[base + 1])
+    wsize = _CODES[code].itemsize
+    ssize = _CODES[scode].itemsize if scode != _NO_POSITIONS else 0
+    head = 2 + count * (4 + wsize + ssize)
+    buf, base = _buffer(dbfile, offset, head)
+    ids = np.frombuffer(buf, _IDS, count, base + 2)
+    weights = np.frombuffer(buf, _CODES[code], count, base + 2 + 4 * count)
+    if not ssize:
+        return Postings(ids, weights)
+    sizes = np.frombuffer(buf, _CODES[scode], count, base + 2 + (4 + wsize) * count)
+    return Postings(ids, weights, sizes, blob_at=(dbfile, offset + head))
+
+
+def _buffer(dbfile, offset: int, length: int):
+    """``(buffer, start)`` holding ``length`` bytes of ``dbfile`` at ``offset``: the mapped
+    file itself when there is one, else a copy."""
+    if isinstance(dbfile, _ViewFile):
+        return dbfile._buf, offset
+    return dbfile.get(offset, length), 0
+
+
+class _Values:
+    """The positions of a term's postings, for Whoosh's ListMatcher, decoded when asked."""
+
+    def __init__(self, postings: Postings):
+        self._postings = postings
+
+    def __len__(self) -> int:
+        return len(self._postings)
+
+    def __getitem__(self, i: int) -> bytes:
+        return self._postings.value(i)
