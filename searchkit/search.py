@@ -556,17 +556,20 @@ class Searcher:
         report.took_ms = _ms(started)
         return report
 
+    def _sketched_text(self, docnum: int) -> str:
+        """The text a post's sketch is made from: its text, or its title when it has none."""
+        stored = self.searcher.stored_fields(docnum)
+        return stored.get("text") or stored.get("title", "")
+
     def _bare_text(self, docnum: int) -> str:
         """A post's text as its sketch saw it, folded and bare (:func:`dupes.same_story`)."""
-        stored = self.searcher.stored_fields(docnum)
-        return folded_bare(stored.get("text") or stored.get("title", ""), self.config.fold)
+        return folded_bare(self._sketched_text(docnum), self.config.fold)
 
     def _sketch_from_text(self, docnum: int):
         """The sketch of a post the index holds none for (an index made before them)."""
         from .dupes import sketch
 
-        stored = self.searcher.stored_fields(docnum)
-        return sketch(stored.get("text") or stored.get("title", ""), self.config.fold)
+        return sketch(self._sketched_text(docnum), self.config.fold)
 
     def _post_ref(self, docnum: int) -> PostRef:
         stored = self.searcher.stored_fields(docnum)
