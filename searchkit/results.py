@@ -174,3 +174,8 @@ class IndexReport:
                 for p in self.skipped + self.warnings
             ],
         }
+
+
+def no_facets() -> dict[str, dict[str, int]]:
+    """Facets of no posts."""
+    return {"categories": {}, "tags": {}, "years": {}}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +15,8 @@ from .analysis import bare_text, fold_text, folded_bare
 from .batch import run_batch  # noqa: F401 - imported from here by older callers
 from .engine import K1, SCORE_DECIMALS, B, Engine
 from .engine.arrays import reader_segments
+from .engine.reference import WhooshEngine
+from .engine.scoring import through_ties
 from .errors import IndexDamaged, PostMissing, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
 from .query import (
@@ -43,6 +44,7 @@ from .results import (
     SearchOptions,
     SearchResult,
     SimilarResult,
+    no_facets,
 )
 from .schema import analyzer_config, whole_text
 
@@ -106,11 +108,9 @@ class Searcher:
 
     def _engine_for(self, searcher) -> None:
         self._texts: dict[int, tuple[str, str]] = {}
-        if self.engine_name == "arrays":
-            with store.reading(self.folder):
-                self.engine = Engine(searcher)
-        else:
-            self.engine = None
+        with store.reading(self.folder):
+            kind = Engine if self.engine_name == "arrays" else WhooshEngine
+            self.engine = kind(searcher)
 
     def refresh(self) -> None:
         """Move to the last committed state of the index (after an update or a rebuild)."""
@@ -248,7 +248,7 @@ class Searcher:
     def _search(self, plan: Plan, options, started) -> SearchResult:
         text, query = plan.text, plan.query
         if isinstance(query, type(wq.NullQuery)):
-            return SearchResult(text, 0, _ms(started), [], _no_facets() if options.facets else None)
+            return SearchResult(text, 0, _ms(started), [], no_facets() if options.facets else None)
         first = (options.page - 1) * options.limit
         wanted = first + options.limit
         relevance = options.sort == "relevance"
@@ -263,27 +263,15 @@ class Searcher:
         if missing and not _informative(plan.words, missing):
             # what is left of the query (a number, a character) would find only noise
             return SearchResult(
-                text, 0, _ms(started), [], _no_facets() if options.facets else None, None, missing
+                text, 0, _ms(started), [], no_facets() if options.facets else None, None, missing
             )
         match = _match_mode(options.match, plan.words, plan.text)
-        if self.engine is None:
-            top, total, facets, held = self._whoosh_top(
-                query, options, depth, filter_query, plan.words, match
-            )
-        else:
-            found = self.engine.search(
-                query,
-                depth,
-                filter_query,
-                options.sort,
-                options.facets,
-                postings,
-                plan.words,
-                match,
-            )
-            top, total, facets, held = found.top, found.total, found.facets, found.held
+        found = self.engine.search(
+            query, depth, filter_query, options.sort, options.facets, postings, plan.words, match
+        )
+        top, total, facets, held = found.top, found.total, found.facets, found.held
         # the posts the rewards may reorder: the best rerank_depth, and any tied with the last
-        rerank = _through_ties(top, rerank, held)
+        rerank = through_ties(top, rerank, held)
         bonus = self._proximity_bonus(plan.phrases, top[:rerank], postings) if relevance else {}
         if relevance:
             self._text_bonus(plan, top[:rerank], bonus)
@@ -334,112 +322,6 @@ class Searcher:
             out.append(found if found is not None else self._sketch_from_text(docnum))
         return out
 
-    def _whoosh_top(self, query, options, depth, filter_query, words=(), match="any"):
-        """The reference path: the query run through Whoosh's matchers, every match put in
-        the total order."""
-        none = [], 0, _no_facets() if options.facets else None, None
-        if filter_query is not None and _first(self.searcher.docs_for_query(filter_query)) is None:
-            return none  # Whoosh reads a filter that matches nothing as no filter at all
-        held = self._held_docs(words) if words and match != "any" else None
-        if held is not None and match == "all":
-            if filter_query is not None:
-                held &= set(self.searcher.docs_for_query(filter_query))
-            if not held:
-                return none
-            filter_query = held
-        kwargs = {"filter": filter_query}
-        if options.facets:
-            kwargs["groupedby"] = _facet_spec()
-        results = self.searcher.search(query, limit=None, **kwargs)
-        total = len(results) if held is not None and match == "all" else None
-        if total is None:
-            total = self._count(query, filter_query)
-        found = [(hit.docnum, round(hit.score or 0.0, SCORE_DECIMALS)) for hit in results]
-        keys = self._order_keys([d for d, _ in found], options.sort)
-        first = held if match == "first" and held is not None else None
-        if options.sort == "relevance" and first is not None:
-            found.sort(key=lambda row: (row[0] not in first, -row[1], *keys[row[0]]))
-        elif options.sort == "relevance":
-            found.sort(key=lambda row: (-row[1], *keys[row[0]]))
-        else:
-            found.sort(key=lambda row: keys[row[0]])
-        if options.sort == "relevance":
-            found = found[: _through_ties(found, depth, first)]  # as the engine does
-        else:
-            found = found[:depth]
-        kept = {d for d, _ in found} & first if first is not None else None
-        return found, total, _facets(results) if options.facets else None, kept
-
-    def _held_docs(self, words) -> set[int]:
-        """The posts holding every one of ``words`` (see :meth:`Engine.held`), read through
-        Whoosh's reader."""
-        reader = self.searcher.reader()
-
-        def having(term: str) -> set[int]:
-            if not reader.doc_frequency("body", term):
-                return set()
-            return set(reader.postings("body", term).all_ids())
-
-        held: set[int] | None = None
-        for _word, alternatives in words:
-            either: set[int] = set()
-            for terms in alternatives:
-                both = having(terms[0])
-                for term in terms[1:]:
-                    both &= having(term)
-                either |= both
-            held = either if held is None else held & either
-        return {d for d in held or set() if not reader.is_deleted(d)}
-
-    def _missing(self, words, cache: dict) -> list[str]:
-        """The typed words no post holds."""
-        if not words:
-            return []
-        if self.engine is not None:
-            return self.engine.missing(words, cache)
-        reader = self.searcher.reader()
-        return [
-            word
-            for word, alternatives in words
-            if not any(all(reader.doc_frequency("body", t) for t in ts) for ts in alternatives)
-        ]
-
-    def _order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
-        """``(date key, path)`` of each post: the order of posts of equal score (newer date,
-        then path; oldest date first for ``sort`` ``date``; no date last)."""
-        if self.engine is not None:
-            return self.engine.order_keys(docnums, sort)
-        from .schema import instant
-
-        out = {}
-        for docnum in docnums:
-            stored = self.searcher.stored_fields(docnum)
-            written = (stored.get("meta") or {}).get("date")
-            if written:
-                ticks = instant(datetime.fromisoformat(written))
-                key = ticks if sort == "date" else -ticks
-            else:
-                key = np.iinfo(np.int64).max
-            out[docnum] = (key, stored["path"].encode("utf-8"))
-        return out
-
-    def _count(self, query: wq.Query, filter_query: wq.Query | None) -> int:
-        """How many posts match.  Whoosh counts by running the whole query again, unscored,
-        through its matchers; for an OR of words, the union of the words' posting lists is
-        the same number for a fraction of the cost."""
-        leaves = query.subqueries if isinstance(query, wq.Or) else [query]
-        if all(type(leaf) is wq.Term for leaf in leaves):
-            reader = self.searcher.reader()
-            found: set[int] = set()
-            for leaf in leaves:
-                if reader.doc_frequency(leaf.fieldname, leaf.text):
-                    found.update(reader.postings(leaf.fieldname, leaf.text).all_ids())
-        else:  # Whoosh's collector can count a post ANDNOT removes (a AND NOT a)
-            found = set(self.searcher.docs_for_query(query))
-        if filter_query is not None:
-            found.intersection_update(self.searcher.docs_for_query(filter_query))
-        return len(found)
-
     def _text_bonus(self, plan: Plan, top, bonus: dict[int, float]) -> None:
         """Add what each of ``top`` gains for the query spans, opening, rare words,
         characters and numbers its text holds (:class:`Ranking`)."""
@@ -481,16 +363,22 @@ class Searcher:
             found = self._texts[docnum] = (title + text, text[:opening])
         return found
 
+    def _missing(self, words, cache: dict) -> list[str]:
+        """The typed words no post holds."""
+        return self.engine.missing(words, cache) if words else []
+
+    def _order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
+        """``(date key, path)`` of each post: the order of posts of equal score (newer date,
+        then path; oldest date first for ``sort`` ``date``; no date last)."""
+        return self.engine.order_keys(docnums, sort)
+
     def _proximity_bonus(self, phrases: list, top, postings: dict) -> dict[int, float]:
         """Phrase scores for the best-ranked hits only: the reward reorders the top of the
         list at the cost of a few position reads, not a phrase search over the whole archive."""
         if not phrases or not top:
             return {}
         best = {docnum for docnum, _ in top}
-        if self.engine is not None:
-            return self.engine.phrase_scores(phrases, best, postings)
-        extra = self.searcher.search(wq.Or(phrases), filter=best, limit=len(best))
-        return {hit.docnum: hit.score for hit in extra}
+        return self.engine.phrase_scores(phrases, best, postings)
 
     def trend(self, queries: list[str], by: str = "month", options: SearchOptions | None = None):
         """How many posts match each of ``queries`` per ``by`` (``day``, ``week``, ``month``,
@@ -506,7 +394,7 @@ class Searcher:
         plans = [self.plan(text) for text in queries]
         self.refresh()
         with store.reading(self.folder):
-            engine = self.engine or Engine(self.searcher)
+            engine = self.engine
             filter_query = self._filter(options)
             moments = [
                 engine.dates(engine.matching(plan.query, filter_query))
@@ -615,13 +503,8 @@ class Searcher:
             return SimilarResult(path, terms, SearchResult(path, 0, _ms(started), []))
         top = terms[0][1] or 1.0
         query = wq.Or([wq.Term("body", word, boost=weight / top) for word, weight in terms])
-        if self.engine is None:
-            results = self.searcher.search(query, limit=limit, mask=wq.Term("path", path))
-            best = [(hit.docnum, round(hit.score, SCORE_DECIMALS)) for hit in results]
-            total = len(results)
-        else:
-            found = self.engine.search(wq.AndNot(query, wq.Term("path", path)), limit)
-            best, total = found.top[:limit], found.total
+        found = self.engine.search(wq.AndNot(query, wq.Term("path", path)), limit)
+        best, total = found.top[:limit], found.total
         words = frozenset(word for word, _ in terms)
         stored_fields = self.searcher.stored_fields
         hits = [
@@ -659,29 +542,8 @@ def _check_dates(options: SearchOptions) -> None:
         )
 
 
-def _first(docnums: Iterable[int]) -> int | None:
-    """The first post number, or None (not ``any()``: post 0 is falsy)."""
-    return next(iter(docnums), None)
-
-
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
-
-
-def _through_ties(top: list[tuple[int, float]], count: int, held=None) -> int:
-    """``count``, or more to take in every post ranked as the last of the first ``count``
-    (its score, and whether it holds every word when ``held`` names those): which of tied
-    posts are reranked must not depend on how ties are broken."""
-    if count <= 0 or count >= len(top):
-        return min(max(count, 0), len(top))
-
-    def rank(row):
-        return (held is not None and row[0] in held, row[1])
-
-    last = rank(top[count - 1])
-    while count < len(top) and rank(top[count]) == last:
-        count += 1
-    return count
 
 
 def _has_filters(options: SearchOptions) -> bool:
@@ -708,29 +570,3 @@ def _order(top, bonus: dict[int, float], wanted: int, keys, stored_fields, held=
     else:
         rows = [(score, d) for d, score in top]
     return [(score, docnum, stored_fields(docnum)) for score, docnum in rows[:wanted]]
-
-
-def _facet_spec():
-    from whoosh import sorting
-
-    return {
-        "categories": sorting.FieldFacet("categories", allow_overlap=True),
-        "tags": sorting.FieldFacet("tags", allow_overlap=True),
-        "years": sorting.FieldFacet("year"),
-    }
-
-
-def _no_facets() -> dict[str, dict[str, int]]:
-    return {"categories": {}, "tags": {}, "years": {}}
-
-
-def _facets(results) -> dict[str, dict[str, int]]:
-    out = {}
-    for name in ("categories", "tags", "years"):
-        counts = results.groups(name)
-        pairs = ((str(k), len(v)) for k, v in counts.items() if k is not None)
-        if name == "years":
-            out[name] = dict(sorted(pairs))
-        else:
-            out[name] = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
-    return out

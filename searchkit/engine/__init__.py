@@ -24,6 +24,8 @@ The modules, each with one job:
 * :mod:`.commits` - committing segments and merging them in tiers;
 * :mod:`.arrays` - a segment read as numpy arrays;
 * :mod:`.scoring` - the query engine over those arrays.
+* :mod:`.reference` - whole queries through Whoosh's matchers, behind the same interface:
+  the reference the tests compare the query engine with.
 
 Anything that names a private Whoosh attribute is in this package and marked so; a Whoosh
 upgrade touches it only.  The format is versioned by :data:`searchkit.store.FORMAT`.

@@ -547,3 +547,19 @@ def _sorted_facets(counted):
         )
         for name, counts in counted.items()
     }
+
+
+def through_ties(top: list[tuple[int, float]], count: int, held=None) -> int:
+    """``count``, or more to take in every post ranked as the last of the first ``count``
+    (its score, and whether it holds every word when ``held`` names those): which of tied
+    posts are reranked must not depend on how ties are broken."""
+    if count <= 0 or count >= len(top):
+        return min(max(count, 0), len(top))
+
+    def rank(row):
+        return (held is not None and row[0] in held, row[1])
+
+    last = rank(top[count - 1])
+    while count < len(top) and rank(top[count]) == last:
+        count += 1
+    return count
