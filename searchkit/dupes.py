@@ -72,8 +72,8 @@ SWAP_CONTEXT = 2
 #: 十四届一次 are one swap, not two single characters).
 SWAP_JOIN = 3
 #: Two posts that swap words are different stories when they swap more than one, or one of
-#: at least this many characters on its two sides together (开/闭 alone may be a script
-#: variant's fold; 开/闭 and 4/20 are another event).  ``make eval``: 9 of the 10 zh-news
+#: at least this many characters on its two sides together (one character for one may be a
+#: script variant's fold, 象/像; 开/闭 with 4/20 is another event).  ``make eval``: 9 of the 10 zh-news
 #: pairs of different broadcast headlines are told apart, none of the 800 constructed copies.
 SWAP_LIMIT_CHARS = 3
 

@@ -289,7 +289,7 @@ class Searcher:
         pool = _order(top, bonus, size, self._order_keys, stored_fields, held)
         leaders = collapse(
             self.sketches([docnum for _score, docnum, _fields in pool]),
-            texts=lambda i: self._bare_text(pool[i][1]),
+            texts=lambda i: self._bare_text(pool[i][2]),  # the hit's stored fields, read
         )
         folded: dict[int, list[str]] = {}
         for i, leader in enumerate(leaders):
@@ -430,7 +430,8 @@ class Searcher:
                         made += 1
                     docnums.append(arrays.offset + local)
                     sketches.append(found)
-            found_groups = group(sketches, threshold, lambda i: self._bare_text(docnums[i]))
+            stored = self.searcher.stored_fields
+            found_groups = group(sketches, threshold, lambda i: self._bare_text(stored(docnums[i])))
             groups = []
             for members in found_groups.groups:
                 posts = [self._post_ref(docnums[i]) for i in members]
@@ -444,20 +445,16 @@ class Searcher:
         report.took_ms = _ms(started)
         return report
 
-    def _sketched_text(self, docnum: int) -> str:
-        """The text a post's sketch is made from: its text, or its title when it has none."""
-        stored = self.searcher.stored_fields(docnum)
-        return stored.get("text") or stored.get("title", "")
-
-    def _bare_text(self, docnum: int) -> str:
-        """A post's text as its sketch saw it, folded and bare (:func:`dupes.same_story`)."""
-        return folded_bare(self._sketched_text(docnum), self.config.fold)
+    def _bare_text(self, stored: dict) -> str:
+        """A post's text as its sketch saw it, folded and bare (:func:`dupes.same_story`),
+        from its stored fields."""
+        return folded_bare(_sketched_text(stored), self.config.fold)
 
     def _sketch_from_text(self, docnum: int):
         """The sketch of a post the index holds none for (an index made before them)."""
         from .dupes import sketch
 
-        return sketch(self._sketched_text(docnum), self.config.fold)
+        return sketch(_sketched_text(self.searcher.stored_fields(docnum)), self.config.fold)
 
     def _post_ref(self, docnum: int) -> PostRef:
         stored = self.searcher.stored_fields(docnum)
@@ -540,6 +537,11 @@ def _check_dates(options: SearchOptions) -> None:
         raise QueryError(
             f"--since {options.since.isoformat()} is after --until {options.until.isoformat()}"
         )
+
+
+def _sketched_text(stored: dict) -> str:
+    """The text a post's sketch is made from: its text, or its title when it has none."""
+    return stored.get("text") or stored.get("title", "")
 
 
 def _ms(started: float) -> float:
