@@ -3,15 +3,14 @@ filters, the typed words of a plain query and how they are matched."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from whoosh import query as wq
-
 from .errors import QueryError
+from .nodes import AndMaybe, AndNot, Node, Not, Phrase, Require, Term
+from .parser import TEXT_FIELDS
 from .ranking import Ranking
 
 #: The longest query read, in characters: a long question is a few hundred; a query of
@@ -27,14 +26,11 @@ TIERED_WORDS: int | None = 5
 _SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 
 
-TEXT_FIELDS = ("title", "body")
-
-
 #: The fields a query may name, and those of the schema it may not (stored, not indexed).
 QUERY_FIELDS = ("title", "body", "tags", "categories", "date", "path", "year")
 
 
-UNSEARCHED_FIELDS = frozenset({"text", "meta", "sig", "near"})
+UNSEARCHED_FIELDS = frozenset({"text", "meta", "sig", "near", "bare", "instant"})
 
 
 #: A field name just before a colon: ASCII, at the start of a word.
@@ -46,7 +42,7 @@ class Plan:
     """A query read once: what the engine, the rewards and the highlights share."""
 
     text: str
-    query: wq.Query
+    query: Node
     #: The typed words of a plain query (no operators or fields): ``(word, alternatives)``,
     #: each alternative the terms that hold the word together (see :func:`typed_words`).
     words: tuple = ()
@@ -113,7 +109,8 @@ def check_syntax(text: str) -> None:
 
 
 def make_parser(schema, title_weight: float = Ranking.title_weight):
-    """Whoosh's parser over title and body, OR grouping, ``-word`` only at a word's start."""
+    """Whoosh's parser over title and body, OR grouping, ``-word`` only at a word's start:
+    the reference :class:`searchkit.parser.Parser` is compared with (``negate_minus`` first)."""
     from whoosh import qparser
 
     parser = qparser.MultifieldParser(
@@ -135,42 +132,6 @@ _MINUS = re.compile(r'"[^"]*"|(?:^|(?<=\s))-(?=[^\s-])')
 def negate_minus(text: str) -> str:
     """``-word`` at the start of a word (outside quotes) is ``NOT word``."""
     return _MINUS.sub(lambda m: m.group() if m.group().startswith('"') else "NOT ", text)
-
-
-def lift_negations(query: wq.Query) -> wq.Query:
-    """``a OR NOT b`` under OR grouping matches every post without ``b``; make it ``a ANDNOT b``."""
-    query = query.apply(lift_negations)
-    if not isinstance(query, wq.Or):
-        return query
-    negative = [child.query for child in query.subqueries if isinstance(child, wq.Not)]
-    positive = [child for child in query.subqueries if not isinstance(child, wq.Not)]
-    if not negative:
-        return query
-    if not positive:  # -a -b: the posts that hold neither
-        return wq.Not(wq.Or(negative).normalize())
-    kept = copy.copy(query)
-    kept.subqueries = positive
-    return wq.AndNot(kept.normalize(), wq.Or(negative).normalize())
-
-
-FILTER_FIELDS = ("date", "tags", "categories", "year")
-
-
-def require_filters(query: wq.Query) -> wq.Query:
-    """``date:[...]``, ``tags:`` and ``categories:`` beside words restrict, they do not widen."""
-    if not isinstance(query, wq.Or):
-        return query
-    filters = [c for c in query.subqueries if _field_of(c) in FILTER_FIELDS]
-    words = [c for c in query.subqueries if _field_of(c) not in FILTER_FIELDS]
-    if not filters or not words:
-        return query
-    kept = copy.copy(query)
-    kept.subqueries = words
-    return wq.And([kept.normalize(), *filters])
-
-
-def _field_of(query: wq.Query) -> str | None:
-    return query.field() if query.is_leaf() else None
 
 
 def typed_words(analyzer, text: str) -> tuple:
@@ -228,17 +189,19 @@ def _informative(words: tuple, missing: list[str]) -> bool:
 _NUMBER = re.compile(r"[\d.,]+")
 
 
-def _positive_terms(query: wq.Query) -> Iterator[str]:
+def _positive_terms(node: Node) -> Iterator[str]:
     """Words of the text fields that a hit may contain (not those under NOT)."""
-    if isinstance(query, wq.Not):
+    kind = type(node)
+    if kind is Not:
         return
-    if isinstance(query, wq.AndNot):
-        yield from _positive_terms(query.a)
+    if kind is AndNot:
+        yield from _positive_terms(node.a)
         return
-    if isinstance(query, (wq.Term, wq.Phrase)) and query.field() in TEXT_FIELDS:
-        words = query.words if isinstance(query, wq.Phrase) else [query.text]
-        for word in words:
-            yield word.decode("utf-8") if isinstance(word, bytes) else str(word)
+    if kind in (Term, Phrase):
+        if node.field in TEXT_FIELDS:
+            yield from (node.words if kind is Phrase else (node.text,))
         return
-    for child in query.children():
+    for child in getattr(node, "children", None) or (
+        (node.a, node.b) if kind in (AndMaybe, Require) else ()
+    ):
         yield from _positive_terms(child)

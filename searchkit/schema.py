@@ -6,12 +6,19 @@ import functools
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from whoosh import query
 from whoosh.columns import NumericColumn, VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
-from .analysis import AnalyzerConfig, ChineseAnalyzer, Folded, fold_text, keyword_analyzer
+from .analysis import (
+    AnalyzerConfig,
+    ChineseAnalyzer,
+    Folded,
+    bare_text,
+    fold_text,
+    keyword_analyzer,
+)
 from .engine.postings import CompactPositions
+from .nodes import Term, any_of, to_whoosh
 
 if TYPE_CHECKING:
     from .documents import Post
@@ -53,12 +60,12 @@ class ChineseText(TEXT):
     def self_parsing(self) -> bool:
         return True
 
-    def parse_query(self, fieldname, qstring, boost=1.0):
+    def parse_node(self, fieldname, qstring, boost=1.0):
         """A query word: the words of jieba's default cut in full, and the shorter words
         search mode finds inside them (``影视作品``: ``影视``, ``视作``, ``作品``) at
         ``WORD_PARTS`` of their weight, so that a long word does not outweigh a rare name."""
         seen: set[str] = set()
-        terms: list[query.Query] = []
+        terms: list[Term] = []
         last = None
         parts = WORD_PARTS
         for text, pos, made_up in _query_words(self.analyzer, qstring):
@@ -71,10 +78,12 @@ class ChineseText(TEXT):
                 weight = boost * parts
             if text not in seen:
                 seen.add(text)
-                terms.append(query.Term(fieldname, text, boost=weight))
-        if not terms:
-            return query.NullQuery
-        return terms[0] if len(terms) == 1 else query.Or(terms)
+                terms.append(Term(fieldname, text, weight))
+        return any_of(terms)
+
+    def parse_query(self, fieldname, qstring, boost=1.0):
+        """:meth:`parse_node` for Whoosh's parser (the reference the tests compare with)."""
+        return to_whoosh(self.parse_node(fieldname, qstring, boost))
 
     def parse_range(self, fieldname, start, end, startexcl, endexcl, boost=1.0):
         return None  # the parser's own term range
@@ -97,6 +106,21 @@ def _query_words(analyzer: ChineseAnalyzer, qstring: str) -> tuple[tuple[str, in
     return found
 
 
+def bare_value(title: str, text: str | None, fold: str) -> bytes:
+    """The ``bare`` column's value of a post: its title and text as :func:`bare_text` makes
+    them, joined by a NUL (``read_bare`` splits it)."""
+    return f"{bare_text(title, fold)}\0{bare_text(text or '', fold)}".encode()
+
+
+def read_bare(value: bytes) -> tuple[str, str] | None:
+    """A post's bare title and text from its ``bare`` column value; None for a post without
+    one (an empty value: a post with neither still has the NUL)."""
+    if not value:
+        return None
+    title, _, text = value.decode("utf-8").partition("\0")
+    return title, text
+
+
 def build_schema(config: AnalyzerConfig) -> Schema:
     analyzer = ChineseAnalyzer(config)
     return Schema(
@@ -111,6 +135,10 @@ def build_schema(config: AnalyzerConfig) -> Schema:
         sig=COLUMN(VarBytesColumn()),
         # the post's near-duplicate sketch (searchkit.dupes); an index made before it has none
         near=COLUMN(VarBytesColumn()),
+        # the post's title and text as the rerank reads them (bare_text), so that a query
+        # reads a column instead of unpickling and folding each text; an index made before
+        # it has none
+        bare=COLUMN(VarBytesColumn()),
         # the post's moment as an instant (UTC), for sorting by date: 08:00-05:00 comes after
         # 09:00+08:00; the date column keeps the post's own day, which date filters use
         instant=COLUMN(NumericColumn("Q", default=NO_INSTANT)),
@@ -193,6 +221,7 @@ def post_to_document(post: Post, fold: str | None = None) -> dict:
         from .dupes import sketch
 
         doc["near"] = sketch(text, fold).to_bytes()
+        doc["bare"] = bare_value(post.title, post.body, fold)
     if post.tags:
         doc["tags"] = _keywords(post.tags)
         doc["_stored_tags"] = post.tags

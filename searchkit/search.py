@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from whoosh import query as wq
 
 from . import store
 from .analysis import bare_text, fold_text, folded_bare
@@ -19,6 +18,8 @@ from .engine.reference import WhooshEngine
 from .engine.scoring import through_ties
 from .errors import IndexDamaged, PostMissing, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
+from .nodes import AndNot, DateRange, Every, Node, Nothing, Phrase, Term, all_of, any_of, ticks
+from .parser import Parser
 from .query import (
     _SYNTAX,
     MAX_QUERY,
@@ -28,11 +29,7 @@ from .query import (
     _positive_terms,
     check_syntax,
     guessed_words,
-    lift_negations,
-    make_parser,
-    negate_minus,
     parse_date_option,  # noqa: F401 - imported from here by older callers
-    require_filters,
     typed_words,
 )
 from .ranking import Ranking, Shares, _grams, query_numbers, text_shares
@@ -46,7 +43,7 @@ from .results import (
     SimilarResult,
     no_facets,
 )
-from .schema import analyzer_config, whole_text
+from .schema import analyzer_config, read_bare, whole_text
 
 #: With collapsing, how many hits per hit shown are looked at for near-duplicates.
 COLLAPSE_POOL = 3
@@ -103,12 +100,18 @@ class Searcher:
             raise store.damaged(self.folder, FileNotFoundError(2, "segment files vanish"))
         self.schema = self.searcher.schema
         self.config = analyzer_config(self.schema)
-        self.parser = make_parser(self.schema, self.ranking.title_weight)
+        self.parser = Parser(self.schema, self.ranking.title_weight)
         self._engine_for(self.searcher)
 
     def _engine_for(self, searcher) -> None:
         self._texts: dict[int, tuple[str, str]] = {}
+        reader = searcher.reader()
         with store.reading(self.folder):
+            self._bare = (
+                reader.column_reader("bare", translate=False)
+                if "bare" in self.schema and reader.has_column("bare")
+                else None
+            )
             kind = Engine if self.engine_name == "arrays" else WhooshEngine
             self.engine = kind(searcher)
 
@@ -144,7 +147,7 @@ class Searcher:
     def __exit__(self, *exc):
         self.close()
 
-    def parse(self, text: str) -> wq.Query:
+    def parse(self, text: str) -> Node:
         if len(text) > MAX_QUERY:
             raise QueryError(
                 f"query too long: {len(text):,} characters (at most {MAX_QUERY:,}); "
@@ -155,24 +158,9 @@ class Searcher:
             cut = text.rfind('"')
             text = text[:cut] + " " + text[cut + 1 :]
         check_syntax(text)
-        try:
-            parsed = self.parser.parse(negate_minus(text))
-        except (IndexError, NotImplementedError) as exc:
-            # Whoosh's parser fails so on some runs of operators: `NOT"AND `, `0("+)`
-            raise QueryError(
-                "cannot read the operators of this query; put a word such as AND, NOT or + "
-                'in quotes ("AND") to search for it'
-            ) from exc
-        query = require_filters(lift_negations(parsed))
-        for leaf in query.leaves():
-            if isinstance(leaf, wq.Term) and leaf.fieldname in self.schema:
-                try:  # a field value the user typed, which Whoosh reads only while searching
-                    self.schema[leaf.fieldname].to_bytes(leaf.text)
-                except Exception as exc:  # noqa: BLE001 - Whoosh raises a bare Exception
-                    raise QueryError(f"cannot read {leaf.fieldname}:{leaf.text!r}") from exc
-        return query
+        return self.parser.parse(text)
 
-    def proximity(self, text: str) -> wq.Query | None:
+    def proximity(self, text: str) -> list[Phrase]:
         """Phrases rewarding posts where the query's words stand next to each other.
 
         Each pair of neighbouring words becomes a phrase (a little slop allowed); its score is
@@ -180,7 +168,7 @@ class Searcher:
         """
         ranking = self.ranking
         if ranking.proximity <= 0 or _SYNTAX.search(text):
-            return None
+            return []
         analyzer = self.schema["body"].analyzer
         words = [(t.text, t.pos) for t in analyzer(text, positions=True, mode="query")]
         pairs = {
@@ -188,29 +176,22 @@ class Searcher:
             for (a, pa), (b, pb) in zip(words, words[1:], strict=False)
             if a != b and pb - pa <= 2
         }
-        if not pairs:
-            return None
-        phrases = [
-            wq.Phrase(field, [a, b], slop=ranking.proximity_slop, boost=ranking.proximity * weight)
+        return [
+            Phrase(field, (a, b), ranking.proximity_slop, ranking.proximity * weight)
             for a, b in sorted(pairs)
             for field, weight in (("body", 1.0), ("title", ranking.title_weight))
         ]
-        return wq.Or(phrases)
 
-    def _filter(self, options: SearchOptions) -> wq.Query | None:
-        parts: list[wq.Query] = []
+    def _filter(self, options: SearchOptions) -> Node | None:
+        parts: list[Node] = []
         if options.since or options.until:
             start = datetime.combine(options.since, datetime.min.time()) if options.since else None
             end = datetime.combine(options.until, datetime.max.time()) if options.until else None
-            parts.append(wq.DateRange("date", start, end))
+            parts.append(DateRange("date", start and ticks(start), end and ticks(end)))
         fold = self.config.fold
-        parts.extend(wq.Term("tags", fold_text(tag.strip(), fold)) for tag in options.tags)
-        parts.extend(
-            wq.Term("categories", fold_text(cat.strip(), fold)) for cat in options.categories
-        )
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else wq.And(parts)
+        parts.extend(Term("tags", fold_text(tag.strip(), fold)) for tag in options.tags)
+        parts.extend(Term("categories", fold_text(cat.strip(), fold)) for cat in options.categories)
+        return all_of(parts) if parts else None
 
     def search(self, text: str, options: SearchOptions | None = None) -> SearchResult:
         options = options or SearchOptions()
@@ -219,7 +200,7 @@ class Searcher:
         _check_dates(options)
         started = time.perf_counter()
         if not text.strip() and _has_filters(options):
-            plan = Plan(text="", query=wq.Every())  # filters alone: every post they keep
+            plan = Plan(text="", query=Every())  # filters alone: every post they keep
         else:
             plan = self.plan(text)
         self.refresh()
@@ -237,7 +218,7 @@ class Searcher:
             query=query,
             words=typed_words(self.schema["body"].analyzer, text) if plain else (),
             guessed=guessed_words(self.schema["body"].analyzer, text) if plain else frozenset(),
-            phrases=list(phrases.subqueries) if phrases is not None else [],
+            phrases=phrases,
             grams=_grams(folded, 3),
             terms=frozenset(_positive_terms(query)),
             chars=_grams(folded, 1),
@@ -247,7 +228,7 @@ class Searcher:
 
     def _search(self, plan: Plan, options, started) -> SearchResult:
         text, query = plan.text, plan.query
-        if isinstance(query, type(wq.NullQuery)):
+        if type(query) is Nothing:
             return SearchResult(text, 0, _ms(started), [], no_facets() if options.facets else None)
         first = (options.page - 1) * options.limit
         wanted = first + options.limit
@@ -356,9 +337,15 @@ class Searcher:
         if found is None:
             if len(self._texts) >= TEXT_CACHE:
                 self._texts.clear()
-            stored = self.searcher.stored_fields(docnum)
-            title = bare_text(stored.get("title", ""), self.config.fold)
-            text = bare_text(stored.get("text") or "", self.config.fold)
+            parts = read_bare(self._bare[docnum]) if self._bare is not None else None
+            if parts is None:  # an index made before the column: from the stored fields
+                stored = self.searcher.stored_fields(docnum)
+                fold = self.config.fold
+                parts = (
+                    bare_text(stored.get("title", ""), fold),
+                    bare_text(stored.get("text") or "", fold),
+                )
+            title, text = parts
             opening = max(self.ranking.lead_chars, self.ranking.opening_chars)
             found = self._texts[docnum] = (title + text, text[:opening])
         return found
@@ -398,7 +385,7 @@ class Searcher:
             filter_query = self._filter(options)
             moments = [
                 engine.dates(engine.matching(plan.query, filter_query))
-                if not isinstance(plan.query, type(wq.NullQuery))
+                if type(plan.query) is not Nothing
                 else np.zeros(0, dtype=np.int64)
                 for plan in plans
             ]
@@ -499,8 +486,8 @@ class Searcher:
         if not terms:
             return SimilarResult(path, terms, SearchResult(path, 0, _ms(started), []))
         top = terms[0][1] or 1.0
-        query = wq.Or([wq.Term("body", word, boost=weight / top) for word, weight in terms])
-        found = self.engine.search(wq.AndNot(query, wq.Term("path", path)), limit)
+        query = any_of(Term("body", word, weight / top) for word, weight in terms)
+        found = self.engine.search(AndNot(query, Term("path", path)), limit)
         best, total = found.top[:limit], found.total
         words = frozenset(word for word, _ in terms)
         stored_fields = self.searcher.stored_fields

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from whoosh.matching.binary import AndNotMatcher
 
 from searchkit.indexer import index_paths
+from searchkit.nodes import to_whoosh
 from searchkit.search import Searcher, SearchOptions
 
 #: Words of the example posts and of the news sample, common and rare, and some in neither.
@@ -145,7 +146,7 @@ def test_date_order_keeps_undated_posts_last_and_shows_relevance(engines):
         dates = [h.date for h in hits if h.date]
         assert dates and [h.date for h in hits[: len(dates)]] == dates  # undated at the end
         assert dates == sorted(dates, reverse=sort == "-date")
-        bm25 = arrays.searcher.search(arrays.parse("数据 OR 电力 OR 银行"), limit=None)
+        bm25 = arrays.searcher.search(to_whoosh(arrays.parse("数据 OR 电力 OR 银行")), limit=None)
         relevance = {arrays.searcher.stored_fields(h.docnum)["path"]: h.score for h in bm25}
         assert all(h.score == pytest.approx(relevance[h.path], abs=1e-4) for h in hits)
 

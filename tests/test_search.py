@@ -7,6 +7,7 @@ from conftest import SEED_PATH, needs_shared
 
 from searchkit.errors import QueryError
 from searchkit.highlight import find_matches, make_snippet
+from searchkit.nodes import to_whoosh
 from searchkit.search import (
     Plan,
     Ranking,
@@ -193,12 +194,11 @@ def test_a_name_glued_to_its_neighbour_in_the_question_is_still_found(tmp_path):
 
 
 def test_the_words_inside_a_long_query_word_weigh_less_than_it(examples):
-    from whoosh import query as wq
-
+    from searchkit.nodes import Term, leaves
     from searchkit.schema import WORD_PARTS
 
     parsed = examples.parse("影视作品")
-    boosts = {(t.fieldname, t.text): t.boost for t in parsed.leaves() if isinstance(t, wq.Term)}
+    boosts = {(t.field, t.text): t.boost for t in leaves(parsed) if isinstance(t, Term)}
     assert boosts[("body", "影视作品")] == 1.0
     assert boosts[("body", "影视")] == boosts[("body", "作品")] == WORD_PARTS
     assert boosts[("title", "影视作品")] == 0.5
@@ -217,13 +217,17 @@ def test_the_words_inside_a_long_query_word_weigh_less_than_it(examples):
 def test_total_is_the_number_of_matching_posts(examples, text, options):
     found = examples.search(text, options)
     filtered = examples._filter(options)
-    whoosh = examples.searcher.search(examples.parse(text), limit=None, filter=filtered)
+    whoosh = examples.searcher.search(
+        to_whoosh(examples.parse(text)),
+        limit=None,
+        filter=to_whoosh(filtered) if filtered is not None else None,
+    )
     assert found.total == len(whoosh) == whoosh.scored_length()
 
 
 def _shares(searcher, text: str) -> dict[str, Shares]:
     """``path -> Shares`` (each a number) of each hit of ``text``."""
-    results = searcher.searcher.search(searcher.parse(text), limit=10)
+    results = searcher.searcher.search(to_whoosh(searcher.parse(text)), limit=10)
     top = [(hit.docnum, hit.score) for hit in results]
     shares = searcher.text_shares(searcher.plan(text), top)
     return {
@@ -395,6 +399,6 @@ def test_bm25_ranking_is_the_engines_order_and_scores(examples_index):
     with Searcher(examples_index, ranking=Ranking.bm25()) as searcher:
         text = "数据中心 液冷"
         hits = searcher.search(text, SearchOptions(limit=5)).hits
-        whoosh = searcher.searcher.search(searcher.parse(text), limit=5)
+        whoosh = searcher.searcher.search(to_whoosh(searcher.parse(text)), limit=5)
         assert [hit.path for hit in hits] == [found["path"] for found in whoosh]
         assert [hit.score for hit in hits] == [round(found.score, 4) for found in whoosh]

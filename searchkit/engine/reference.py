@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 from whoosh import query as wq
 
+from ..nodes import to_whoosh
 from ..results import no_facets
 from .scoring import SCORE_DECIMALS, Engine, Found, through_ties
 
@@ -36,6 +37,8 @@ class WhooshEngine:
         match: str = "any",
     ) -> Found:
         """:meth:`Engine.search`, every match put in the total order."""
+        query = to_whoosh(query)
+        filter_query = to_whoosh(filter_query) if filter_query is not None else None
         none = Found([], 0, no_facets() if facets else None, None)
         if filter_query is not None and _first(self.searcher.docs_for_query(filter_query)) is None:
             return none  # Whoosh reads a filter that matches nothing as no filter at all
@@ -115,7 +118,8 @@ class WhooshEngine:
 
     def phrase_scores(self, phrases: list, docnums, cache: dict | None = None) -> dict[int, float]:
         """:meth:`Engine.phrase_scores`, through Whoosh's phrase matchers."""
-        extra = self.searcher.search(wq.Or(phrases), filter=set(docnums), limit=len(docnums))
+        either = wq.Or([to_whoosh(phrase) for phrase in phrases])
+        extra = self.searcher.search(either, filter=set(docnums), limit=len(docnums))
         return {hit.docnum: hit.score for hit in extra}
 
     def matching(self, query, filter_query=None) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The query engine: whole posting arrays scored at a time, with numpy.
 
-A query (a Whoosh query tree, as :mod:`searchkit.search` parses it) is evaluated one segment
-at a time into a dense array of scores and a boolean array of the posts it matches:
+A query tree (:mod:`searchkit.nodes`, as :mod:`searchkit.parser` reads it) is evaluated one
+segment at a time into a dense array of scores and a boolean array of the posts it matches:
 
 * a word adds its BM25F score, computed for all its postings at once, into the scores
   (term at a time, exactly Whoosh's formula, statistics and boosts);
@@ -12,9 +12,8 @@ at a time into a dense array of scores and a boolean array of the posts it match
 * the best ``depth`` come from ``argpartition``, ties going to the earlier post as in Whoosh;
   the total is the number of posts matched.
 
-Any other query node (a prefix, a range over a field without a column) is run through
-Whoosh's own matcher for that node alone.  ``Searcher(..., engine="whoosh")`` runs the whole
-query through Whoosh's matchers instead: the reference the tests compare with.
+``Searcher(..., engine="whoosh")`` runs the whole query through Whoosh's matchers instead
+(:mod:`searchkit.engine.reference`): the reference the tests compare with.
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from whoosh import query as wq
 
+from ..nodes import And, AndMaybe, AndNot, DateRange, Every, Not, Nothing, Or, Phrase, Require, Term
 from .arrays import leaf_segments
 from .postings import Postings
 
@@ -36,8 +35,6 @@ B = 0.75
 SCORE_DECIMALS = 6
 #: The day in the units of Whoosh's date columns (microseconds).
 _DAY = 86_400_000_000
-#: Fields whose column holds a moment while the index holds its day (see ``schema``).
-DAY_INDEXED = ("date",)
 
 
 @dataclass
@@ -117,25 +114,25 @@ class Engine:
     def _eval(self, node, seg: _Segment, cache: dict, n: int):
         """``(scores, matched)`` of ``node`` in segment number ``n``."""
         kind = type(node)
-        if kind is wq.Term:
+        if kind is Term:
             scores = np.zeros(seg.size)
             matched = np.zeros(seg.size, dtype=bool)
             self._add_term(node, seg, cache, n, scores, matched)
             return scores, matched
-        if kind is wq.Or and not node.minmatch and node.scale is None:
+        if kind is Or:
             scores = np.zeros(seg.size)
             matched = np.zeros(seg.size, dtype=bool)
-            for child in node.subqueries:
-                if type(child) is wq.Term:
+            for child in node.children:
+                if type(child) is Term:
                     self._add_term(child, seg, cache, n, scores, matched)
                 else:
                     child_scores, child_matched = self._eval(child, seg, cache, n)
                     scores += np.where(child_matched, child_scores, 0.0)
                     matched |= child_matched
             return scores, matched
-        if kind is wq.And:
+        if kind is And:
             scores, matched = None, None
-            for child in node.subqueries:
+            for child in node.children:
                 child_scores, child_matched = self._eval(child, seg, cache, n)
                 if scores is None:
                     scores, matched = child_scores, child_matched.copy()
@@ -145,41 +142,41 @@ class Engine:
             if scores is None:
                 return self._nothing(seg)
             return scores, matched
-        if kind is wq.AndNot:
+        if kind is AndNot:
             scores, matched = self._eval(node.a, seg, cache, n)
             _, excluded = self._eval(node.b, seg, cache, n)
             return scores, matched & ~excluded
-        if kind is wq.Require:
+        if kind is Require:
             scores, matched = self._eval(node.a, seg, cache, n)
             _, required = self._eval(node.b, seg, cache, n)
             return scores, matched & required
-        if kind is wq.AndMaybe:
+        if kind is AndMaybe:
             scores, matched = self._eval(node.a, seg, cache, n)
             extra, maybe = self._eval(node.b, seg, cache, n)
             return scores + np.where(maybe, extra, 0.0), matched
-        if kind is wq.Not:
-            _, inner = self._eval(node.query, seg, cache, n)
+        if kind is Not:
+            _, inner = self._eval(node.child, seg, cache, n)
             return np.ones(seg.size), ~inner & seg.arrays.live()
-        if kind is wq.Phrase:
+        if kind is Phrase:
             return self._phrase(node, seg, cache, n, None)
-        if kind is wq.Every and node.fieldname in (None, "*"):
+        if kind is Every:
             return np.zeros(seg.size), seg.arrays.live().copy()
-        if isinstance(node, wq.NumericRange) and node.fieldname in DAY_INDEXED:
+        if kind is DateRange:
             return self._day_range(node, seg)
-        if node is wq.NullQuery or isinstance(node, type(wq.NullQuery)):
+        if kind is Nothing:
             return self._nothing(seg)
-        return self._whoosh(node, seg)
+        raise TypeError(f"not a query node: {node!r}")
 
     def _nothing(self, seg: _Segment):
         return np.zeros(seg.size), np.zeros(seg.size, dtype=bool)
 
     def _add_term(self, node, seg, cache, n, scores, matched) -> None:
-        found = self._postings(node.fieldname, node.text, cache)
+        found = self._postings(node.field, node.text, cache)
         if found is None or found[n] is None:
             return
         postings = found[n]
         df = sum(len(p) for p in found if p is not None)
-        term_scores = self._term_scores(node.fieldname, postings, seg, df)
+        term_scores = self._term_scores(node.field, postings, seg, df)
         if node.boost != 1.0:
             term_scores = term_scores * node.boost
         scores[postings.ids] += term_scores
@@ -187,44 +184,25 @@ class Engine:
 
     def _day_range(self, node, seg: _Segment):
         """A date range over the date column: the index holds each post's day."""
-        column = seg.arrays.numeric_column(node.fieldname)
+        column = seg.arrays.numeric_column(node.field)
         if column is None:
-            return self._whoosh(node, seg)
+            return self._nothing(seg)
         values = column.astype(np.uint64)
-        present = values != np.uint64(_missing(column))
+        matched = values != np.uint64(_missing(column))
         day = values - values % np.uint64(_DAY)
-        matched = present.copy()
         if node.start is not None:
-            start = np.uint64(node.start)
-            matched &= (day > start) if node.startexcl else (day >= start)
+            matched &= day >= np.uint64(node.start)
         if node.end is not None:
-            end = np.uint64(node.end)
-            matched &= (day < end) if node.endexcl else (day <= end)
-        return np.full(seg.size, float(node.boost)), matched
+            matched &= day <= np.uint64(node.end)
+        return np.ones(seg.size), matched
 
-    def _whoosh(self, node, seg: _Segment):
-        """Any other node, through Whoosh's matcher for it alone."""
-        scores, matched = self._nothing(seg)
-        matcher = node.matcher(seg.searcher, seg.searcher.context())
-        ids, values = [], []
-        while matcher.is_active():
-            ids.append(matcher.id())
-            values.append(matcher.score())
-            matcher.next()
-        if ids:
-            at = np.asarray(ids, dtype=np.int64)
-            scores[at] = values
-            matched[at] = True
-        return scores, matched & seg.arrays.live()
-
-    def _phrase(self, node: wq.Phrase, seg: _Segment, cache: dict, n: int, within):
+    def _phrase(self, node: Phrase, seg: _Segment, cache: dict, n: int, within):
         """Posts holding the phrase's words in order, each within ``slop`` of the last;
         scored, as Whoosh's span queries do, by the sum of the words' scores."""
         scores, matched = self._nothing(seg)
-        words = list(node.words)
         lists = []
-        for word in words:
-            found = self._postings(node.fieldname, word, cache)
+        for word in node.words:
+            found = self._postings(node.field, word, cache)
             if found is None or found[n] is None:
                 return scores, matched
             lists.append((found[n], sum(len(p) for p in found if p is not None)))
@@ -257,7 +235,7 @@ class Engine:
         docs = candidates[rows]
         total = np.zeros(len(docs))
         for (postings, df), where in zip(lists, at, strict=True):
-            total += self._term_scores(node.fieldname, postings, seg, df, where[rows])
+            total += self._term_scores(node.field, postings, seg, df, where[rows])
         if node.boost != 1.0:
             total = total * node.boost
         scores[docs] = total

@@ -1,0 +1,195 @@
+"""The query tree: what a parsed query is made of, what the engine evaluates.
+
+Small immutable values (equal and hashable by their fields), built through :func:`any_of`
+and :func:`all_of`, which keep a tree in one normal form: nested ORs and ANDs flattened,
+repeats and empty parts left out, a compound of one part replaced by the part.  Each node
+has its Whoosh equivalent (:func:`to_whoosh`) for the reference engine and for the tests that
+compare the parser with Whoosh's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+#: Microseconds from year 1 to the Unix epoch: a date range's bounds are in Whoosh's units
+#: (microseconds since year 1), as the date column holds them.
+_EPOCH = 62135596800000000
+
+
+class Node:
+    """A part of a query."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Term(Node):
+    """A post holding ``text`` in ``field``; its BM25F score times ``boost``."""
+
+    field: str
+    text: str
+    boost: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase(Node):
+    """``words`` in order in ``field``, each within ``slop`` positions of the one before."""
+
+    field: str
+    words: tuple[str, ...]
+    slop: int = 1
+    boost: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange(Node):
+    """Posts whose day in ``field`` is from ``start`` to ``end`` (inclusive; None: open), in
+    microseconds since year 1 (:func:`ticks`)."""
+
+    field: str
+    start: int | None
+    end: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Or(Node):
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class And(Node):
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AndNot(Node):
+    """What ``a`` matches, less what ``b`` matches (scored by ``a``)."""
+
+    a: Node
+    b: Node
+
+
+@dataclass(frozen=True, slots=True)
+class AndMaybe(Node):
+    """What ``a`` matches, ``b``'s score added where it matches too."""
+
+    a: Node
+    b: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Require(Node):
+    """What both match, scored by ``a``."""
+
+    a: Node
+    b: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Node):
+    """Every live post ``child`` does not match."""
+
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Every(Node):
+    """Every live post."""
+
+
+@dataclass(frozen=True, slots=True)
+class Nothing(Node):
+    """No post: a query of stop words, say."""
+
+
+NOTHING = Nothing()
+
+
+def ticks(moment: datetime) -> int:
+    """A moment (taken as written, without its offset) in microseconds since year 1."""
+    moment = moment.replace(tzinfo=None)
+    return (moment - datetime(1970, 1, 1)) // _MICRO + _EPOCH
+
+
+_MICRO = datetime(1970, 1, 1, 0, 0, 0, 1) - datetime(1970, 1, 1)
+
+
+def any_of(children) -> Node:
+    """An OR of ``children`` in normal form."""
+    return _compound(Or, children)
+
+
+def all_of(children) -> Node:
+    """An AND of ``children`` in normal form (a part that matches nothing, a query of stop
+    words, is left out, as Whoosh does, rather than emptying the AND)."""
+    return _compound(And, children)
+
+
+def _compound(kind, children) -> Node:
+    flat: list[Node] = []
+    for child in children:
+        if type(child) is kind:
+            flat.extend(child.children)
+        elif type(child) is not Nothing:
+            flat.append(child)
+    if kind is Or and any(type(child) is Every for child in flat):
+        return Every()
+    kept = list(dict.fromkeys(flat))  # repeats out, the first kept in place
+    if not kept:
+        return NOTHING
+    return kept[0] if len(kept) == 1 else kind(tuple(kept))
+
+
+def binary(kind, a: Node, b: Node) -> Node:
+    """``a ANDNOT b``, ``a ANDMAYBE b`` or ``a REQUIRE b`` in normal form."""
+    if type(a) is Nothing:
+        return NOTHING
+    if type(b) is Nothing:
+        return NOTHING if kind is Require else a
+    return kind(a, b)
+
+
+def negate(child: Node) -> Node:
+    return NOTHING if type(child) is Nothing else Not(child)
+
+
+def leaves(node: Node):
+    """The terms, phrases and ranges of a tree, left to right."""
+    if isinstance(node, (Or, And)):
+        for child in node.children:
+            yield from leaves(child)
+    elif isinstance(node, (AndNot, AndMaybe, Require)):
+        yield from leaves(node.a)
+        yield from leaves(node.b)
+    elif isinstance(node, Not):
+        yield from leaves(node.child)
+    elif isinstance(node, (Term, Phrase, DateRange)):
+        yield node
+
+
+def to_whoosh(node: Node):
+    """The Whoosh query of a tree, for the reference engine."""
+    from whoosh import query as wq
+
+    kind = type(node)
+    if kind is Term:
+        return wq.Term(node.field, node.text, boost=node.boost)
+    if kind is Phrase:
+        return wq.Phrase(node.field, list(node.words), slop=node.slop, boost=node.boost)
+    if kind is DateRange:
+        return wq.NumericRange(node.field, node.start, node.end, constantscore=True)
+    if kind is Or:
+        return wq.Or([to_whoosh(child) for child in node.children])
+    if kind is And:
+        return wq.And([to_whoosh(child) for child in node.children])
+    if kind in (AndNot, AndMaybe, Require):
+        whoosh_kind = {AndNot: wq.AndNot, AndMaybe: wq.AndMaybe, Require: wq.Require}[kind]
+        return whoosh_kind(to_whoosh(node.a), to_whoosh(node.b))
+    if kind is Not:
+        return wq.Not(to_whoosh(node.child))
+    if kind is Every:
+        return wq.Every()
+    if kind is Nothing:
+        return wq.NullQuery
+    raise TypeError(f"not a query node: {node!r}")
