@@ -19,7 +19,9 @@ segment at a time into a dense array of scores and a boolean array of the posts 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 
@@ -49,31 +51,115 @@ class Found:
 
 
 class _Segment:
-    """What one segment's evaluation needs: its arrays and a cache of its postings."""
+    """One segment: its arrays, and where its posts are numbered in the whole index."""
 
-    def __init__(self, arrays, searcher):
+    def __init__(self, arrays):
         self.arrays = arrays
-        self.searcher = searcher  # Whoosh's searcher of this segment, for fallbacks
         self.size = arrays.size
         self.offset = arrays.offset
         self.paths: list[bytes] | None = None  # read when a tie asks for them
 
 
+class _Term:
+    """A term's postings over the whole index: each segment's (None where it is absent),
+    and their post numbers and weights joined, numbered as in the whole index."""
+
+    __slots__ = ("parts", "ids", "weights", "starts")
+
+    def __init__(self, parts: list[Postings | None], segments: list[_Segment]):
+        self.parts = parts
+        present = [(p, seg) for p, seg in zip(parts, segments, strict=True) if p is not None]
+        if len(present) == 1:
+            postings, seg = present[0]
+            self.ids = postings.ids.astype(np.int64) + seg.offset
+            self.weights = postings.weights.astype(np.float64)
+        else:
+            self.ids = np.concatenate([p.ids.astype(np.int64) + seg.offset for p, seg in present])
+            self.weights = np.concatenate([p.weights.astype(np.float64) for p, _ in present])
+        # where each segment's postings start among the joined ones
+        self.starts = list(accumulate((len(p) if p is not None else 0 for p in parts), initial=0))
+
+    def positions(self, row: int) -> list[int]:
+        """The positions of the joined posting ``row``."""
+        n = bisect_right(self.starts, row) - 1
+        return self.parts[n].positions(row - self.starts[n])
+
+
 class Engine:
-    """Scores queries against an open Whoosh searcher's segments."""
+    """Scores queries against an open Whoosh searcher's segments, all at once: a term's
+    postings are joined over the segments, and every array is as long as the index."""
 
     def __init__(self, searcher):
         self.searcher = searcher
         self.schema = searcher.schema
         self.doc_count_all = searcher.doc_count_all()
-        self.segments = [_Segment(arrays, sub) for sub, arrays in leaf_segments(searcher)]
+        self.segments = [_Segment(arrays) for _sub, arrays in leaf_segments(searcher)]
         self._avgfl: dict[str, float] = {}
+        self._lengths: dict[str, np.ndarray] = {}
+        self._live: np.ndarray | None = None
+        self._date_keys: dict[bool, np.ndarray] = {}
+        self._columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._facet_tables: dict[tuple[int, str], tuple[list[str], np.ndarray, np.ndarray]] = {}
+
+    # --- the index as whole arrays --------------------------------------------------------
+
+    def _joined(self, part, dtype, fill) -> np.ndarray:
+        """One array over the whole index of each segment's ``part(seg)``."""
+        out = np.full(self.doc_count_all, fill, dtype=dtype)
+        for seg in self.segments:
+            out[seg.offset : seg.offset + seg.size] = part(seg)
+        return out
+
+    def live(self) -> np.ndarray:
+        """True for each post not deleted."""
+        if self._live is None:
+            self._live = self._joined(lambda seg: seg.arrays.live(), bool, False)
+        return self._live
+
+    def lengths(self, fieldname: str) -> np.ndarray:
+        """Each post's length in a field (as Whoosh stores it: one byte, approximate)."""
+        if fieldname not in self._lengths:
+            self._lengths[fieldname] = self._joined(
+                lambda seg: seg.arrays.lengths(fieldname), np.float64, 0.0
+            )
+        return self._lengths[fieldname]
+
+    def _column(self, fieldname: str) -> tuple[np.ndarray, np.ndarray]:
+        """A numeric column's values over the whole index (as unsigned integers), and which
+        posts have one."""
+        if fieldname not in self._columns:
+            values = np.zeros(self.doc_count_all, dtype=np.uint64)
+            present = np.zeros(self.doc_count_all, dtype=bool)
+            for seg in self.segments:
+                column = seg.arrays.numeric_column(fieldname)
+                if column is not None:
+                    at = slice(seg.offset, seg.offset + seg.size)
+                    values[at] = column.astype(np.uint64)
+                    present[at] = column != _missing(column)
+            self._columns[fieldname] = (values, present)
+        return self._columns[fieldname]
+
+    def date_keys(self, docnums: np.ndarray, sort: str) -> np.ndarray:
+        """Sort keys of the moments of posts (instants: a time and its offset): oldest first
+        for ``sort`` ``date``, else newest first; posts without a date last either way."""
+        reverse = sort != "date"
+        if reverse not in self._date_keys:
+
+            def keys(seg: _Segment) -> np.ndarray:
+                column = seg.arrays.numeric_column("instant")  # the instant; before it, the date
+                if column is None:
+                    column = seg.arrays.numeric_column("date")
+                if column is None:
+                    return np.full(seg.size, np.iinfo(np.int64).max, dtype=np.int64)
+                return _date_keys(column, reverse)
+
+            self._date_keys[reverse] = self._joined(keys, np.int64, np.iinfo(np.int64).max)
+        return self._date_keys[reverse][docnums]
 
     # --- statistics, as Whoosh's BM25F takes them -----------------------------------------
 
-    def _postings(self, fieldname: str, text, cache: dict) -> list[Postings | None] | None:
-        """A term's postings in each segment (None where absent), or None if in none."""
+    def _postings(self, fieldname: str, text, cache: dict) -> _Term | None:
+        """A term's postings over the whole index, or None if no segment holds it."""
         key = (fieldname, text)
         if key not in cache:
             field = self.schema[fieldname] if fieldname in self.schema.names() else None
@@ -84,24 +170,23 @@ class Engine:
                 except ValueError:
                     btext = None
                 if btext is not None:
-                    found = [seg.arrays.postings(fieldname, btext) for seg in self.segments]
-                    if not any(p is not None for p in found):
-                        found = None
+                    parts = [seg.arrays.postings(fieldname, btext) for seg in self.segments]
+                    if any(p is not None for p in parts):
+                        found = _Term(parts, self.segments)
             cache[key] = found
         return cache[key]
 
-    def _term_scores(self, fieldname: str, postings: Postings, seg: _Segment, df: int, at=None):
+    def _term_scores(self, fieldname: str, term: _Term, at=None):
         """Each posting's score (or those of the postings ``at``), as Whoosh's BM25F scorer
         gives it."""
-        weights = postings.weights.astype(np.float64)
-        ids = postings.ids
+        weights, ids = term.weights, term.ids
         if at is not None:
             weights, ids = weights[at], ids[at]
         if not self.schema[fieldname].scorable:
             return weights
-        idf = math.log(self.doc_count_all / (df + 1)) + 1
+        idf = math.log(self.doc_count_all / (len(term.ids) + 1)) + 1
         avgfl = self._avg_length(fieldname)
-        lengths = seg.arrays.lengths(fieldname)[ids]
+        lengths = self.lengths(fieldname)[ids]
         return idf * ((weights * (K1 + 1)) / (weights + K1 * ((1 - B) + B * lengths / avgfl)))
 
     def _avg_length(self, fieldname: str) -> float:
@@ -111,146 +196,151 @@ class Engine:
 
     # --- evaluation -----------------------------------------------------------------------
 
-    def _eval(self, node, seg: _Segment, cache: dict, n: int):
-        """``(scores, matched)`` of ``node`` in segment number ``n``."""
+    def _eval(self, node, cache: dict):
+        """``(scores, matched)`` of ``node``, an array of each over the whole index."""
         kind = type(node)
         if kind is Term:
-            scores = np.zeros(seg.size)
-            matched = np.zeros(seg.size, dtype=bool)
-            self._add_term(node, seg, cache, n, scores, matched)
+            scores, matched = self._nothing()
+            self._add_term(node, cache, scores, matched)
             return scores, matched
         if kind is Or:
-            scores = np.zeros(seg.size)
-            matched = np.zeros(seg.size, dtype=bool)
+            scores, matched = self._nothing()
             for child in node.children:
                 if type(child) is Term:
-                    self._add_term(child, seg, cache, n, scores, matched)
+                    self._add_term(child, cache, scores, matched)
                 else:
-                    child_scores, child_matched = self._eval(child, seg, cache, n)
+                    child_scores, child_matched = self._eval(child, cache)
                     scores += np.where(child_matched, child_scores, 0.0)
                     matched |= child_matched
             return scores, matched
         if kind is And:
             scores, matched = None, None
             for child in node.children:
-                child_scores, child_matched = self._eval(child, seg, cache, n)
+                child_scores, child_matched = self._eval(child, cache)
                 if scores is None:
                     scores, matched = child_scores, child_matched.copy()
                 else:
                     scores = scores + child_scores
                     matched &= child_matched
             if scores is None:
-                return self._nothing(seg)
+                return self._nothing()
             return scores, matched
         if kind is AndNot:
-            scores, matched = self._eval(node.a, seg, cache, n)
-            _, excluded = self._eval(node.b, seg, cache, n)
+            scores, matched = self._eval(node.a, cache)
+            _, excluded = self._eval(node.b, cache)
             return scores, matched & ~excluded
         if kind is Require:
-            scores, matched = self._eval(node.a, seg, cache, n)
-            _, required = self._eval(node.b, seg, cache, n)
+            scores, matched = self._eval(node.a, cache)
+            _, required = self._eval(node.b, cache)
             return scores, matched & required
         if kind is AndMaybe:
-            scores, matched = self._eval(node.a, seg, cache, n)
-            extra, maybe = self._eval(node.b, seg, cache, n)
+            scores, matched = self._eval(node.a, cache)
+            extra, maybe = self._eval(node.b, cache)
             return scores + np.where(maybe, extra, 0.0), matched
         if kind is Not:
-            _, inner = self._eval(node.child, seg, cache, n)
-            return np.ones(seg.size), ~inner & seg.arrays.live()
+            _, inner = self._eval(node.child, cache)
+            return np.ones(self.doc_count_all), ~inner & self.live()
         if kind is Phrase:
-            return self._phrase(node, seg, cache, n, None)
+            scores, matched = self._nothing()
+            docs, total = self._phrase_rows(node, cache, None, {})
+            scores[docs] = total
+            matched[docs] = True
+            return scores, matched & self.live()
         if kind is Every:
-            return np.zeros(seg.size), seg.arrays.live().copy()
+            return np.zeros(self.doc_count_all), self.live().copy()
         if kind is DateRange:
-            return self._day_range(node, seg)
+            return self._day_range(node)
         if kind is Nothing:
-            return self._nothing(seg)
+            return self._nothing()
         raise TypeError(f"not a query node: {node!r}")
 
-    def _nothing(self, seg: _Segment):
-        return np.zeros(seg.size), np.zeros(seg.size, dtype=bool)
+    def _nothing(self):
+        return np.zeros(self.doc_count_all), np.zeros(self.doc_count_all, dtype=bool)
 
-    def _add_term(self, node, seg, cache, n, scores, matched) -> None:
-        found = self._postings(node.field, node.text, cache)
-        if found is None or found[n] is None:
+    def _add_term(self, node, cache, scores, matched) -> None:
+        term = self._postings(node.field, node.text, cache)
+        if term is None:
             return
-        postings = found[n]
-        df = sum(len(p) for p in found if p is not None)
-        term_scores = self._term_scores(node.field, postings, seg, df)
+        term_scores = self._term_scores(node.field, term)
         if node.boost != 1.0:
             term_scores = term_scores * node.boost
-        scores[postings.ids] += term_scores
-        matched[postings.ids] = True
+        scores[term.ids] += term_scores
+        matched[term.ids] = True
 
-    def _day_range(self, node, seg: _Segment):
+    def _day_range(self, node):
         """A date range over the date column: the index holds each post's day."""
-        column = seg.arrays.numeric_column(node.field)
-        if column is None:
-            return self._nothing(seg)
-        values = column.astype(np.uint64)
-        matched = values != np.uint64(_missing(column))
+        values, present = self._column(node.field)
         day = values - values % np.uint64(_DAY)
+        matched = present.copy()
         if node.start is not None:
             matched &= day >= np.uint64(node.start)
         if node.end is not None:
             matched &= day <= np.uint64(node.end)
-        return np.ones(seg.size), matched
+        return np.ones(self.doc_count_all), matched
 
-    def _phrase(self, node: Phrase, seg: _Segment, cache: dict, n: int, within):
-        """Posts holding the phrase's words in order, each within ``slop`` of the last;
-        scored, as Whoosh's span queries do, by the sum of the words' scores."""
-        scores, matched = self._nothing(seg)
-        lists = []
+    def _phrase_rows(self, node: Phrase, cache: dict, within, seen: dict):
+        """The posts (of ``within``, if given) holding the phrase's words in order, each
+        within ``slop`` of the last, and their scores: as Whoosh's span queries score, the
+        sum of the words' scores.  ``seen`` keeps the positions read, for the next phrase of
+        a query."""
+        none = np.zeros(0, dtype=np.int64), np.zeros(0)
+        terms = []
         for word in node.words:
-            found = self._postings(node.field, word, cache)
-            if found is None or found[n] is None:
-                return scores, matched
-            lists.append((found[n], sum(len(p) for p in found if p is not None)))
+            term = self._postings(node.field, word, cache)
+            if term is None:
+                return none
+            terms.append((word, term))
         # the posts holding every word: the shortest list (or the posts asked about) looked
         # up in the others by binary search, not by sorting them all together
-        candidates = min((p.ids for p, _ in lists), key=len) if within is None else within
-        for postings, _ in lists:
-            candidates = candidates[_members(postings.ids, candidates)]
+        candidates = min((t.ids for _, t in terms), key=len) if within is None else within
+        for _, term in terms:
+            candidates = candidates[_members(term.ids, candidates)]
         if not len(candidates):
-            return scores, matched
-        at = [np.searchsorted(p.ids, candidates) for p, _ in lists]
+            return none
+        at = [np.searchsorted(t.ids, candidates).tolist() for _, t in terms]
+
+        def positions(i: int, row: int) -> list[int]:
+            key = (node.field, terms[i][0], at[i][row])
+            found = seen.get(key)
+            if found is None:
+                found = seen[key] = terms[i][1].positions(at[i][row])
+            return found
+
         keep = []
+        slop = node.slop
         for row in range(len(candidates)):
-            spans = {(pos, pos) for pos in lists[0][0].positions(int(at[0][row]))}
-            for (postings, _), where in zip(lists[1:], at[1:], strict=True):
-                following = postings.positions(int(where[row]))
+            spans = {(pos, pos) for pos in positions(0, row)}
+            for i in range(1, len(terms)):
+                following = positions(i, row)
                 spans = {
                     (start, pos)
                     for start, end in spans
                     for pos in following
-                    if 1 <= pos - end <= node.slop
+                    if 1 <= pos - end <= slop
                 }
                 if not spans:
                     break
             if spans:
                 keep.append(row)
         if not keep:
-            return scores, matched
+            return none
         rows = np.asarray(keep)
-        docs = candidates[rows]
-        total = np.zeros(len(docs))
-        for (postings, df), where in zip(lists, at, strict=True):
-            total += self._term_scores(node.field, postings, seg, df, where[rows])
+        total = np.zeros(len(rows))
+        for (_, term), where in zip(terms, at, strict=True):
+            total += self._term_scores(node.field, term, np.asarray(where)[rows])
         if node.boost != 1.0:
             total = total * node.boost
-        scores[docs] = total
-        matched[docs] = True
-        return scores, matched & seg.arrays.live()
+        return candidates[rows], total
 
     # --- answers --------------------------------------------------------------------------
 
-    def _matched(self, query, filter_query, seg: _Segment, cache: dict, n: int):
-        """``(scores, matched)`` of ``query`` in segment ``n``: live posts only, and only
-        those ``filter_query`` keeps."""
-        scores, matched = self._eval(query, seg, cache, n)
-        matched = matched & seg.arrays.live()
+    def _matched(self, query, filter_query, cache: dict):
+        """``(scores, matched)`` of ``query``: live posts only, and only those
+        ``filter_query`` keeps."""
+        scores, matched = self._eval(query, cache)
+        matched &= self.live()
         if filter_query is not None:
-            matched &= self._eval(filter_query, seg, cache, n)[1]
+            matched &= self._eval(filter_query, cache)[1]
         return scores, matched
 
     def search(
@@ -268,42 +358,34 @@ class Engine:
         ``-date``), how many match, and the facets of all that match when asked.  ``cache``
         keeps the postings looked up, for :meth:`phrase_scores` on the same query.
 
-        ``words`` are the query's typed words (see :func:`searchkit.search.typed_words`);
+        ``words`` are the query's typed words (see :func:`searchkit.query.typed_words`);
         ``match`` ``"all"`` keeps only the posts holding every one, ``"first"`` ranks them
         above the rest (``Found.held`` names them among the best), ``"any"`` neither."""
         cache = {} if cache is None else cache
         tiered = match == "first" and len(words) > 0
-        rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        total = 0
-        counted = {"categories": {}, "tags": {}, "years": {}} if facets else None
         relevance = sort == "relevance"
-        for n, seg in enumerate(self.segments):
-            if not seg.size:
-                continue
-            scores, matched = self._matched(query, filter_query, seg, cache, n)
-            held = self.held(words, seg, cache, n) if words and match != "any" else None
-            if held is not None and match == "all":
-                matched &= held
-            local = np.flatnonzero(matched)
-            total += len(local)
-            if facets:
-                self._count_facets(n, seg, matched, counted)
-            if not len(local):
-                continue
-            values = np.round(scores[local], SCORE_DECIMALS)  # ulps apart: tied
-            tier = held[local] if tiered else np.zeros(len(local), dtype=bool)
-            if relevance:
-                # the best by (holds every word, score): a tier lifts above any score
-                ranked = values + tier * (values.max() + 1.0) if tiered else values
-                keep = _best(np.arange(len(local)), ranked, depth)[0]
-                local, values, tier = local[keep], values[keep], tier[keep]
-            rows.append((local + seg.offset, values, self.date_keys(local, seg, sort), tier))
-        if not rows:
+        scores, matched = self._matched(query, filter_query, cache)
+        held = self.held(words, cache) if words and match != "any" else None
+        if held is not None and match == "all":
+            matched &= held
+        counted = None
+        if facets:
+            counted = {"categories": {}, "tags": {}, "years": {}}
+            for n, seg in enumerate(self.segments):
+                inside = matched[seg.offset : seg.offset + seg.size]
+                self._count_facets(n, seg, inside, counted)
+        docnums = np.flatnonzero(matched)
+        total = len(docnums)
+        if not total:
             return Found([], total, _sorted_facets(counted))
-        docnums = np.concatenate([r[0] for r in rows])
-        values = np.concatenate([r[1] for r in rows])
-        dates = np.concatenate([r[2] for r in rows])
-        tiers = np.concatenate([r[3] for r in rows])
+        values = np.round(scores[docnums], SCORE_DECIMALS)  # ulps apart: tied
+        tiers = held[docnums] if tiered else np.zeros(total, dtype=bool)
+        if relevance:
+            # the best by (holds every word, score): a tier lifts above any score
+            ranked = values + tiers * (values.max() + 1.0) if tiered else values
+            keep = _best(np.arange(total), ranked, depth)[0]
+            docnums, values, tiers = docnums[keep], values[keep], tiers[keep]
+        dates = self.date_keys(docnums, sort)
         keys = [dates]  # by date: the date, then the path
         if relevance:  # (holds every word,) score, newer date, then the path
             keys = [~tiers, -values, dates] if tiered else [-values, dates]
@@ -312,19 +394,19 @@ class Engine:
         held_set = set(docnums[order][tiers[order]].tolist()) if tiered else None
         return Found(top, total, _sorted_facets(counted), held_set)
 
-    def held(self, words: tuple, seg: _Segment, cache: dict, n: int) -> np.ndarray:
-        """Which posts of segment ``n`` hold every one of ``words``: each word is a tuple of
-        alternatives, each a tuple of body terms a post must hold together."""
-        held = np.ones(seg.size, dtype=bool)
+    def held(self, words: tuple, cache: dict) -> np.ndarray:
+        """Which posts hold every one of ``words``: each word is a tuple of alternatives,
+        each a tuple of body terms a post must hold together."""
+        held = np.ones(self.doc_count_all, dtype=bool)
         for _word, alternatives in words:
-            either = np.zeros(seg.size, dtype=bool)
+            either = np.zeros(self.doc_count_all, dtype=bool)
             for terms in alternatives:
-                both = np.ones(seg.size, dtype=bool)
-                for term in terms:
-                    found = self._postings("body", term, cache)
-                    mask = np.zeros(seg.size, dtype=bool)
-                    if found is not None and found[n] is not None:
-                        mask[found[n].ids] = True
+                both = np.ones(self.doc_count_all, dtype=bool)
+                for text in terms:
+                    term = self._postings("body", text, cache)
+                    mask = np.zeros(self.doc_count_all, dtype=bool)
+                    if term is not None:
+                        mask[term.ids] = True
                     both &= mask
                 either |= both
             held &= either
@@ -341,17 +423,6 @@ class Engine:
                 for terms in alternatives
             )
         ]
-
-    def date_keys(self, local: np.ndarray, seg: _Segment, sort: str) -> np.ndarray:
-        """Sort keys of the moments of the posts ``local`` of a segment (instants: a time and
-        its offset): oldest first for ``sort`` ``date``, else newest first; posts without a
-        date last either way."""
-        column = seg.arrays.numeric_column("instant")  # the instant; before it, the date
-        if column is None:
-            column = seg.arrays.numeric_column("date")
-        if column is None:
-            return np.full(len(local), np.iinfo(np.int64).max, dtype=np.int64)
-        return _date_keys(column[local], reverse=sort != "date")
 
     def _in_order(self, docnums, keys: list[np.ndarray], depth: int, scored: int) -> np.ndarray:
         """The first ``depth`` rows in the total order, and the rows tied with the last of
@@ -394,41 +465,21 @@ class Engine:
 
     def order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
         """For each post, ``(date key, path)``: what breaks ties of score in the total order."""
-        out = {}
-        for seg in self.segments:
-            local = [d - seg.offset for d in docnums if seg.offset <= d < seg.offset + seg.size]
-            if not local:
-                continue
-            keys = self.date_keys(np.asarray(local, dtype=np.int64), seg, sort).tolist()
-            for d, key in zip(local, keys, strict=True):
-                out[d + seg.offset] = (key, self.path_of(d + seg.offset))
-        return out
+        keys = self.date_keys(np.asarray(docnums, dtype=np.int64), sort).tolist()
+        return {d: (key, self.path_of(d)) for d, key in zip(docnums, keys, strict=True)}
 
     def matching(self, query, filter_query=None) -> np.ndarray:
         """The numbers of all the posts ``query`` matches (and ``filter_query`` keeps), in
         order: for counts over the whole result set (trends), not only the best."""
-        cache: dict = {}
-        found = []
-        for n, seg in enumerate(self.segments):
-            if not seg.size:
-                continue
-            _, matched = self._matched(query, filter_query, seg, cache, n)
-            found.append(np.flatnonzero(matched) + seg.offset)
-        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        _, matched = self._matched(query, filter_query, {})
+        return np.flatnonzero(matched)
 
     def dates(self, docnums: np.ndarray) -> np.ndarray:
         """Each post's moment in microseconds since year 1, -1 for a post without a date."""
+        values, present = self._column("date")
         out = np.full(len(docnums), -1, dtype=np.int64)
-        for seg in self.segments:
-            inside = (docnums >= seg.offset) & (docnums < seg.offset + seg.size)
-            if not inside.any():
-                continue
-            column = seg.arrays.numeric_column("date")
-            if column is None:
-                continue
-            values = column[docnums[inside] - seg.offset]
-            known = values != _missing(values)
-            out[np.flatnonzero(inside)[known]] = values[known].astype(np.int64)
+        known = present[docnums]
+        out[known] = values[docnums][known].astype(np.int64)
         return out
 
     def phrase_scores(self, phrases: list, docnums, cache: dict | None = None) -> dict[int, float]:
@@ -437,17 +488,13 @@ class Engine:
         if not len(docnums):
             return out
         wanted = np.unique(np.asarray(list(docnums), dtype=np.int64))
+        wanted = wanted[self.live()[wanted]]
         cache = {} if cache is None else cache
-        for n, seg in enumerate(self.segments):
-            inside = wanted[(wanted >= seg.offset) & (wanted < seg.offset + seg.size)]
-            if not len(inside):
-                continue
-            local = inside - seg.offset
-            for phrase in phrases:
-                scores, matched = self._phrase(phrase, seg, cache, n, local)
-                for docnum in np.flatnonzero(matched[local]):
-                    key = int(local[docnum]) + seg.offset
-                    out[key] = out.get(key, 0.0) + float(scores[local[docnum]])
+        seen: dict = {}  # positions read, for the phrases that share a word
+        for phrase in phrases:
+            docs, scores = self._phrase_rows(phrase, cache, wanted, seen)
+            for doc, score in zip(docs.tolist(), scores.tolist(), strict=True):
+                out[doc] = out.get(doc, 0.0) + score
         return out
 
     # --- facets ---------------------------------------------------------------------------
