@@ -12,6 +12,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m searchkit.dictionary
 	touch $(STAMP)
 
 run: install

@@ -350,10 +350,12 @@ def keyword_analyzer(fold: str = "t2s"):
 
 @lru_cache(maxsize=8)
 def _segmenter(userdict: tuple[tuple[str, int | None, str | None], ...]):
-    import rjieba
+    from . import dictionary
 
     if not userdict:
-        return rjieba._DEFAULT_JIEBA if hasattr(rjieba, "_DEFAULT_JIEBA") else rjieba.Jieba()
+        return dictionary.full()
+    import rjieba
+
     jieba = rjieba.Jieba()
     for word, freq, tag in userdict:
         jieba.add_word(word, freq, tag)
@@ -398,7 +400,7 @@ def word_tokens(word: str, config: AnalyzerConfig, search: bool = True) -> WordT
     stop = stopset_of(config)
     if _wordish(word):
         out = [] if word in stop else [(word, 0)]
-        if search and len(word) > 2 and _unknown_chinese(word, segmenter_of(config)):
+        if search and len(word) > 2 and _unknown_chinese(word, config):
             pairs = ((word[i : i + 2], i) for i in range(len(word) - 1))
             out.extend(pair for pair in pairs if pair[0] not in stop)
         return tuple(out)
@@ -426,9 +428,15 @@ def _wordish(word: str) -> bool:
     return _WORDISH.fullmatch(word) is not None and "_" not in word
 
 
-def _unknown_chinese(word: str, jieba) -> bool:
+def _unknown_chinese(word: str, config: AnalyzerConfig) -> bool:
     """Chinese characters only, and not a word of jieba's dictionary (nor the user's)."""
-    return _CHINESE.fullmatch(word) is not None and not jieba.has_word(word)
+    if _CHINESE.fullmatch(word) is None:
+        return False
+    if config.userdict:
+        return not segmenter_of(config).has_word(word)
+    from . import dictionary
+
+    return not dictionary.has_word(word)
 
 
 @lru_cache(maxsize=16)
@@ -452,7 +460,7 @@ def segment(
     Positions count the words of jieba's default cut, so the extra, shorter words of search
     mode share the position of the word they sit in and phrase queries still line up.
     """
-    jieba = segmenter_of(config)
+    jieba = query_segmenter(config, text)
     words = jieba.tokenize(text, "default", config.hmm)
     extras = jieba.tokenize(text, "search", config.hmm) if search else []
     table = _word_table(config, search)
@@ -719,6 +727,16 @@ def _name_table(config: AnalyzerConfig, search: bool) -> dict[str, tuple[str, ..
     return {}
 
 
+def query_segmenter(config: AnalyzerConfig, text: str):
+    """A segmenter that cuts ``text`` as :func:`segmenter_of` does: for a short text of the
+    default dictionary, one of only its words (see :mod:`searchkit.dictionary`)."""
+    if config.userdict:
+        return segmenter_of(config)
+    from . import dictionary
+
+    return dictionary.for_text(text)
+
+
 @lru_cache(maxsize=8)
 def segmenter_of(config: AnalyzerConfig):
     """The segmenter of a configuration (its user dictionary loaded)."""
@@ -757,7 +775,7 @@ class ChineseAnalyzer(Analyzer):
     def made_up(self, word: str) -> bool:
         """Whether ``word`` (normalised) is a Chinese word jieba's HMM made up, so that search
         mode adds its character pairs."""
-        return len(word) > 2 and _unknown_chinese(word, segmenter_of(self.config))
+        return len(word) > 2 and _unknown_chinese(word, self.config)
 
     def positions(self, value: str) -> dict[str, list[int]]:
         """Each index token of ``value`` with its positions (see :func:`word_positions`)."""

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import click
-from wcwidth import wcwidth
 
 from .errors import OutputError
 from .highlight import Snippet
@@ -367,6 +366,8 @@ def result_to_dict(result: SearchResult) -> dict:
 
 
 def display_width(text: str) -> int:
+    from wcwidth import wcwidth  # text output only: JSON and paths do without it
+
     return sum(max(wcwidth(ch), 0) for ch in text)
 
 
@@ -380,6 +381,8 @@ def wrap(text: str, width: int) -> list[str]:
     """Lines of at most ``width`` terminal columns (a CJK character takes two), never opening
     with closing punctuation: where ``…仍有9%至10%`` fills a line, ``。`` takes ``0%`` with it
     (``…仍有9%至1`` / ``0%。``)."""
+    from wcwidth import wcwidth
+
     lines, line, used = [], [], 0
     for ch in text:
         w = max(wcwidth(ch), 0)

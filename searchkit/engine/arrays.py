@@ -113,6 +113,10 @@ class SegmentArrays:
             self._live = live
         return self._live
 
+    def column_reader(self, fieldname: str):
+        """A column of bytes, read one post at a time (``reader[local]``)."""
+        return self.reader.column_reader(fieldname, translate=False)
+
     def byte_values(self, fieldname: str) -> list[bytes]:
         """Each post's value in a column of bytes (empty where it has none), in one read."""
         if fieldname not in self.reader.schema or not self.reader.has_column(fieldname):

@@ -57,7 +57,7 @@ class _Segment:
         self.arrays = arrays
         self.size = arrays.size
         self.offset = arrays.offset
-        self.paths: list[bytes] | None = None  # read when a tie asks for them
+        self.paths = None  # the path column's reader, opened when a tie asks for a path
 
 
 class _Term:
@@ -459,7 +459,7 @@ class Engine:
         for seg in self.segments:
             if seg.offset <= docnum < seg.offset + seg.size:
                 if seg.paths is None:
-                    seg.paths = seg.arrays.byte_values("path")
+                    seg.paths = seg.arrays.column_reader("path")
                 return seg.paths[docnum - seg.offset]
         raise IndexError(docnum)
 
