@@ -6,12 +6,15 @@ SHARED ?= ../shared
 
 .PHONY: install run test lint eval bench clean browser
 
+# Bytecode compiled as a regular install compiles it (an editable install does not, and
+# with PYTHONDONTWRITEBYTECODE set every command would compile every module again).
 install: $(STAMP)
+	@$(BIN)/python -m compileall -q searchkit >/dev/null
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]' --config-settings editable_mode=compat
 	$(BIN)/python -m searchkit.dictionary
 	touch $(STAMP)
 

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import importlib
 
+from . import _lean
+
 __version__ = "0.1.0"
+
+_lean.install()  # Whoosh imported without what it asks for and searchkit never uses
 
 #: Each public name and the module it lives in.
 _EXPORTS = {

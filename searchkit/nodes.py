@@ -9,7 +9,6 @@ compare the parser with Whoosh's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 #: Microseconds from year 1 to the Unix epoch: a date range's bounds are in Whoosh's units
@@ -18,89 +17,102 @@ _EPOCH = 62135596800000000
 
 
 class Node:
-    """A part of a query."""
+    """A part of a query: a value, equal to and hashed as its fields (``_fields``)."""
 
     __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def __init__(self, *values):
+        for name, value in zip(self._fields, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other._values() == self._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._values()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(map(repr, self._values()))})"
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable")
 
 
-@dataclass(frozen=True, slots=True)
+# Plain classes, not dataclasses: a command-line search imports this module, and making a
+# dozen dataclasses costs more than the rest of it.
+
+
 class Term(Node):
     """A post holding ``text`` in ``field``; its BM25F score times ``boost``."""
 
-    field: str
-    text: str
-    boost: float = 1.0
+    __slots__ = _fields = ("field", "text", "boost")
+
+    def __init__(self, field: str, text: str, boost: float = 1.0):
+        super().__init__(field, text, boost)
 
 
-@dataclass(frozen=True, slots=True)
 class Phrase(Node):
     """``words`` in order in ``field``, each within ``slop`` positions of the one before."""
 
-    field: str
-    words: tuple[str, ...]
-    slop: int = 1
-    boost: float = 1.0
+    __slots__ = _fields = ("field", "words", "slop", "boost")
+
+    def __init__(self, field: str, words: tuple[str, ...], slop: int = 1, boost: float = 1.0):
+        super().__init__(field, tuple(words), slop, boost)
 
 
-@dataclass(frozen=True, slots=True)
 class DateRange(Node):
     """Posts whose day in ``field`` is from ``start`` to ``end`` (inclusive; None: open), in
     microseconds since year 1 (:func:`ticks`)."""
 
-    field: str
-    start: int | None
-    end: int | None
+    __slots__ = _fields = ("field", "start", "end")
 
 
-@dataclass(frozen=True, slots=True)
 class Or(Node):
-    children: tuple[Node, ...]
+    __slots__ = _fields = ("children",)
 
 
-@dataclass(frozen=True, slots=True)
 class And(Node):
-    children: tuple[Node, ...]
+    __slots__ = _fields = ("children",)
 
 
-@dataclass(frozen=True, slots=True)
 class AndNot(Node):
     """What ``a`` matches, less what ``b`` matches (scored by ``a``)."""
 
-    a: Node
-    b: Node
+    __slots__ = _fields = ("a", "b")
 
 
-@dataclass(frozen=True, slots=True)
 class AndMaybe(Node):
     """What ``a`` matches, ``b``'s score added where it matches too."""
 
-    a: Node
-    b: Node
+    __slots__ = _fields = ("a", "b")
 
 
-@dataclass(frozen=True, slots=True)
 class Require(Node):
     """What both match, scored by ``a``."""
 
-    a: Node
-    b: Node
+    __slots__ = _fields = ("a", "b")
 
 
-@dataclass(frozen=True, slots=True)
 class Not(Node):
     """Every live post ``child`` does not match."""
 
-    child: Node
+    __slots__ = _fields = ("child",)
 
 
-@dataclass(frozen=True, slots=True)
 class Every(Node):
     """Every live post."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class Nothing(Node):
     """No post: a query of stop words, say."""
+
+    __slots__ = ()
 
 
 NOTHING = Nothing()

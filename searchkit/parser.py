@@ -15,8 +15,6 @@ required; ``-word`` at a word's start is ``NOT word``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from dataclasses import field as default
 from datetime import datetime
 
 from .errors import QueryError
@@ -53,17 +51,19 @@ _FIELD_INSIDE = re.compile(r"(?<!\w)([A-Za-z_][A-Za-z0-9_]*):")
 _RANGE = re.compile(r"([\[{])(.*?)(?:^|\s|(?<=[\[{]))[Tt][Oo](?=\s|[\]}])(.*?)([\]}])")
 
 
-@dataclass
 class _Item:
     """A lexed part: a word, phrase, group or range (with the field it names), or an
     operator, or ``+``."""
 
-    kind: str  # word, phrase, group, range, op, plus
-    text: str = ""
-    field: str | None = None
-    items: list = default(default_factory=list)  # a group's parts
-    slop: int = 1
-    end: str = ""  # a range's end
+    __slots__ = ("kind", "text", "field", "items", "slop", "end")
+
+    def __init__(self, kind: str, text: str = "", field=None, items=None, slop=1, end=""):
+        self.kind = kind  # word, phrase, group, range, op, plus
+        self.text = text
+        self.field = field
+        self.items = items if items is not None else []  # a group's parts
+        self.slop = slop
+        self.end = end  # a range's end
 
 
 class Parser:
@@ -288,22 +288,28 @@ def _signs(text: str, at: int) -> bool:
     return bool(following) and not following.isspace() and not (following == "-" == text[at])
 
 
-@dataclass
 class _Negated:
-    part: object
+    __slots__ = ("part",)
+
+    def __init__(self, part):
+        self.part = part
 
 
-@dataclass
 class _Joined:
-    kind: type
-    parts: list
+    __slots__ = ("kind", "parts")
+
+    def __init__(self, kind, parts: list):
+        self.kind = kind
+        self.parts = parts
 
 
-@dataclass
 class _Binary:
-    kind: type
-    a: object
-    b: object
+    __slots__ = ("kind", "a", "b")
+
+    def __init__(self, kind, a, b):
+        self.kind = kind
+        self.a = a
+        self.b = b
 
 
 def _is_op(part) -> bool:

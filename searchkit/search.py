@@ -14,7 +14,6 @@ from .analysis import bare_text, fold_text, folded_bare
 from .batch import run_batch  # noqa: F401 - imported from here by older callers
 from .engine import K1, SCORE_DECIMALS, B, Engine
 from .engine.arrays import reader_segments
-from .engine.reference import WhooshEngine
 from .engine.scoring import through_ties
 from .errors import IndexDamaged, PostMissing, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
@@ -112,7 +111,10 @@ class Searcher:
                 if "bare" in self.schema and reader.has_column("bare")
                 else None
             )
-            kind = Engine if self.engine_name == "arrays" else WhooshEngine
+            if self.engine_name == "arrays":
+                kind = Engine
+            else:
+                from .engine.reference import WhooshEngine as kind
             self.engine = kind(searcher)
 
     def refresh(self) -> None:
