@@ -257,7 +257,7 @@ class Searcher:
         rerank = through_ties(top, rerank, held)
         bonus = self._proximity_bonus(plan.phrases, top[:rerank], postings) if relevance else {}
         if relevance:
-            self._text_bonus(plan, top[:rerank], bonus)
+            self._text_bonus(plan, top[:rerank], bonus, postings)
         stored_fields = self.searcher.stored_fields
         if not options.collapse:
             ranked = _order(top, bonus, wanted, self._order_keys, stored_fields, held)[first:]
@@ -305,12 +305,12 @@ class Searcher:
             out.append(found if found is not None else self._sketch_from_text(docnum))
         return out
 
-    def _text_bonus(self, plan: Plan, top, bonus: dict[int, float]) -> None:
+    def _text_bonus(self, plan: Plan, top, bonus: dict[int, float], cache=None) -> None:
         """Add what each of ``top`` gains for the query spans, opening, rare words,
         characters and numbers its text holds (:class:`Ranking`)."""
         if not top or not (plan.chars or plan.terms):
             return
-        shares = self.text_shares(plan, top)
+        shares = self.text_shares(plan, top, cache)
         ranking = self.ranking
         scores = np.array([score for _, score in top], dtype=float)
         of_best = (
@@ -324,11 +324,13 @@ class Searcher:
         for (docnum, _), gain in zip(top, gains.tolist(), strict=True):
             bonus[docnum] = bonus.get(docnum, 0.0) + gain
 
-    def text_shares(self, plan: Plan, top) -> Shares:
-        """The :class:`Shares` of :func:`text_shares` for the hits ``top`` (``(docnum, score)``)."""
+    def text_shares(self, plan: Plan, top, cache=None) -> Shares:
+        """The :class:`Shares` of :func:`text_shares` for the hits ``top`` (``(docnum, score)``);
+        ``cache`` the postings the engine looked up for the query."""
         words = sorted(plan.terms)
         docs = self.searcher.doc_count() or 1
-        idf = [math.log(docs / (1 + self.searcher.doc_frequency("body", w))) + 1 for w in words]
+        frequency = self.engine.doc_frequency
+        idf = [math.log(docs / (1 + frequency("body", w, cache))) + 1 for w in words]
         texts = [self._text_of(docnum) for docnum, _ in top]
         return text_shares(plan, words, idf, texts, self.ranking)
 

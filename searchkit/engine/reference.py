@@ -100,6 +100,9 @@ class WhooshEngine:
             if not any(all(reader.doc_frequency("body", t) for t in ts) for ts in alternatives)
         ]
 
+    def doc_frequency(self, fieldname: str, text: str, cache: dict | None = None) -> int:
+        return self.searcher.doc_frequency(fieldname, text)
+
     def order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
         """:meth:`Engine.order_keys`, read from the stored fields."""
         from ..schema import instant

@@ -159,22 +159,30 @@ class Engine:
     # --- statistics, as Whoosh's BM25F takes them -----------------------------------------
 
     def _postings(self, fieldname: str, text, cache: dict) -> _Term | None:
-        """A term's postings over the whole index, or None if no segment holds it."""
+        """A term's postings over the whole index, or None if no segment holds it (kept in
+        ``cache`` for the rest of the query; kept longer, the joined copies cost more than
+        reading the term again)."""
         key = (fieldname, text)
-        if key not in cache:
-            field = self.schema[fieldname] if fieldname in self.schema.names() else None
-            found = None
-            if field is not None and field.indexed:
-                try:
-                    btext = field.to_bytes(text) if not isinstance(text, bytes) else text
-                except ValueError:
-                    btext = None
-                if btext is not None:
-                    parts = [seg.arrays.postings(fieldname, btext) for seg in self.segments]
-                    if any(p is not None for p in parts):
-                        found = _Term(parts, self.segments)
-            cache[key] = found
-        return cache[key]
+        found = cache.get(key, cache)
+        if found is cache:
+            found = cache[key] = self._read_term(fieldname, text)
+        return found
+
+    def _read_term(self, fieldname: str, text) -> _Term | None:
+        field = self.schema[fieldname] if fieldname in self.schema.names() else None
+        if field is None or not field.indexed:
+            return None
+        try:
+            btext = field.to_bytes(text) if not isinstance(text, bytes) else text
+        except ValueError:
+            return None
+        parts = [seg.arrays.postings(fieldname, btext) for seg in self.segments]
+        return _Term(parts, self.segments) if any(p is not None for p in parts) else None
+
+    def doc_frequency(self, fieldname: str, text: str, cache: dict | None = None) -> int:
+        """How many posts hold a term (the deleted ones too, as Whoosh counts)."""
+        term = self._postings(fieldname, text, {} if cache is None else cache)
+        return len(term.ids) if term is not None else 0
 
     def _term_scores(self, fieldname: str, term: _Term, at=None):
         """Each posting's score (or those of the postings ``at``), as Whoosh's BM25F scorer
