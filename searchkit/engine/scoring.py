@@ -96,6 +96,7 @@ class Engine:
         self.segments = [_Segment(arrays) for _sub, arrays in leaf_segments(searcher)]
         self._avgfl: dict[str, float] = {}
         self._lengths: dict[str, np.ndarray] = {}
+        self._norm: dict[str, np.ndarray] = {}
         self._live: np.ndarray | None = None
         self._date_keys: dict[bool, np.ndarray] = {}
         self._columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -193,9 +194,16 @@ class Engine:
         if not self.schema[fieldname].scorable:
             return weights
         idf = math.log(self.doc_count_all / (len(term.ids) + 1)) + 1
-        avgfl = self._avg_length(fieldname)
-        lengths = self.lengths(fieldname)[ids]
-        return idf * ((weights * (K1 + 1)) / (weights + K1 * ((1 - B) + B * lengths / avgfl)))
+        return idf * ((weights * (K1 + 1)) / (weights + self._norms(fieldname)[ids]))
+
+    def _norms(self, fieldname: str) -> np.ndarray:
+        """BM25's length normalisation of each post in a field, ``K1 * (1 - B + B * length /
+        average length)``, computed once (the same numbers, element by element, as per term)."""
+        found = self._norm.get(fieldname)
+        if found is None:
+            avgfl = self._avg_length(fieldname)
+            found = self._norm[fieldname] = K1 * ((1 - B) + B * self.lengths(fieldname) / avgfl)
+        return found
 
     def _avg_length(self, fieldname: str) -> float:
         if fieldname not in self._avgfl:
@@ -211,6 +219,8 @@ class Engine:
             scores, matched = self._nothing()
             self._add_term(node, cache, scores, matched)
             return scores, matched
+        if kind is Or and all(type(child) is Term for child in node.children):
+            return self._any_term(node.children, cache)
         if kind is Or:
             scores, matched = self._nothing()
             for child in node.children:
@@ -261,6 +271,24 @@ class Engine:
         if kind is Nothing:
             return self._nothing()
         raise TypeError(f"not a query node: {node!r}")
+
+    def _any_term(self, terms, cache: dict):
+        """An OR of terms: every posting's score summed into its post in one pass, in the
+        order of the terms (``bincount`` adds in order: the same sums as term by term)."""
+        ids, values = [], []
+        for node in terms:
+            term = self._postings(node.field, node.text, cache)
+            if term is not None:
+                term_scores = self._term_scores(node.field, term)
+                ids.append(term.ids)
+                values.append(term_scores * node.boost if node.boost != 1.0 else term_scores)
+        if not ids:
+            return self._nothing()
+        joined = np.concatenate(ids)
+        scores = np.bincount(joined, weights=np.concatenate(values), minlength=self.doc_count_all)
+        matched = np.zeros(self.doc_count_all, dtype=bool)
+        matched[joined] = True
+        return scores, matched
 
     def _nothing(self):
         return np.zeros(self.doc_count_all), np.zeros(self.doc_count_all, dtype=bool)
