@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import write_post
 from test_reliability import make_archive
 
-from searchkit import store
+from searchkit import Index, store
 from searchkit.cli import cli
 from searchkit.errors import IndexDamaged, SearchkitError
 from searchkit.indexer import index_paths
@@ -60,8 +60,8 @@ def wait_for(condition, timeout: float = 20.0) -> bool:
 
 
 def index_count(folder: Path) -> int:
-    with Searcher(folder) as searcher:
-        return searcher.searcher.doc_count()
+    with Index.open(folder) as ix:
+        return ix.stats().documents
 
 
 # --- 1. killed writers ------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def test_a_damaged_pointer_is_recovered_and_nothing_is_deleted(tmp_path, damage)
         (folder / "CURRENT").unlink()
     else:
         (folder / "CURRENT").write_bytes(DAMAGE[damage])
-    with Searcher(folder) as searcher:  # searches adopt the one intact generation
+    with Index.open(folder) as searcher:  # searches adopt the one intact generation
         assert searcher.search("数据中心").total == 5
     report = index_paths([posts], folder, jobs=1)
     assert (report.added, report.unchanged, report.documents) == (0, 5, 5)
@@ -264,7 +264,7 @@ def test_a_full_disk_fails_in_one_line_and_keeps_the_previous_index(
         message = result.stderr.strip()
         assert "disk full" in message and "\n" not in message
         assert files_of(folder) == {**before, "STATE.json": before["STATE.json"]}
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         assert searcher.search("数据中心").total == 20
     stats = json.loads(run("stats", "--index", folder, "--json").stdout)
     assert stats["documents"] == 20
@@ -344,7 +344,7 @@ def test_posts_that_become_unpublished_or_unreadable_leave_the_index(tmp_path):
     reasons = {p.path: p.reason for p in report.skipped}
     assert "removed from the index" in reasons["_posts/2020-01-01-p00001.md"]
     assert "removed from the index" in reasons["_posts/2020-01-01-p00002.md"]
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         paths = {hit.path for hit in searcher.search("数据中心").hits}
     assert paths == {"_posts/2020-01-01-p00000.md", "_posts/2020-01-01-p00003.md"}
 
@@ -363,7 +363,7 @@ def test_a_moved_archive_is_followed_and_its_deletions_seen(tmp_path):
     (moved / "_posts" / "2020-01-01-p00000.md").unlink()
     report = index_paths([moved], folder, jobs=1)
     assert (report.deleted, report.documents) == (1, 2)
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         assert searcher.search("zzmoved").total == 0
 
 
@@ -395,13 +395,13 @@ def test_the_same_relative_path_in_two_folders_is_two_posts(tmp_path):
     index_paths([tmp_path / "a"], folder, jobs=1)
     report = index_paths([tmp_path / "b"], folder, jobs=1)
     assert (report.added, report.deleted, report.documents) == (1, 0, 2)
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         assert [h.title for h in searcher.search("甲地").hits] == ["甲地新闻"]
         assert [h.title for h in searcher.search("乙地").hits] == ["乙地新闻"]
     write_post(tmp_path / "b", "_posts/x.md", "title: 乙地新闻", "乙地的新消息")
     report = index_paths([tmp_path / "b"], folder, jobs=1)
     assert (report.updated, report.documents) == (1, 2)
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         assert searcher.search("甲地").total == 1
     both = index_paths([tmp_path / "a", tmp_path / "b"], tmp_path / "ix2", jobs=1)
     assert both.documents == 2 and not both.skipped
@@ -423,7 +423,7 @@ def test_searches_never_fail_during_back_to_back_rebuilds(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
     searches = 0
     while proc.poll() is None:
-        with Searcher(folder) as searcher:
+        with Index.open(folder) as searcher:
             for _ in range(3):
                 assert searcher.search("数据中心").total == 30
                 searches += 1
@@ -439,7 +439,7 @@ def test_open_retries_when_the_named_generation_vanishes(tmp_path, monkeypatch):
     ghost = folder / "gen-40"
     answers = iter([ghost, ghost])  # what CURRENT named a moment before a rebuild removed it
     monkeypatch.setattr(store, "current_generation", lambda f: next(answers, None) or real(f))
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         assert searcher.search("数据中心").total == 3
 
 
@@ -563,11 +563,10 @@ def test_a_huge_post_is_indexed_up_to_the_cap_with_a_warning(tmp_path):
     report = index_paths([posts], folder, jobs=1)
     assert report.documents == 1
     assert any("only the first" in p.reason for p in report.warnings)
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         assert searcher.search("zzstart").total == 1
         assert searcher.search("zzend").total == 0
-        stored = searcher.searcher.document(path="huge.md")
-        assert len(stored["text"]) <= MAX_TEXT
+        assert len(searcher.post("huge.md").text) <= MAX_TEXT
 
 
 def test_indexing_a_50_mb_post_stays_under_a_gigabyte(tmp_path):
@@ -683,14 +682,14 @@ def test_a_bug_in_our_own_query_code_is_not_a_query_error(archive, monkeypatch):
         raise TypeError("a bug")
 
     monkeypatch.setattr(parser_module, "lift_negations", broken)
-    with Searcher(folder) as searcher, pytest.raises(TypeError):
+    with Index.open(folder) as searcher, pytest.raises(TypeError):
         searcher.search("数据中心")
     quiet = run("search", "数据中心", "--index", folder)
     assert quiet.exit_code == 2 and "internal error: TypeError: a bug" in quiet.stderr
     assert "Traceback" not in quiet.stderr
     monkeypatch.undo()
     monkeypatch.setattr(search_module, "_order", broken)  # inside the reading of the index
-    with Searcher(folder) as searcher, pytest.raises(TypeError):
+    with Index.open(folder) as searcher, pytest.raises(TypeError):
         searcher.search("数据中心")  # the files are as written: a bug, not damage
     loud = run("search", "数据中心", "--index", folder, env={"SEARCHKIT_DEBUG": "1"})
     assert "Traceback" in loud.stderr and "lift_negations" not in loud.stderr.splitlines()[-1]
@@ -736,7 +735,7 @@ def test_not_and_minus_agree(tmp_path):
     write_post(posts, "c.md", "title: 广州新闻", "广州的公交")
     folder = tmp_path / "ix"
     index_paths([posts], folder, jobs=1)
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         for positive, expected in (("", {"b.md", "c.md"}), ("地铁 ", {"b.md"})):
             minus = searcher.search(positive + "-北京")
             word = searcher.search(positive + "NOT 北京")
@@ -761,7 +760,7 @@ def test_an_index_of_another_format_is_refused_until_rebuilt(tmp_path):
         result = run("index", posts, "--index", folder)
         assert result.exit_code == 2 and "--rebuild" in result.stderr
     assert index_paths([posts], folder, jobs=1, rebuild=True).documents == 3
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         assert searcher.search("数据中心").total == 3
 
 

@@ -4,6 +4,7 @@ import shutil
 import pytest
 from conftest import DASH_PATH, FINEWS, SEED, SEED_PATH, needs_shared, write_post
 
+from searchkit import Index
 from searchkit.errors import AnalyzerMismatch, SearchkitError
 from searchkit.indexer import index_paths
 from searchkit.search import Searcher
@@ -107,7 +108,6 @@ def test_an_index_from_another_analyzer_version_asks_for_a_rebuild(tmp_path):
     from searchkit.analysis import ANALYZER_VERSION, AnalyzerConfig
     from searchkit.errors import SearchkitError
     from searchkit.schema import build_schema
-    from searchkit.search import Searcher
 
     folder = tmp_path / "ix"
     folder.mkdir()
@@ -123,7 +123,7 @@ def test_an_index_from_another_analyzer_version_asks_for_a_rebuild(tmp_path):
         index_paths([posts], folder)
     report = index_paths([posts], folder, rebuild=True)
     assert report.added == 1
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         assert searcher.search("内容").total == 1
 
 
@@ -186,7 +186,7 @@ def test_moved_mtimes_are_recorded_so_the_next_run_reads_nothing(tmp_path, monke
     write_post(posts, f"_posts/{changed.name}", "title: 改了", "新的内容。")
     report = index_paths([posts], tmp_path / "ix", jobs=1)
     assert report.updated == 1 and len(reads) == 6
-    with Searcher(tmp_path / "ix") as searcher:
+    with Index.open(tmp_path / "ix") as searcher:
         assert searcher.search("新的内容").total == 1 and searcher.search("数据中心").total == 4
 
 
@@ -232,7 +232,6 @@ def test_a_build_of_many_commits_forks_its_builders_once_and_keeps_every_post_on
     """Builders outlive a commit: they read the next chunk while the last one is committed.
     Chunks of 100 (the last, of 50, read in this process): each post once, as one process
     would index it, and the two builders forked once for the run."""
-    from searchkit.search import Searcher, SearchOptions
 
     posts = tmp_path / "posts"
     for i in range(350):
@@ -253,15 +252,15 @@ def test_a_build_of_many_commits_forks_its_builders_once_and_keeps_every_post_on
     monkeypatch.undo()
     assert len(forks) == 2
     assert serial.documents == parallel.documents == parallel.added == 350
-    options = SearchOptions(limit=400)
-    with Searcher(tmp_path / "a") as a, Searcher(tmp_path / "b") as b:
+    options = {"limit": 400}
+    with Index.open(tmp_path / "a") as a, Index.open(tmp_path / "b") as b:
         for query in ("数据中心", "液冷技术", "文章7"):
-            ours, theirs = a.search(query, options), b.search(query, options)
+            ours, theirs = a.search(query, **options), b.search(query, **options)
             assert [(h.path, round(h.score, 4)) for h in ours.hits] == [
                 (h.path, round(h.score, 4)) for h in theirs.hits
             ]
-        paths = [b.searcher.stored_fields(n)["path"] for n in range(350)]
-    assert sorted(paths) == sorted({p for p in paths}) and len(paths) == 350
+        paths = [hit.path for hit in b.search("", since="1900", limit=1000).hits]
+    assert sorted(paths) == sorted(set(paths)) and len(paths) == 350
 
 
 @pytest.mark.skipif(

@@ -8,9 +8,10 @@ import pytest
 from conftest import EXAMPLES
 from whoosh import index as whoosh_index
 
+from searchkit import Index
 from searchkit.engine.commits import MERGE_FACTOR, merge_plan
 from searchkit.indexer import index_paths
-from searchkit.search import Searcher, SearchOptions
+from searchkit.search import Searcher
 from searchkit.store import current_generation
 
 
@@ -64,7 +65,7 @@ def test_updates_merge_their_small_segments(updated):
 
 def test_every_post_is_there_exactly_once(updated):
     folder, fresh, _ = updated
-    with Searcher(folder) as merged, Searcher(fresh) as once:
+    with Searcher(folder) as merged, Searcher(fresh) as once:  # the segments themselves
         reader = merged.searcher.reader()
         paths = [stored["path"] for stored in merged.searcher.all_stored_fields()]
         assert len(paths) == len(set(paths)) == once.searcher.doc_count()
@@ -75,22 +76,25 @@ def test_every_post_is_there_exactly_once(updated):
 @pytest.mark.parametrize("text", ["数据中心 液冷", "补充的内容", '"数据中心"', "电力 NOT 高温"])
 def test_merged_index_answers_as_the_whoosh_engine_does(updated, text):
     folder, _, _ = updated
-    with Searcher(folder, engine="arrays") as arrays, Searcher(folder, engine="whoosh") as whoosh:
-        a, b = arrays.search(text, SearchOptions(limit=20)), whoosh.search(text, SearchOptions(20))
+    with (
+        Index.open(folder, engine="arrays") as arrays,
+        Index.open(folder, engine="whoosh") as whoosh,
+    ):
+        a, b = arrays.search(text, limit=20), whoosh.search(text, limit=20)
         assert a.total == b.total and [h.path for h in a.hits] == [h.path for h in b.hits]
         assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], abs=1e-4)
 
 
 def test_the_changed_posts_are_found_by_their_new_words(updated):
     folder, _, _ = updated
-    with Searcher(folder) as searcher:
-        found = searcher.search("补充 内容", SearchOptions(limit=50))
+    with Index.open(folder) as searcher:
+        found = searcher.search("补充 内容", limit=50)
         assert found.total == MERGE_FACTOR + 3
 
 
 def test_merged_posts_keep_their_stored_fields_lengths_and_columns(updated):
     folder, fresh, _ = updated
-    with Searcher(folder) as merged, Searcher(fresh) as once:
+    with Searcher(folder) as merged, Searcher(fresh) as once:  # the segments themselves
         assert len(merged.engine.segments) < MERGE_FACTOR
         a, b = merged.searcher.reader(), once.searcher.reader()
         by_path = {s["path"]: n for n, s in enumerate(b.all_stored_fields())}

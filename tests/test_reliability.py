@@ -15,7 +15,7 @@ from conftest import write_post
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from searchkit import store
+from searchkit import Index, store
 from searchkit.cli import cli
 from searchkit.errors import QueryError
 from searchkit.indexer import index_paths
@@ -62,11 +62,11 @@ def test_kill_9_leaves_an_index_that_opens_and_the_next_run_converges(tmp_path, 
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     if store.current_generation(folder) is not None:
-        with Searcher(folder) as searcher:
+        with Index.open(folder) as searcher:
             searcher.search("数据中心")  # opens and answers, whatever it holds
     report = index_paths([posts], folder)
     assert report.documents == 1500
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         assert searcher.search("title:文章1499").hits[0].path == "_posts/2020-01-01-p01499.md"
 
 
@@ -85,11 +85,11 @@ def test_searches_never_fail_during_a_write(tmp_path, rebuild):
     totals = set()
     searches = 0
     while proc.poll() is None or searches < 5:
-        with Searcher(folder) as searcher:
+        with Index.open(folder) as searcher:
             totals.add(searcher.search("数据中心").total)
         searches += 1
     assert proc.wait() == 0, proc.stderr.read()
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         after = searcher.search("数据中心").total
     assert after == before + 400
     assert totals <= set(range(before, after + 1))
@@ -127,7 +127,7 @@ def small(tmp_path_factory):
     posts = make_archive(tmp_path_factory.mktemp("posts"), 20)
     folder = tmp_path_factory.mktemp("ix") / "ix"
     index_paths([posts], folder, jobs=1)
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         yield searcher
 
 
@@ -168,7 +168,7 @@ def test_messy_archive_loses_nothing(tmp_path):
     skipped = {p["path"] for p in report["problems"] if p["skipped"]}
     assert corpus.skipped <= skipped
     assert report["documents"] == len(corpus.expected) + len(corpus.empty)
-    with Searcher(tmp_path / "ix") as searcher:
+    with Index.open(tmp_path / "ix") as searcher:
         for marker, path in corpus.expected.items():
             assert path in [h.path for h in searcher.search(marker).hits], (marker, path)
         assert searcher.search("mkhidden").total == 0
@@ -208,7 +208,7 @@ def test_an_open_searcher_sees_updates_and_deletions(tmp_path):
         write_post(posts, f"_posts/2024-01-0{i + 1}-p{i}.md", f"title: 报道{i}", "原来的正文。")
     folder = tmp_path / "ix"
     index_paths([posts], folder)
-    with Searcher(folder) as searcher:
+    with Index.open(folder) as searcher:
         assert searcher.search("原来").total == 3
         write_post(posts, "_posts/2024-01-01-p0.md", "title: 报道0", "改写以后的正文。")
         (posts / "_posts" / "2024-01-02-p1.md").unlink()
