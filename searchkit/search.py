@@ -104,13 +104,7 @@ class Searcher:
 
     def _engine_for(self, searcher) -> None:
         self._texts: dict[int, tuple[str, str]] = {}
-        reader = searcher.reader()
         with store.reading(self.folder):
-            self._bare = (
-                reader.column_reader("bare", translate=False)
-                if "bare" in self.schema and reader.has_column("bare")
-                else None
-            )
             if self.engine_name == "arrays":
                 kind = Engine
             else:
@@ -341,7 +335,7 @@ class Searcher:
         if found is None:
             if len(self._texts) >= TEXT_CACHE:
                 self._texts.clear()
-            parts = read_bare(self._bare[docnum]) if self._bare is not None else None
+            parts = read_bare(self.engine.bytes_of("bare", docnum))
             if parts is None:  # an index made before the column: from the stored fields
                 stored = self.searcher.stored_fields(docnum)
                 fold = self.config.fold

@@ -217,13 +217,9 @@ def remove_generation(generation: Path) -> None:
 def clean_uncommitted(generation: Path) -> None:
     """Remove the files of ``generation`` that its committed table of contents does not name:
     what a failed or killed run had begun to write.  Call it only under the writer's lock."""
-    from whoosh.index import TOC, clean_files
-
     from .engine.storage import is_temp_folder
 
-    storage = engine_storage.index_storage(generation)
-    toc = TOC.read(storage, _INDEX_NAME)
-    clean_files(storage, _INDEX_NAME, toc.generation, toc.segments)
+    engine_storage.remove_unnamed_files(generation)
     for entry in os.scandir(generation):
         if entry.name.startswith(f"_{_INDEX_NAME}_") and ".toc." in entry.name:
             os.unlink(entry.path)  # the temporary file of a table of contents being written
@@ -442,11 +438,9 @@ def _named_files(generation: Path) -> list[str]:
 def _table_and_segments(generation: Path) -> tuple[str, tuple[str, ...]]:
     """The file of the newest table of contents of ``generation`` and how the names of the
     files of each segment it names begin; raises what Whoosh raises when none can be read."""
-    from whoosh.index import TOC
-
-    toc = TOC.read(engine_storage.index_storage(generation), _INDEX_NAME)
-    prefixes = tuple(f"{segment.segment_id()}." for segment in toc.segments)
-    return f"_{_INDEX_NAME}_{toc.generation}.toc", prefixes
+    number, segments = engine_storage.committed_table(generation)
+    prefixes = tuple(f"{segment}." for segment in segments)
+    return f"_{_INDEX_NAME}_{number}.toc", prefixes
 
 
 CHECKSUMS = "CHECKSUMS.json"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 from whoosh.codec.whoosh3 import (
     W3TermInfo,
@@ -113,9 +115,13 @@ class SegmentArrays:
             self._live = live
         return self._live
 
-    def column_reader(self, fieldname: str):
-        """A column of bytes, read one post at a time (``reader[local]``)."""
-        return self.reader.column_reader(fieldname, translate=False)
+    def byte_column(self, fieldname: str) -> ByteColumn | None:
+        """A column of bytes, read one post at a time (``column[local]``); None when the
+        segment has none."""
+        if fieldname not in self.reader.schema or not self._perdoc.has_column(fieldname):
+            return None
+        dbfile, _base, length = self._perdoc._get_column_file(fieldname)  # private
+        return ByteColumn(dbfile, length, self.size)
 
     def byte_values(self, fieldname: str) -> list[bytes]:
         """Each post's value in a column of bytes (empty where it has none), in one read."""
@@ -161,6 +167,42 @@ class SegmentArrays:
                 column[: len(found)] = found[: self.size]
             self._columns[fieldname] = column
         return self._columns[fieldname]
+
+
+class ByteColumn:
+    """A segment's column of bytes (Whoosh's ``VarBytesColumn`` layout: the values, each
+    post's length, the offsets when there are many, their type codes last), its lengths and
+    offsets read by numpy in one go: Whoosh's reader adds up the offsets in a Python loop, 5 ms
+    for each column of a segment of 80,000 posts, which a one-off search would pay to read a
+    few values."""
+
+    def __init__(self, dbfile, length: int, count: int):
+        self._dbfile = dbfile
+        last = length - 1
+        code = chr(dbfile.get_byte(last))
+        offsets = None
+        if code == "X":  # the offsets were written too
+            code, offsets_code = chr(dbfile.get_byte(last - 2)), chr(dbfile.get_byte(last - 1))
+            start = (last - 2) - count * array(offsets_code).itemsize
+            offsets = _big_endian(dbfile, start, offsets_code, count)
+            last = start
+        lengths = _big_endian(dbfile, last - count * array(code).itemsize, code, count)
+        if offsets is None:
+            offsets = np.zeros(count, dtype=np.int64)
+            np.cumsum(lengths[:-1], out=offsets[1:])
+        self._lengths = lengths.astype(np.int64)
+        self._offsets = offsets.astype(np.int64)
+
+    def __getitem__(self, local: int) -> bytes:
+        size = int(self._lengths[local])
+        return self._dbfile.get(int(self._offsets[local]), size) if size else b""
+
+
+def _big_endian(dbfile, position: int, code: str, count: int) -> np.ndarray:
+    """An array Whoosh wrote (big-endian, the item size of ``array(code)``)."""
+    size = array(code).itemsize
+    kind = "i" if code in "bhilq" else "u"
+    return np.frombuffer(dbfile.get(position, size * count), dtype=f">{kind}{size}")
 
 
 def reader_segments(reader) -> list[SegmentArrays]:

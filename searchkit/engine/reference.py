@@ -100,6 +100,9 @@ class WhooshEngine:
             if not any(all(reader.doc_frequency("body", t) for t in ts) for ts in alternatives)
         ]
 
+    def bytes_of(self, fieldname: str, docnum: int) -> bytes:
+        return self._array_engine().bytes_of(fieldname, docnum)
+
     def doc_frequency(self, fieldname: str, text: str, cache: dict | None = None) -> int:
         return self.searcher.doc_frequency(fieldname, text)
 

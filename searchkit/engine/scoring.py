@@ -57,7 +57,7 @@ class _Segment:
         self.arrays = arrays
         self.size = arrays.size
         self.offset = arrays.offset
-        self.paths = None  # the path column's reader, opened when a tie asks for a path
+        self.columns: dict = {}  # columns of bytes, opened when a value is asked for
 
 
 class _Term:
@@ -494,9 +494,21 @@ class Engine:
         """A post's path (its id), as the bytes of its column."""
         for seg in self.segments:
             if seg.offset <= docnum < seg.offset + seg.size:
-                if seg.paths is None:
-                    seg.paths = seg.arrays.column_reader("path")
-                return seg.paths[docnum - seg.offset]
+                return self.column_value(seg, "path", docnum - seg.offset)
+        raise IndexError(docnum)
+
+    def column_value(self, seg: _Segment, fieldname: str, local: int) -> bytes:
+        """A post's value in a column of bytes (empty where it has none)."""
+        column = seg.columns.get(fieldname, seg.columns)
+        if column is seg.columns:
+            column = seg.columns[fieldname] = seg.arrays.byte_column(fieldname)
+        return column[local] if column is not None else b""
+
+    def bytes_of(self, fieldname: str, docnum: int) -> bytes:
+        """A post's value in a column of bytes, by its number in the index."""
+        for seg in self.segments:
+            if seg.offset <= docnum < seg.offset + seg.size:
+                return self.column_value(seg, fieldname, docnum - seg.offset)
         raise IndexError(docnum)
 
     def order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:

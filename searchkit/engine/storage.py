@@ -114,6 +114,25 @@ def create_whoosh_index(generation, schema):
 INDEX_NAME = "MAIN"  # Whoosh's default index name within a folder
 
 
+def committed_table(generation) -> tuple[int, tuple[str, ...]]:
+    """The number of the newest table of contents of a generation and the ids of the
+    segments it names; raises what Whoosh raises when none can be read."""
+    from whoosh.index import TOC
+
+    toc = TOC.read(index_storage(generation), INDEX_NAME)
+    return toc.generation, tuple(segment.segment_id() for segment in toc.segments)
+
+
+def remove_unnamed_files(generation) -> None:
+    """Remove the segment files and older tables of a generation that its newest table of
+    contents does not name (Whoosh's own clean-up)."""
+    from whoosh.index import TOC, clean_files
+
+    storage = index_storage(generation)
+    toc = TOC.read(storage, INDEX_NAME)
+    clean_files(storage, INDEX_NAME, toc.generation, toc.segments)
+
+
 class IndexSnapshot:
     """An index as its table of contents was when this was made: what a segment builder
     reads of it (Whoosh's writer reads the table again, and a builder in another process
