@@ -500,6 +500,19 @@ def test_a_closed_pipe_ends_quietly(archive):
     assert done.stderr.strip() == "0"
 
 
+def test_a_search_leaving_at_once_has_written_all_its_output(archive, tmp_path):
+    """A search ends without the interpreter's teardown, after flushing: every line of a
+    long answer is in the file, and the exit code is the search's."""
+    _, folder = archive
+    out = tmp_path / "hits.jsonl"
+    done = shell(f"'{SEARCHKIT}' search 数据中心 --index '{folder}' --limit 1000 --jsonl > '{out}'")
+    lines = out.read_text("utf-8").splitlines()
+    assert done.returncode == 0 and len(lines) > 1
+    assert [json.loads(line)["rank"] for line in lines] == list(range(1, len(lines) + 1))
+    total = shell(f"'{SEARCHKIT}' search 数据中心 --index '{folder}' -c").stdout.strip()
+    assert len(lines) == int(total)
+
+
 def test_ctrl_c_exits_130(archive):
     _, folder = archive
     proc = subprocess.Popen(
