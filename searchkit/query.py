@@ -1,5 +1,6 @@
-"""Query text to a plan: syntax checks, Whoosh's parser fitted to Chinese, negations and
-filters, the typed words of a plain query and how they are matched."""
+"""Query text to a plan: syntax checks, the typed words of a plain query and how they are
+matched, and Whoosh's parser fitted to Chinese as the reference :mod:`searchkit.parser` is
+tested against (the tree itself is :mod:`searchkit.parser`'s)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
 """The query engine: whole posting arrays scored at a time, with numpy.
 
-A query tree (:mod:`searchkit.nodes`, as :mod:`searchkit.parser` reads it) is evaluated one
-segment at a time into a dense array of scores and a boolean array of the posts it matches:
+A query tree (:mod:`searchkit.nodes`, as :mod:`searchkit.parser` reads it) is evaluated over
+the whole index at once into a dense array of scores and a boolean array of the posts it
+matches (a term's postings read from each segment and joined, numbered as in the index):
 
 * a word adds its BM25F score, computed for all its postings at once, into the scores
-  (term at a time, exactly Whoosh's formula, statistics and boosts);
+  (term at a time, exactly Whoosh's formula, statistics and boosts; an OR of words in one
+  ``bincount``, in the order of the words);
 * OR adds, AND adds and intersects, ANDNOT, NOT and the filters (dates, tags, categories,
   deletions) are boolean masks;
 * phrases intersect the arrays of their words and read positions only for the posts that
