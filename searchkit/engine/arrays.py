@@ -125,29 +125,23 @@ class SegmentArrays:
 
     def byte_values(self, fieldname: str) -> list[bytes]:
         """Each post's value in a column of bytes (empty where it has none), in one read."""
-        if fieldname not in self.reader.schema or not self.reader.has_column(fieldname):
-            return [b""] * self.size
-        creader = self.reader.column_reader(fieldname, translate=False)
-        offsets, lengths = creader._offsets, creader._lengths  # private: the column layout
-        total = (offsets[-1] + lengths[-1]) if len(lengths) else 0
-        data = creader._dbfile.get(creader._basepos, total)
-        values = [data[o : o + n] for o, n in zip(offsets, lengths, strict=True)]
+        column = self.byte_column(fieldname)
+        values = column.values() if column is not None else []
         return values + [b""] * (self.size - len(values))
 
     def joined_values(self, fieldname: str) -> bytes | None:
         """Every post's value in a column of bytes, joined by NULs (for values that hold
         none), in one read and one copy; None when a post has no value."""
-        if fieldname not in self.reader.schema or not self.reader.has_column(fieldname):
+        column = self.byte_column(fieldname)
+        if column is None:
             return None
-        creader = self.reader.column_reader(fieldname, translate=False)
-        offsets = np.asarray(creader._offsets, dtype=np.int64)  # private: the column layout
-        lengths = np.asarray(creader._lengths, dtype=np.int64)
+        offsets, lengths = column.offsets, column.lengths
         if len(lengths) != self.size or not len(lengths) or not lengths.all():
             return None
         total = int(offsets[-1] + lengths[-1])
-        data = np.frombuffer(creader._dbfile.get(creader._basepos, total), dtype=np.uint8)
         if total != int(lengths.sum()) or (offsets[1:] != offsets[:-1] + lengths[:-1]).any():
             return None  # not one value after another
+        data = np.frombuffer(column.data(total), dtype=np.uint8)
         separators = np.zeros(total + len(lengths) - 1, dtype=bool)
         separators[np.cumsum(lengths[:-1]) + np.arange(len(lengths) - 1)] = True
         joined = np.zeros(len(separators), dtype=np.uint8)
@@ -190,12 +184,24 @@ class ByteColumn:
         if offsets is None:
             offsets = np.zeros(count, dtype=np.int64)
             np.cumsum(lengths[:-1], out=offsets[1:])
-        self._lengths = lengths.astype(np.int64)
-        self._offsets = offsets.astype(np.int64)
+        self.lengths = lengths.astype(np.int64)
+        self.offsets = offsets.astype(np.int64)
 
     def __getitem__(self, local: int) -> bytes:
-        size = int(self._lengths[local])
-        return self._dbfile.get(int(self._offsets[local]), size) if size else b""
+        size = int(self.lengths[local])
+        return self._dbfile.get(int(self.offsets[local]), size) if size else b""
+
+    def data(self, size: int) -> bytes:
+        """The first ``size`` bytes of the values, one after the other."""
+        return self._dbfile.get(0, size)
+
+    def values(self) -> list[bytes]:
+        """Every post's value, in one read."""
+        if not len(self.lengths):
+            return []
+        data = self.data(int(self.offsets[-1] + self.lengths[-1]))
+        pairs = zip(self.offsets.tolist(), self.lengths.tolist(), strict=True)
+        return [data[at : at + size] for at, size in pairs]
 
 
 def _big_endian(dbfile, position: int, code: str, count: int) -> np.ndarray:
