@@ -166,18 +166,24 @@ def negate(child: Node) -> Node:
     return NOTHING if type(child) is Nothing else Not(child)
 
 
+def children(node: Node) -> tuple[Node, ...]:
+    """The parts of a compound node, in order (none for a leaf)."""
+    kind = type(node)
+    if kind in (Or, And):
+        return node.children
+    if kind in (AndNot, AndMaybe, Require):
+        return (node.a, node.b)
+    if kind is Not:
+        return (node.child,)
+    return ()
+
+
 def leaves(node: Node):
     """The terms, phrases and ranges of a tree, left to right."""
-    if isinstance(node, (Or, And)):
-        for child in node.children:
-            yield from leaves(child)
-    elif isinstance(node, (AndNot, AndMaybe, Require)):
-        yield from leaves(node.a)
-        yield from leaves(node.b)
-    elif isinstance(node, Not):
-        yield from leaves(node.child)
-    elif isinstance(node, (Term, Phrase, DateRange)):
+    if isinstance(node, (Term, Phrase, DateRange)):
         yield node
+    for child in children(node):
+        yield from leaves(child)
 
 
 def to_whoosh(node: Node):

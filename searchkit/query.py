@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from .errors import QueryError
-from .nodes import AndMaybe, AndNot, Node, Not, Phrase, Require, Term
+from .nodes import AndNot, Node, Not, Phrase, Term, children
 from .parser import TEXT_FIELDS
 from .ranking import Ranking
 
@@ -202,7 +202,5 @@ def _positive_terms(node: Node) -> Iterator[str]:
         if node.field in TEXT_FIELDS:
             yield from (node.words if kind is Phrase else (node.text,))
         return
-    for child in getattr(node, "children", None) or (
-        (node.a, node.b) if kind in (AndMaybe, Require) else ()
-    ):
+    for child in children(node):
         yield from _positive_terms(child)
