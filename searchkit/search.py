@@ -288,14 +288,9 @@ class Searcher:
         column, or made from its text where the index has none (an index made before)."""
         from .dupes import Sketch
 
-        column = (
-            self.searcher.reader().column_reader("near", translate=False)
-            if "near" in self.schema and self.searcher.reader().has_column("near")
-            else None
-        )
         out = []
         for docnum in docnums:
-            found = Sketch.from_bytes(column[docnum]) if column is not None else None
+            found = Sketch.from_bytes(self.engine.bytes_of("near", docnum))
             out.append(found if found is not None else self._sketch_from_text(docnum))
         return out
 
