@@ -64,7 +64,7 @@ def run_batch(
                         pending[0].wait(BATCH_POLL)
                     continue
                 try:
-                    item = lines_read.get(timeout=BATCH_POLL if pending else None)
+                    item = lines_read.get(timeout=BATCH_POLL if pending else IDLE_POLL)
                 except queue.Empty:
                     continue
                 if item is done:
@@ -83,6 +83,12 @@ BATCH_AHEAD = 64
 
 
 BATCH_POLL = 0.01
+
+
+#: How long the main thread waits for a line before it looks again, when no answer is due: a
+#: signal (Ctrl-C) the system hands to one of the pool's threads is acted on only when the
+#: main thread wakes, so it never waits without end.
+IDLE_POLL = 0.1
 
 
 def _quiet_worker() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -530,6 +531,39 @@ def test_ctrl_c_exits_130(archive):
     proc.stdin.close()
     proc.stdout.close()
     proc.stderr.close()
+
+
+#: tgkill, to hand a signal to one thread of another process, where the number is known.
+_TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not _TGKILL, reason="Linux's tgkill")
+def test_ctrl_c_that_the_system_hands_to_another_thread_still_ends_a_batch(archive):
+    """The kernel hands a process's signal to any of its threads; a batch with workers has
+    five, and Python acts on it only in the main thread, when that thread next wakes."""
+    import ctypes
+
+    _, folder = archive
+    proc = subprocess.Popen(
+        [SEARCHKIT, "search", "--batch", "-", "--jobs", "2", "--index", str(folder)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdin.write("q1\t数据中心\n".encode())
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["qid"] == "q1"
+    threads = sorted(int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid)
+    assert threads  # the pool's threads and the reader's
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(_TGKILL, proc.pid, threads[-1], signal.SIGINT) == 0
+    try:
+        assert proc.wait(timeout=30) == 130
+    finally:
+        proc.kill()
+    assert b"Traceback" not in proc.stderr.read()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        stream.close()
 
 
 # --- 9. --batch ------------------------------------------------------------------------------
