@@ -11,14 +11,12 @@ with the analyzer that built the index.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from array import array
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from whoosh.analysis import Analyzer, Filter, KeywordAnalyzer, Token
@@ -39,9 +37,7 @@ def _stopword_lines(text: str) -> tuple[str, ...]:
 
 def default_stopwords() -> tuple[str, ...]:
     """The stop words shipped with searchkit (function words and question words)."""
-    return _stopword_lines(
-        resources.files("searchkit").joinpath("stopwords.txt").read_text("utf-8")
-    )
+    return _stopword_lines(Path(__file__).with_name("stopwords.txt").read_text("utf-8"))
 
 
 #: A user dictionary or stop-word list larger than this is refused (jieba's own dictionary
@@ -134,6 +130,8 @@ class AnalyzerConfig:
 
     def fingerprint(self) -> str:
         """A short hash that changes whenever the tokens could change."""
+        import hashlib
+
         return hashlib.sha1(repr(asdict(self)).encode("utf-8")).hexdigest()[:12]
 
     def describe(self) -> dict:

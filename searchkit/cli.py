@@ -9,7 +9,6 @@ import io
 import os
 import signal
 import sys
-import traceback
 
 import click
 
@@ -67,6 +66,8 @@ class Group(click.Group):
 
 def _internal(exc: BaseException) -> UserError:
     if os.environ.get("SEARCHKIT_DEBUG"):
+        import traceback
+
         traceback.print_exception(exc, file=sys.stderr)
     return UserError(
         f"internal error: {type(exc).__name__}: {exc} "

@@ -12,7 +12,6 @@ import dataclasses
 import errno
 import json
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -233,11 +232,18 @@ _SERIES_BLOCKS = "█▓▒░"
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
+def _columns() -> int:
+    """The terminal's width (shutil imported here: a JSON search has no use for it)."""
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
 def trend_lines(trend: Trend, color: bool = False, width: int | None = None) -> Iterator[str]:
     """A bar chart: one row per period, a bar per query (stacked, told apart by colour on a
     terminal and by shade without), scaled to the terminal's width; a legend first when
     there are several queries, and the totals last."""
-    width = width or min(shutil.get_terminal_size((100, 24)).columns, 160)
+    width = width or min(_columns(), 160)
     several = len(trend.series) > 1
 
     def paint(number: int, text: str) -> str:
@@ -426,7 +432,7 @@ def _wrap_marked(snippet: Snippet, width: int, color: bool) -> list[str]:
 
 def render_hits(result: SearchResult, color: bool, width: int | None = None) -> Iterator[str]:
     """Text lines for people: rank and title, then date, categories and path, then snippets."""
-    width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
+    width = width or min(_columns(), 120)
     indent = " " * 5
     for hit in result.hits:
         title = printable(hit.title or printable_path(hit.path))

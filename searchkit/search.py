@@ -252,7 +252,7 @@ class Searcher:
         bonus = self._proximity_bonus(plan.phrases, top[:rerank], postings) if relevance else {}
         if relevance:
             self._text_bonus(plan, top[:rerank], bonus, postings)
-        stored_fields = self.searcher.stored_fields
+        stored_fields = self.engine.stored
         if not options.collapse:
             ranked = _order(top, bonus, wanted, self._order_keys, stored_fields, held)[first:]
             hits = [
@@ -332,7 +332,7 @@ class Searcher:
                 self._texts.clear()
             parts = read_bare(self.engine.bytes_of("bare", docnum))
             if parts is None:  # an index made before the column: from the stored fields
-                stored = self.searcher.stored_fields(docnum)
+                stored = self.engine.stored(docnum)
                 fold = self.config.fold
                 parts = (
                     bare_text(stored.get("title", ""), fold),
@@ -410,7 +410,7 @@ class Searcher:
                         made += 1
                     docnums.append(arrays.offset + local)
                     sketches.append(found)
-            stored = self.searcher.stored_fields
+            stored = self.engine.stored
             found_groups = group(sketches, threshold, lambda i: self._bare_text(stored(docnums[i])))
             groups = []
             for members in found_groups.groups:
@@ -434,10 +434,10 @@ class Searcher:
         """The sketch of a post the index holds none for (an index made before them)."""
         from .dupes import sketch
 
-        return sketch(_sketched_text(self.searcher.stored_fields(docnum)), self.config.fold)
+        return sketch(_sketched_text(self.engine.stored(docnum)), self.config.fold)
 
     def _post_ref(self, docnum: int) -> PostRef:
-        stored = self.searcher.stored_fields(docnum)
+        stored = self.engine.stored(docnum)
         return PostRef(
             stored["path"], stored.get("title", ""), (stored.get("meta") or {}).get("date")
         )
@@ -483,7 +483,7 @@ class Searcher:
         found = self.engine.search(AndNot(query, Term("path", path)), limit)
         best, total = found.top[:limit], found.total
         words = frozenset(word for word, _ in terms)
-        stored_fields = self.searcher.stored_fields
+        stored_fields = self.engine.stored
         hits = [
             self._hit(i + 1, score, stored_fields(docnum), words, SearchOptions())
             for i, (docnum, score) in enumerate(best)

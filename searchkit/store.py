@@ -21,8 +21,6 @@ import json
 import os
 import pickle
 import re
-import shutil
-import socket
 import struct
 import time
 import zlib
@@ -205,13 +203,19 @@ def remove_stale_generations(folder: Path) -> None:
             continue
         if not pointer.ok and is_intact(path):
             continue  # it might be the index CURRENT meant
-        shutil.rmtree(path, ignore_errors=True)
+        _remove_tree(path)
+
+
+def _remove_tree(path) -> None:
+    import shutil  # here: a search removes nothing
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def remove_generation(generation: Path) -> None:
     """Delete a generation this run made and did not make current (a failed rebuild)."""
     if (generation / MARKER).exists():
-        shutil.rmtree(generation, ignore_errors=True)
+        _remove_tree(generation)
 
 
 def clean_uncommitted(generation: Path) -> None:
@@ -224,7 +228,7 @@ def clean_uncommitted(generation: Path) -> None:
         if entry.name.startswith(f"_{_INDEX_NAME}_") and ".toc." in entry.name:
             os.unlink(entry.path)  # the temporary file of a table of contents being written
         elif is_temp_folder(entry.name, _INDEX_NAME) and entry.is_dir():
-            shutil.rmtree(entry.path, ignore_errors=True)  # a writer's temporary files
+            _remove_tree(entry.path)  # a writer's temporary files
 
 
 _INDEX_NAME = engine_storage.INDEX_NAME
@@ -607,7 +611,7 @@ def write_lock(folder: Path, timeout: float, command: str = "searchkit index") -
                 time.sleep(0.1)
         holder = {
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": _host(),
             "since": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": command,
         }
@@ -620,12 +624,18 @@ def write_lock(folder: Path, timeout: float, command: str = "searchkit index") -
         os.close(fd)
 
 
+def _host() -> str:
+    import socket  # here: a search takes no lock
+
+    return socket.gethostname()
+
+
 def _holder_message(folder: Path, timeout: float) -> str:
     try:
         holder = json.loads((folder / LOCK).read_text("utf-8"))
         pid, host = int(holder["pid"]), holder["host"]
         who = f"pid {pid} on {host} ({holder['command']}, since {holder['since']})"
-        if host == socket.gethostname() and not _alive(pid):
+        if host == _host() and not _alive(pid):
             who = f"another process (pid {pid}, which wrote the lock, has ended)"
     except (OSError, ValueError, KeyError, TypeError):
         who = "another process"

@@ -62,18 +62,3 @@ def test_a_user_dictionary_uses_the_whole_segmenter():
 
     config = AnalyzerConfig(userdict=(("液冷技术", 10, None),))
     assert query_segmenter(config, "液冷技术") is segmenter_of(config)
-
-
-def test_whoosh_is_imported_without_the_modules_it_asks_for_and_never_uses():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "import searchkit.search, whoosh.compat, whoosh.reading\n"
-        "print(sorted(m for m in ('asyncio', 'urllib.request', 'cached_property') if m in sys.modules))\n"
-        "import urllib.request\n"
-        "print(urllib.request.urlopen.__module__, whoosh.compat.urlretrieve.__module__)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.splitlines() == ["[]", "urllib.request searchkit._lean"]

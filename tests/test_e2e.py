@@ -65,3 +65,57 @@ def test_a_search_loads_nothing_of_the_indexing_side(tmp_path):
     assert "searchkit.search" in loaded  # the search did run in this process...
     for heavy in ("searchkit.indexer", "searchkit.documents", "searchkit.writer", "frontmatter"):
         assert f"'{heavy}'" not in loaded, heavy  # ...without the indexing side's modules
+
+
+#: What a search has no use for: what other commands use (removing trees, taking the lock,
+#: reporting a crash, a terminal's width) and what Whoosh and numpy import at their start for
+#: features searchkit never uses (``searchkit._lean``).
+UNUSED_BY_A_SEARCH = (
+    "asyncio",
+    "cached_property",
+    "urllib.request",
+    "whoosh.lang.morph_en",
+    "whoosh.lang.porter",
+    "whoosh.lang.dmetaphone",
+    "numpy.linalg",
+    "numpy.ma",
+    "numpy._typing",
+    "shutil",
+    "socket",
+    "traceback",
+)
+
+
+def test_a_search_imports_nothing_it_does_not_use(examples_index):
+    code = (
+        "import sys\n"
+        "from searchkit.cli import cli\n"
+        "try:\n"
+        "    cli.main(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in {UNUSED_BY_A_SEARCH!r} if m in sys.modules))\n"
+    )
+    args = ["search", "數據中心 液冷", "--index", examples_index, "--json"]
+    out = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, check=True
+    )
+    found, unused = out.stdout.rsplit("\n", 2)[:2]
+    assert json.loads(found)["total"] >= 1
+    assert unused == "[]"
+
+
+def test_what_the_lean_imports_left_out_works_when_asked_for():
+    code = (
+        "import searchkit, numpy as np, whoosh.compat, whoosh.query, whoosh.analysis\n"
+        "from whoosh.lang.porter import stem\n"
+        "print(whoosh.compat.urlretrieve.__module__, whoosh.analysis.morph.stem('running'),\n"
+        "      stem('running'), np.polyfit([0, 1, 2], [1, 3, 5], 1).round().tolist(),\n"
+        "      (np.matrix([[2, 0], [0, 2]]) ** 2).tolist(), np.linalg.inv(np.eye(2)).tolist())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split(" ", 3)[:3] == ["searchkit._lean", "runn", "runn"]
+    assert (
+        out.stdout.split(" ", 3)[3].strip()
+        == "[2.0, 1.0] [[4, 0], [0, 4]] [[1.0, 0.0], [0.0, 1.0]]"
+    )

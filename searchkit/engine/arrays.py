@@ -118,7 +118,8 @@ class SegmentArrays:
     def byte_column(self, fieldname: str) -> ByteColumn | None:
         """A column of bytes, read one post at a time (``column[local]``); None when the
         segment has none."""
-        if fieldname not in self.reader.schema or not self._perdoc.has_column(fieldname):
+        known = fieldname in self.reader.schema or fieldname == "_stored"  # the stored fields
+        if not known or not self._perdoc.has_column(fieldname):
             return None
         dbfile, _base, length = self._perdoc._get_column_file(fieldname)  # private
         return ByteColumn(dbfile, length, self.size)

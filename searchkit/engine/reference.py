@@ -103,6 +103,9 @@ class WhooshEngine:
     def bytes_of(self, fieldname: str, docnum: int) -> bytes:
         return self._array_engine().bytes_of(fieldname, docnum)
 
+    def stored(self, docnum: int) -> dict:
+        return self.searcher.stored_fields(docnum)
+
     def doc_frequency(self, fieldname: str, text: str, cache: dict | None = None) -> int:
         return self.searcher.doc_frequency(fieldname, text)
 

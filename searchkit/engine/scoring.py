@@ -21,12 +21,14 @@ matches (a term's postings read from each segment and joined, numbered as in the
 from __future__ import annotations
 
 import math
+import zlib
 from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
 
 import numpy as np
 
+from .. import safepickle
 from ..nodes import And, AndMaybe, AndNot, DateRange, Every, Not, Nothing, Or, Phrase, Require, Term
 from .arrays import leaf_segments
 from .postings import Postings
@@ -37,6 +39,8 @@ B = 0.75
 #: Scores are rounded to this many decimals: two posts a few ulps apart are tied, and the
 #: total order (score, newer date, path) holds whichever way a sum was added up.
 SCORE_DECIMALS = 6
+#: The column Whoosh keeps each post's stored fields in.
+STORED = "_stored"
 #: The day in the units of Whoosh's date columns (microseconds).
 _DAY = 86_400_000_000
 
@@ -513,6 +517,12 @@ class Engine:
                 return self.column_value(seg, fieldname, docnum - seg.offset)
         raise IndexError(docnum)
 
+    def stored(self, docnum: int) -> dict:
+        """A post's stored fields: Whoosh's ``_stored`` column (a zlib-compressed pickle per
+        post) read as any column is, and unpickled by :mod:`searchkit.safepickle`."""
+        data = self.bytes_of(STORED, docnum)
+        return safepickle.loads(zlib.decompress(data)) if data else {}
+
     def order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
         """For each post, ``(date key, path)``: what breaks ties of score in the total order."""
         keys = self.date_keys(np.asarray(docnums, dtype=np.int64), sort).tolist()
@@ -537,7 +547,7 @@ class Engine:
         out: dict[int, float] = {}
         if not len(docnums):
             return out
-        wanted = np.unique(np.asarray(list(docnums), dtype=np.int64))
+        wanted = np.asarray(sorted(set(docnums)), dtype=np.int64)  # not np.unique: numpy.ma
         wanted = wanted[self.live()[wanted]]
         cache = {} if cache is None else cache
         seen: dict = {}  # positions read, for the phrases that share a word
