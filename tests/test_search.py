@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 from conftest import SEED_PATH, needs_shared
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from searchkit.errors import QueryError
 from searchkit.highlight import find_matches, make_snippet
@@ -265,6 +267,36 @@ def test_hits_gain_by_the_share_of_the_query_spans_weighted_by_rarity(tmp_path):
         common, rare = math.log(3 / 2.5), math.log(3 / 1.5)
         assert shares["_posts/2023-01-02-b.md"].span == pytest.approx(common / (common + 4 * rare))
         assert searcher.search(text).hits[0].path == "_posts/2023-01-01-a.md"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts=st.lists(st.text(alphabet="台湾视播出在12ab的\0 ", max_size=40), max_size=6),
+    size=st.integers(1, 3),
+    data=st.data(),
+)
+def test_the_runs_each_text_holds_are_those_a_substring_test_finds(texts, size, data):
+    """What the rewards read of the best hits' texts, in numpy passes over all of them, is
+    what testing each run in each text finds (runs that span two texts are not held)."""
+    from searchkit.ranking import Runs, _held
+
+    pieces = [t[i : i + size] for t in texts for i in range(len(t) - size + 1)]
+    pieces = [piece for piece in pieces if "\0" not in piece]  # parts are letters and digits
+    drawn = st.text(alphabet="台湾视播出在12ab的", min_size=size, max_size=size)
+    parts = sorted(set(data.draw(st.lists(drawn, max_size=8))) | set(pieces[:5]))
+    expected = _held(parts, texts).reshape(len(texts), len(parts))
+    assert (Runs(texts).held(parts, size) == expected).all()
+
+
+@needs_shared
+def test_the_runs_held_on_real_posts(news):
+    from searchkit.ranking import Runs, _held
+
+    texts = [news._text_of(docnum)[0] for docnum in range(news.searcher.doc_count_all())]
+    for size in (1, 2, 3):
+        parts = sorted({text[i : i + size] for text in texts[:20] for i in range(0, 200, 37)})
+        parts = [part for part in parts if len(part) == size and "\0" not in part]
+        assert (Runs(texts).held(parts, size) == _held(parts, texts)).all()
 
 
 def test_twins_a_number_decides_and_a_comma_does_not_break_the_spans(tmp_path):
