@@ -27,6 +27,41 @@ def test_positions_round_trip(positions):
     assert fmt.decode_weight(encoded) == len(positions)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.just([]),
+            st.lists(st.integers(0, 300), min_size=1, max_size=6, unique=True),
+            st.lists(st.integers(0, 5_000_000), min_size=1, max_size=6, unique=True),
+        ),
+        max_size=12,
+    ),
+    st.binary(max_size=5),
+)
+def test_many_postings_decoded_at_once_are_each_decoded_alone(positions, padding):
+    """The proximity reward decodes the positions of many postings in one numpy pass; each
+    is what decoding it alone gives, whatever lies between them in the buffer."""
+    import numpy as np
+
+    from searchkit.engine.postings import decode_many, decode_positions
+
+    values = [CompactPositions().encode(sorted(found)) if found else b"" for found in positions]
+    buffer, starts, stops = bytearray(), [], []
+    for value in values:
+        buffer += padding
+        starts.append(len(buffer))
+        buffer += value
+        stops.append(len(buffer))
+    data = np.frombuffer(bytes(buffer), dtype=np.uint8)
+    counts, found = decode_many(
+        data, np.array(starts, dtype=np.int64), np.array(stops, dtype=np.int64)
+    )
+    alone = [decode_positions(value) if value else [] for value in values]
+    assert counts.tolist() == [len(each) for each in alone]
+    assert found.tolist() == [pos for each in alone for pos in each]
+
+
 def test_positions_are_smaller_than_whoosh_pickles():
     from whoosh.formats import Positions
 

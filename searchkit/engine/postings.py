@@ -34,6 +34,7 @@ _IDS = np.dtype("<u4")
 #: The type codes of weights and of sizes of positions, as written before a term's arrays.
 _CODES = {"B": np.dtype("<u1"), "H": np.dtype("<u2"), "I": np.dtype("<u4"), "f": np.dtype("<f4")}
 _NO_POSITIONS = "0"
+_BYTE_DELTAS = ord("B")
 #: Whoosh's matchers see a term's postings in blocks of this many (as W3 writes them).
 _MATCHER_BLOCK = 128
 #: A term in at most this many posts is merged in plain Python, a longer one with numpy.
@@ -73,11 +74,46 @@ class CompactPositions(Positions):
 
 
 def decode_positions(valuestring) -> list[int]:
+    if valuestring[0] == _BYTE_DELTAS:  # most values: the bytes are the deltas
+        return list(accumulate(valuestring[1:]))
     packed = array(chr(valuestring[0]))
     packed.frombytes(valuestring[1:])
     if _SWAP:
         packed.byteswap()
     return list(accumulate(packed))
+
+
+#: The width of a position's delta for each leading type code (0: not a code).
+_WIDTHS = np.zeros(256, dtype=np.int64)
+_WIDTHS[[ord("B"), ord("H"), ord("I")]] = 1, 2, 4
+
+
+def decode_many(data: np.ndarray, starts: np.ndarray, stops: np.ndarray):
+    """The positions of many postings in one pass: ``data[starts[i]:stops[i]]`` is one
+    posting's value as :class:`CompactPositions` writes it (empty for none).  Returns how
+    many positions each has, and all of them one posting after the other."""
+    sizes = stops - starts
+    present = sizes > 0
+    widths = np.zeros(len(starts), dtype=np.int64)
+    widths[present] = _WIDTHS[data[starts[present]]]
+    if (widths[present] == 0).any():
+        raise ValueError("not a value of CompactPositions")
+    counts = np.zeros(len(starts), dtype=np.int64)
+    counts[present] = (sizes[present] - 1) // widths[present]
+    ends = np.cumsum(counts)
+    begins = ends - counts
+    within = np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(begins, counts)
+    width = np.repeat(widths, counts)
+    at = np.repeat(starts + 1, counts) + within * width
+    deltas = data[at].astype(np.int64)
+    for byte in (1, 2, 3):  # the higher bytes of wider deltas (little-endian)
+        wide = np.flatnonzero(width > byte)
+        if not len(wide):
+            break
+        deltas[wide] |= data[at[wide] + byte].astype(np.int64) << (8 * byte)
+    summed = np.cumsum(deltas)
+    before = np.concatenate(([0], summed))[begins]
+    return counts, summed - np.repeat(before, counts)
 
 
 # --- postings as arrays -----------------------------------------------------------------------
@@ -236,7 +272,7 @@ class Postings:
     kept inline has them as tuples, made arrays when first asked.  Positions are read only
     when asked for."""
 
-    __slots__ = ("_ids", "_weights", "_sizes", "_ends", "_blob", "_blob_at")
+    __slots__ = ("_ids", "_weights", "_sizes", "_ends", "_blob", "_blob_at", "_base")
 
     def __init__(self, ids, weights, sizes=None, blob=None, blob_at=None):
         self._ids = ids
@@ -245,6 +281,7 @@ class Postings:
         self._ends = None
         self._blob = blob  # a tuple of values (inline), bytes, or None (none, or not read)
         self._blob_at = blob_at  # (file, offset) of the positions not read yet
+        self._base = None  # (buffer, offset) the positions were read from
 
     @property
     def ids(self) -> np.ndarray:
@@ -276,6 +313,7 @@ class Postings:
             buf, start = _buffer(dbfile, offset, size)
             self._blob = memoryview(buf)[start : start + size]
             self._blob_at = None
+            self._base = buf, start
         return self._blob
 
     def _stops(self) -> np.ndarray:
@@ -307,6 +345,20 @@ class Postings:
     def positions(self, i: int) -> list[int]:
         value = self.value(i)
         return decode_positions(value) if value else []
+
+    def position_spans(self, rows: np.ndarray):
+        """Where the positions of the postings ``rows`` lie, as ``(buffer, starts, stops)``
+        for :func:`decode_many` (postings read from a mapped file name the whole file as
+        their buffer: one decoding serves every term of a segment); the values themselves
+        for postings kept inline; None when there are none."""
+        blob = self._positions_blob()
+        if blob is None:
+            return None
+        if isinstance(blob, tuple):  # inline: a few short values, themselves
+            return [blob[i] if i < len(blob) else b"" for i in rows.tolist()]
+        buf, base = self._base
+        stops = self._stops()[rows]
+        return buf, stops - self._sizes[rows] + base, stops + base
 
     def has_positions(self) -> bool:
         return self._blob is not None or self._blob_at is not None
