@@ -349,6 +349,7 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
     digests = existing.digest_of()
 
     refreshed: dict[Key, tuple[int, float, str]] = {}
+    before = {seg.segment_id() for seg in ix._segments()}  # private: the committed segments
     commit_every = max(1, commit_every)
     chunks = [to_read[n : n + commit_every] for n in range(0, len(to_read), commit_every)]
     maker = document_maker(ix.schema)
@@ -384,8 +385,16 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
                 here += len(chunk)
             # the builders read the next chunks while this one is committed
             started.append(start(number + AHEAD))
+            last = number == len(chunks) - 1
             _commit_chunk(
-                ix, built, gone if number == 0 else set(), existing, digests, report, refreshed
+                ix,
+                built,
+                gone if number == 0 else set(),
+                existing,
+                digests,
+                report,
+                refreshed,
+                before if last and len(chunks) > 1 else None,
             )
             store.sync_folder(generation)
     report.documents = ix.doc_count()
@@ -567,11 +576,12 @@ def _write_chunk(ix, chunk, gone, existing, digests, report, read) -> None:
     _commit_chunk(ix, built, gone, existing, digests, report, {})
 
 
-def _commit_chunk(ix, built, gone, existing, digests, report, refreshed) -> None:
+def _commit_chunk(ix, built, gone, existing, digests, report, refreshed, before=None) -> None:
     """Commit the segments ``built`` (with the outcome of each post given to them), delete
     what they replace, the posts in ``gone`` and the posts that can no longer be read, all
     under one writer (searchkit's own lock keeps other writers out, so Whoosh's is not taken:
-    a forked builder must not inherit it)."""
+    a forked builder must not inherit it).  The last commit of a long build is given the
+    segments there were ``before`` it (see :func:`searchkit.engine.commits.leftovers`)."""
     segments, outcomes = built
     writer = open_writer(ix)
     try:
@@ -599,7 +609,7 @@ def _commit_chunk(ix, built, gone, existing, digests, report, refreshed) -> None
         if not segments and not deleted:
             writer.cancel()
             return
-        commit_segments(ix, writer, segments)
+        commit_segments(ix, writer, segments, before)
     except BaseException:
         if not writer.is_closed:
             writer.cancel()

@@ -107,3 +107,32 @@ def test_merged_posts_keep_their_stored_fields_lengths_and_columns(updated):
             assert sig_a[docnum] == sig_b[other] and date_a[docnum] == date_b[other]
             for field in ("title", "body", "tags", "categories"):
                 assert a.doc_field_length(docnum, field) == b.doc_field_length(other, field)
+
+
+@pytest.mark.parametrize(("posts", "segments"), [(13, [8, 5]), (11, [8, 1, 1, 1])])
+def test_a_long_build_merges_what_it_leaves_below_its_largest_segments(tmp_path, posts, segments):
+    """A post a chunk: eight segments of one are merged as a tier, and the rest of the build
+    is merged into one at its end when it is half a tier or more (fewer are left alone)."""
+    files = sorted((EXAMPLES / "_posts").glob("*.md"))[:posts]
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    index_paths([folder], tmp_path / "index", jobs=1, commit_every=1)
+    assert sorted(live for live, _ in _segments(tmp_path / "index"))[::-1] == segments
+    with Index.open(tmp_path / "index") as ix:
+        assert ix.stats().documents == posts
+
+
+def test_an_update_after_a_long_build_merges_nothing_more(tmp_path):
+    files = sorted((EXAMPLES / "_posts").glob("*.md"))[:14]
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    index_paths([folder], tmp_path / "index", jobs=1, commit_every=1)
+    assert sorted(live for live, _ in _segments(tmp_path / "index")) == [6, 8]
+    changed = folder / files[0].name
+    changed.write_text(changed.read_text("utf-8") + "\n补充的内容。\n", "utf-8")
+    index_paths([folder], tmp_path / "index", jobs=1, commit_every=1)
+    assert sorted(live for live, _ in _segments(tmp_path / "index")) == [1, 6, 7]  # the changed post moved out of its segment
