@@ -99,15 +99,26 @@ def text_shares(
             [[any(form in text for form in forms) for forms in ways] for text in whole],
             dtype=float,
         ).mean(axis=1)
-    grams, runs = sorted(plan.grams), Runs(whole)
+    grams, pairs = sorted(plan.grams), sorted(plan.pairs)
+    runs = Runs(whole) if len(grams) + len(pairs) >= RUNS_FROM else None
+
+    def in_whole(parts: list[str], size: int) -> np.ndarray:
+        return runs.held(parts, size) if runs is not None else _held(parts, whole)
+
     return Shares(
-        span=_by_rarity(runs.held(grams, 3)),
-        lead=_by_rarity(Runs(lead).held(grams, 3)),
+        span=_by_rarity(in_whole(grams, 3)),
+        lead=_by_rarity(_held(grams, lead)),
         cover=covers,
-        chars=_by_rarity(Runs(opening).held(sorted(plan.chars), 1)),
-        pairs=_by_rarity(runs.held(sorted(plan.pairs), 2)),
+        chars=_by_rarity(_held(sorted(plan.chars), opening)),
+        pairs=_by_rarity(in_whole(pairs, 2)),
         numbers=numbers,
     )
+
+
+#: From how many trigrams and pairs of a query the whole texts are searched as :class:`Runs`
+#: (a headline's twenty or more: a third of the time of a test per run and text); a few
+#: words' handful, and the short openings, are tested run by run.
+RUNS_FROM = 8
 
 
 def _held(parts: list[str], texts: list[str]) -> np.ndarray:
@@ -118,7 +129,7 @@ def _held(parts: list[str], texts: list[str]) -> np.ndarray:
 class Runs:
     """Texts as one array of code points, to find which runs of one to three characters each
     text holds in a few passes over all of them at once (a test per run and text costs three
-    times as much on the hundred texts a query reranks)."""
+    times as much on the hundred texts a headline reranks)."""
 
     def __init__(self, texts: list[str]):
         self.count = len(texts)
