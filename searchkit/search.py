@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -543,12 +544,19 @@ def _order(top, bonus: dict[int, float], wanted: int, keys, stored_fields, held=
     if bonus:
         moved = max(i for i, (docnum, _) in enumerate(top) if docnum in bonus) + 1
         head = [(round(score + bonus.get(d, 0.0), SCORE_DECIMALS), d) for d, score in top[:moved]]
-        order = keys([d for _, d in head])
         if held is not None:
-            head.sort(key=lambda row: (row[1] not in held, -row[0], *order[row[1]]))
+            head.sort(key=lambda row: (row[1] not in held, -row[0]))
+            runs = [list(run) for _, run in groupby(head, lambda row: (row[1] not in held, row[0]))]
         else:
-            head.sort(key=lambda row: (-row[0], *order[row[1]]))
-        rows = head + [(score, d) for d, score in top[moved:]]
+            head.sort(key=lambda row: -row[0])
+            runs = [list(run) for _, run in groupby(head, lambda row: row[0])]
+        # the keys of the rows tied on score only (reading a path costs a column read)
+        tied = [d for run in runs if len(run) > 1 for _, d in run]
+        order = keys(tied) if tied else {}
+        for run in runs:
+            if len(run) > 1:
+                run.sort(key=lambda row: order[row[1]])
+        rows = [row for run in runs for row in run] + [(score, d) for d, score in top[moved:]]
     else:
         rows = [(score, d) for d, score in top]
     return [(score, docnum, stored_fields(docnum)) for score, docnum in rows[:wanted]]
