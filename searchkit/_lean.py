@@ -5,9 +5,8 @@ numpy import, at their start, whole modules for one name that only a feature sea
 uses calls: ``whoosh.compat`` imports ``urlretrieve`` from ``urllib.request`` (http, email,
 ssl, sockets), ``whoosh.reading`` the ``cached_property`` package (asyncio), the query and
 analysis modules the English stemmers and variations (dozens of regular expressions), the
-storage modules ``shutil`` and ``tempfile`` for writing;
-numpy's matrix and polynomial modules import ``numpy.linalg`` (and with it numpy's typing
-aliases).  Together about 35 ms of every command-line search.
+storage modules ``shutil`` and ``tempfile`` (for writing); numpy's matrix and polynomial
+modules import ``numpy.linalg`` (and with it numpy's typing aliases).
 
 While each of those modules is imported, a stand-in takes the place of what it asks for: a
 function that imports the real module when first called, or the standard library's equal.

@@ -116,8 +116,8 @@ def text_shares(
 
 
 #: From how many trigrams and pairs of a query the whole texts are searched as :class:`Runs`
-#: (a headline's twenty or more: a third of the time of a test per run and text); a few
-#: words' handful, and the short openings, are tested run by run.
+#: (a headline's twenty or more, where a few numpy passes beat a test per run and text); a
+#: few words' handful, and the short openings, are tested run by run.
 RUNS_FROM = 8
 
 
@@ -128,8 +128,8 @@ def _held(parts: list[str], texts: list[str]) -> np.ndarray:
 
 class Runs:
     """Texts as one array of code points, to find which runs of one to three characters each
-    text holds in a few passes over all of them at once (a test per run and text costs three
-    times as much on the hundred texts a headline reranks)."""
+    text holds in a few passes over all of them at once, rather than a test per run and
+    text."""
 
     def __init__(self, texts: list[str]):
         self.count = len(texts)

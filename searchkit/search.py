@@ -544,12 +544,12 @@ def _order(top, bonus: dict[int, float], wanted: int, keys, stored_fields, held=
     if bonus:
         moved = max(i for i, (docnum, _) in enumerate(top) if docnum in bonus) + 1
         head = [(round(score + bonus.get(d, 0.0), SCORE_DECIMALS), d) for d, score in top[:moved]]
-        if held is not None:
-            head.sort(key=lambda row: (row[1] not in held, -row[0]))
-            runs = [list(run) for _, run in groupby(head, lambda row: (row[1] not in held, row[0]))]
-        else:
-            head.sort(key=lambda row: -row[0])
-            runs = [list(run) for _, run in groupby(head, lambda row: row[0])]
+
+        def rank(row):  # the posts holding every word first, when they rank first
+            return (row[1] not in held, -row[0]) if held is not None else -row[0]
+
+        head.sort(key=rank)
+        runs = [list(run) for _, run in groupby(head, rank)]
         # the keys of the rows tied on score only (reading a path costs a column read)
         tied = [d for run in runs if len(run) > 1 for _, d in run]
         order = keys(tied) if tied else {}

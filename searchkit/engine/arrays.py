@@ -22,6 +22,10 @@ LENGTH_TABLE = np.array([0.0] + [float(byte_to_length(b)) for b in range(1, 256)
 # --- reading segments as arrays ---------------------------------------------------------------
 
 
+#: The column Whoosh keeps each post's stored fields in (not a field of the schema).
+STORED = "_stored"
+
+
 class SegmentArrays:
     """One segment of an open index, as the arrays the engine scores with.
 
@@ -118,7 +122,7 @@ class SegmentArrays:
     def byte_column(self, fieldname: str) -> ByteColumn | None:
         """A column of bytes, read one post at a time (``column[local]``); None when the
         segment has none."""
-        known = fieldname in self.reader.schema or fieldname == "_stored"  # the stored fields
+        known = fieldname in self.reader.schema or fieldname == STORED
         if not known or not self._perdoc.has_column(fieldname):
             return None
         dbfile, _base, length = self._perdoc._get_column_file(fieldname)  # private

@@ -15,8 +15,8 @@ from .storage import _WriterIndex
 #: segments is merged into one, so that each post is rewritten about log(N) / log(8) times.
 MERGE_FACTOR = 8
 #: How many segments a build must leave below its largest for them to be merged at its end
-#: (half a tier: 200,000 posts leave four of 10,000 beside two of 80,000; headline queries
-#: then take 8% less time, for 5% more build time).
+#: (half a tier: 200,000 posts leave four of 10,000 beside two of 80,000).  A search looks
+#: each word up in every segment; the merge rewrites only what the last tier left.
 LEFTOVERS = MERGE_FACTOR // 2
 
 
