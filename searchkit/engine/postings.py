@@ -342,10 +342,6 @@ class Postings:
         start = int(stops[i - 1]) if i else 0
         return bytes(blob[start : int(stops[i])])
 
-    def positions(self, i: int) -> list[int]:
-        value = self.value(i)
-        return decode_positions(value) if value else []
-
     def position_spans(self, rows: np.ndarray):
         """Where the positions of the postings ``rows`` lie, as ``(buffer, starts, stops)``
         for :func:`decode_many` (postings read from a mapped file name the whole file as
