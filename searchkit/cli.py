@@ -319,13 +319,14 @@ def _date(ctx, param, value):
     "--all",
     "match",
     flag_value="all",
-    help="Only posts holding every word (default: those first, then the rest).",
+    help="Only posts holding every typed word (default: the same, or, when no post holds "
+    "them all, those holding some, said so).",
 )
 @click.option(
     "--any",
     "match",
     flag_value="any",
-    help="Posts holding any word, ranked by score alone.",
+    help="Posts holding any typed word, ranked by score.",
 )
 @click.option(
     "-l",
@@ -357,9 +358,12 @@ def search(ctx, query, index, batch, jobs, fmt, collapse, files, count, **settin
     \b
     Query language: words, "exact phrases", AND / OR / NOT, -word,
     title:词 tags:标签 categories:类别 date:[2022-01-01 TO 2022-06-30].
-    Posts holding every word of a few keywords come first (--all: only
-    those; --any: ranked by score alone). Filters alone (--since, --until,
-    --tag, --category) list their posts, newest first.
+    A post matches a word when its folded title or text holds the word's
+    string, as grep would find it; "quoted" runs are found exactly, stop
+    words and all. A few keywords list the posts holding every one (--any:
+    some); a question is ranked by relevance. -c and -l count and list the
+    posts holding every word. Filters alone (--since, --until, --tag,
+    --category) list their posts, newest first.
 
     \b
     Examples:
@@ -398,6 +402,8 @@ def search(ctx, query, index, batch, jobs, fmt, collapse, files, count, **settin
         )
     if files and count:
         raise click.UsageError("give -l/--files or -c/--count, not both")
+    if (files or count) and settings["match"] == "auto":
+        settings["match"] = "all"  # counted as grep counts: the posts holding every word
     text = " ".join(query)
     with Index.open(index, engine=_engine()) as ix:
         if count:

@@ -64,6 +64,17 @@ class Phrase(Node):
         super().__init__(field, tuple(words), slop, boost)
 
 
+class Exact(Node):
+    """Posts whose folded title or text holds the string ``text`` (folded as the analyzer
+    folds), whatever the segmenter cut around it; its score (the string's character pairs
+    as a phrase, :mod:`searchkit.strings`) times ``boost``."""
+
+    __slots__ = _fields = ("text", "boost")
+
+    def __init__(self, text: str, boost: float = 1.0):
+        super().__init__(text, boost)
+
+
 class DateRange(Node):
     """Posts whose day in ``field`` is from ``start`` to ``end`` (inclusive; None: open), in
     microseconds since year 1 (:func:`ticks`)."""
@@ -178,9 +189,21 @@ def children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
+def positive(node: Node) -> Node:
+    """What scores a post of ``node``: its negations left out (``a ANDNOT b`` is ``a``)."""
+    kind = type(node)
+    if kind is AndNot:
+        return positive(node.a)
+    if kind is Not:
+        return NOTHING
+    if kind in (Or, And):
+        return _compound(kind, (positive(child) for child in node.children))
+    return node
+
+
 def leaves(node: Node):
-    """The terms, phrases and ranges of a tree, left to right."""
-    if isinstance(node, (Term, Phrase, DateRange)):
+    """The terms, phrases, strings and ranges of a tree, left to right."""
+    if isinstance(node, (Term, Phrase, DateRange, Exact)):
         yield node
     for child in children(node):
         yield from leaves(child)
@@ -195,6 +218,18 @@ def to_whoosh(node: Node):
         return wq.Term(node.field, node.text, boost=node.boost)
     if kind is Phrase:
         return wq.Phrase(node.field, list(node.words), slop=node.slop, boost=node.boost)
+    if kind is Exact:
+        from .strings import exact_parts
+
+        parts = []
+        for kind_, field, words in exact_parts(node.text):
+            if kind_ == "prefix":
+                parts.append(_prefix_query(field, words[0], node.boost))
+            elif len(words) == 1:
+                parts.append(wq.Term(field, words[0], boost=node.boost))
+            else:
+                parts.append(wq.Phrase(field, list(words), slop=1, boost=node.boost))
+        return parts[0] if len(parts) == 1 else wq.And(parts)
     if kind is DateRange:
         return wq.NumericRange(node.field, node.start, node.end, constantscore=True)
     if kind is Or:
@@ -211,3 +246,23 @@ def to_whoosh(node: Node):
     if kind is Nothing:
         return wq.NullQuery
     raise TypeError(f"not a query node: {node!r}")
+
+
+def _prefix_query(field: str, text: str, boost: float):
+    """Whoosh's query for the terms of ``field`` starting with ``text``, each scored as a
+    term and boosted (Whoosh's own prefix query drops the boost of its terms)."""
+    from whoosh import query as wq
+
+    class BoostedPrefix(wq.Prefix):
+        def matcher(self, searcher, context=None):
+            terms = [
+                wq.Term(self.fieldname, word, boost=self.boost)
+                for word in self._btexts(searcher.reader())
+            ]
+            if not terms:
+                from whoosh import matching
+
+                return matching.NullMatcher()
+            return wq.Or(terms).matcher(searcher, context)
+
+    return BoostedPrefix(field, text, boost=boost, constantscore=False)

@@ -133,6 +133,10 @@ def _emit(value, fmt: Format) -> None:
             click.echo(to_json({"facets": data["facets"]}))
         if data.get("missing"):
             click.echo(f"searchkit: no post holds: {' '.join(data['missing'])}", err=True)
+        if data.get("counted") == "some":
+            click.echo(
+                "searchkit: no post holds every word; showing posts with some of them", err=True
+            )
     else:
         lines = text_lines(value, fmt.color)
         if fmt.pager:
@@ -368,6 +372,7 @@ def result_to_dict(result: SearchResult) -> dict:
     if result.collapsed is not None:
         out["collapsed"] = result.collapsed
     out["missing"] = list(result.missing)
+    out["counted"] = result.counted
     return out
 
 
@@ -459,6 +464,8 @@ def render_hits(result: SearchResult, color: bool, width: int | None = None) -> 
         yield from render_facets(result.facets)
     if result.missing:
         yield printable(f"no post holds: {' '.join(result.missing)}")
+    if result.counted == "some":
+        yield "no post holds every word; showing posts with some of them"
     shown = f"{result.hits[0].rank}-{result.hits[-1].rank}" if result.hits else "0"
     folded = f", {result.collapsed} similar folded" if result.collapsed else ""
     summary = f"{shown} of {result.total} hits ({result.took_ms:.0f} ms{folded})"

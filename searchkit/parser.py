@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from .analysis import fold_text
 from .errors import QueryError
 from .nodes import (
     NOTHING,
@@ -24,8 +25,10 @@ from .nodes import (
     AndMaybe,
     AndNot,
     DateRange,
+    Exact,
     Node,
     Not,
+    Nothing,
     Or,
     Phrase,
     Require,
@@ -36,6 +39,7 @@ from .nodes import (
     negate,
     ticks,
 )
+from .strings import PAIRS, STRING_WEIGHT
 
 #: The fields a word without one is asked in.
 TEXT_FIELDS = ("title", "body")
@@ -73,6 +77,7 @@ class Parser:
     def __init__(self, schema, title_weight: float):
         self.schema = schema
         self.weights = {"title": title_weight, "body": 1.0}
+        self.fold = schema["body"].analyzer.config.fold if "body" in schema.names() else "t2s"
 
     def parse(self, text: str) -> Node:
         """The tree of ``text`` (whose brackets and fields :func:`check_syntax` checked),
@@ -227,7 +232,16 @@ class Parser:
         if item.kind == "range":
             return self._range(fieldname, item.text, item.end)
         if fieldname is None:  # a word or phrase in every text field, weighted
-            return any_of(self._in_field(item, name, self.weights[name]) for name in TEXT_FIELDS)
+            words = any_of(self._in_field(item, name, self.weights[name]) for name in TEXT_FIELDS)
+            if item.kind == "phrase" and item.slop == 1 and PAIRS in self.schema.names():
+                # "a string": the posts holding it, whatever the segmenter cut around it,
+                # scored by its pairs and, where they are, its words
+                text = fold_text(item.text, self.fold).strip()
+                if not text:
+                    return NOTHING
+                exact = Exact(" ".join(text.split()), STRING_WEIGHT)
+                return exact if type(words) is Nothing else AndMaybe(exact, words)
+            return words
         return self._in_field(item, fieldname, 1.0)
 
     def _in_field(self, item: _Item, fieldname: str, boost: float) -> Node:

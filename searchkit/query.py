@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from .analysis import fold_text
 from .errors import QueryError
-from .nodes import AndNot, Node, Not, Phrase, Term, children
+from .nodes import AndNot, Exact, Node, Not, Phrase, Term, children
 from .parser import TEXT_FIELDS
 from .ranking import Ranking
 
@@ -44,10 +45,10 @@ class Plan:
 
     text: str
     query: Node
-    #: The typed words of a plain query (no operators or fields): ``(word, alternatives)``,
-    #: each alternative the terms that hold the word together (see :func:`typed_words`).
+    #: The strings a simple query asks for (:class:`Typed`), and the posts it excludes
+    #: (:func:`typed_strings`).
     words: tuple = ()
-    guessed: frozenset[str] = frozenset()  # words the segmenter made up (guessed_words)
+    excluded: tuple = ()
     phrases: list = field(default_factory=list)  # neighbouring words, for the proximity reward
     grams: frozenset[str] = frozenset()  # the folded query's character trigrams (span reward)
     terms: frozenset[str] = frozenset()  # the words a hit is marked for
@@ -135,43 +136,122 @@ def negate_minus(text: str) -> str:
     return _MINUS.sub(lambda m: m.group() if m.group().startswith('"') else "NOT ", text)
 
 
-def typed_words(analyzer, text: str) -> tuple:
-    """The words of jieba's default cut of a plain query (stop words out), each with the
-    terms that hold it: the word itself, or, for a word jieba's HMM made up, all its
-    character pairs together (a post's text may be cut otherwise around a guessed name)."""
-    from .schema import _query_words
+@dataclass(frozen=True)
+class Typed:
+    """A string a person typed: a word of a plain query, or a quoted run kept whole."""
 
-    groups: dict[int, list[tuple[str, bool]]] = {}
+    text: str  # folded
+    node: Node  # the posts holding it (:class:`searchkit.nodes.Exact`, or its alternatives)
+    guessed: bool = False  # a word jieba's HMM made up: never said to be missing
+    quoted: bool = False  # its node is in the query tree already (scored there)
+
+
+#: The parts of a simple query: quoted runs, and runs without spaces.
+_PARTS = re.compile(r'-?"[^"]*"|[^\s"]+')
+#: What makes a part syntax rather than a word (a field, brackets, a boost or a slop).
+_PART_SYNTAX = re.compile(r'["():\[\]{}^~]|^\+')
+_OPERATORS = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
+
+
+def typed_strings(
+    analyzer, text: str, holds=None
+) -> tuple[tuple[Typed, ...], tuple[Node, ...]] | None:
+    """The strings a simple query asks for, and those it excludes: a simple query is words,
+    ``"quoted runs"`` and negations (``-word``, ``-"run"``, ``NOT word``) side by side,
+    nothing else (None for any other query).  A word is cut as jieba's default cut reads it
+    (``顶山街道执法``: 顶山, 街道, 执法), stop words out; a quoted run, and a negated word, is
+    one string, stop words and all.  ``holds(string)``: whether some post holds a string
+    (:func:`_typed_words`)."""
+    from .strings import STRING_WEIGHT
+
+    fold = analyzer.config.fold
+    wanted: list[Typed] = []
+    excluded: list[Node] = []
+    negate = False
+    for part in _PARTS.findall(text):
+        if part == "NOT" and not negate:
+            negate = True
+            continue
+        minus = len(part) > 1 and part[0] == "-" and part[1] != "-"
+        body = part[1:] if minus else part
+        quoted = len(body) >= 2 and body[0] == body[-1] == '"'
+        if not quoted and (part in _OPERATORS or _PART_SYNTAX.search(body)):
+            return None
+        if quoted:
+            body = body[1:-1]
+        folded = " ".join(fold_text(body, fold).split())
+        if negate or minus:
+            if folded:
+                excluded.append(Exact(folded))
+        elif quoted:
+            if folded:
+                wanted.append(Typed(folded, Exact(folded, STRING_WEIGHT), quoted=True))
+        else:
+            wanted.extend(_typed_words(analyzer, body, holds))
+        negate = False
+    if negate:
+        return None  # a NOT with nothing after it: the parser says why
+    unique = {typed.text: typed for typed in reversed(wanted)}
+    kept = [typed for typed in wanted if unique.get(typed.text) is typed]
+    return tuple(kept), tuple(dict.fromkeys(excluded))
+
+
+def _typed_words(analyzer, text: str, holds=None) -> list[Typed]:
+    """The words of jieba's default cut of ``text`` (stop words out), each held where a
+    post holds its string, however its text is cut.  A single character the cut left beside
+    a word is read with it when some post holds the two together (``holds``): the segmenter
+    splits a name it does not know (马克龙: 马克, 龙), a person typed one string."""
+    from .schema import _query_words
+    from .strings import STRING_WEIGHT
+
+    cut: dict[int, tuple[str, bool]] = {}
     for token, pos, made_up in _query_words(analyzer, text):
-        groups.setdefault(pos, []).append((token, made_up))
-    words: dict[str, tuple] = {}
-    for tokens in groups.values():
-        word, made_up = tokens[0]
-        alternatives = [(word,)]
-        if made_up and len(tokens) > 1:
-            alternatives.append(tuple(token for token, _ in tokens[1:]))
-        words.setdefault(word, tuple(alternatives))
-    return tuple(words.items())
+        cut.setdefault(pos, (token, made_up))  # the word of the default cut, not its parts
+    folded = fold_text(text, analyzer.config.fold)
+    spans: list[list] = []  # [word, start, end, made up]
+    at = 0
+    for word, made_up in cut.values():
+        start = folded.find(word, at)
+        start = start if start >= 0 else -len(folded) - 2  # (not found: next to nothing)
+        spans.append([word, start, start + len(word), made_up])
+        at = max(at, start + len(word))
+    i = 0
+    while holds is not None and i < len(spans):
+        word, start, end, _ = spans[i]
+        if len(word) == 1:
+            if i and spans[i - 1][2] == start and holds(spans[i - 1][0] + word):
+                spans[i - 1][0] += word
+                spans[i - 1][2] = end
+                del spans[i]
+                continue
+            if i + 1 < len(spans) and spans[i + 1][1] == end and holds(word + spans[i + 1][0]):
+                spans[i + 1][0] = word + spans[i + 1][0]
+                spans[i + 1][1] = start
+                del spans[i]
+                continue
+        i += 1
+    return [Typed(w, Exact(w, STRING_WEIGHT), guessed=made_up) for w, _, _, made_up in spans]
 
 
-def guessed_words(analyzer, text: str) -> frozenset[str]:
-    """The words of a plain query that jieba's HMM made up (not in its dictionary): the
-    segmenter's guess at a name, which a post may hold cut otherwise (刘七是怎么死的 gives
-    刘七是); never said to be missing."""
-    from .schema import _query_words
-
-    return frozenset(token for token, _pos, made_up in _query_words(analyzer, text) if made_up)
+def typed_words(analyzer, text: str) -> tuple[str, ...]:
+    """The words a plain query is read as (:func:`typed_strings`), in order."""
+    found = typed_strings(analyzer, text)
+    return tuple(typed.text for typed in found[0]) if found else ()
 
 
-def _match_mode(match: str, words: tuple, text: str) -> str:
-    """The engine's mode for a search's ``match`` option, its typed words and its text: with
-    ``"auto"``, a few keywords rank the posts holding all of them first; a longer query, or
-    one written as a sentence (a question, a headline with its punctuation), is ranked by
-    relevance alone, as a question's answer need not repeat its every word."""
-    if not words or match == "any":
-        return "any"
-    if match == "all":
-        return "all"
+def match_mode(match: str, words: tuple, excluded: tuple, text: str) -> str:
+    """The engine's mode for a search's ``match`` option, its typed strings and its text
+    (:meth:`searchkit.engine.scoring.Engine.select`): with ``"auto"``, a few keywords find
+    the posts holding every one (``"first"``: or, when none does, those holding some);
+    a longer query, or one written as a sentence (a question, a headline with its
+    punctuation), is ranked by relevance alone (``"any"``), as a question's answer need
+    not repeat its every word; ``--any`` finds the posts holding some (``"some"``)."""
+    if not words:
+        return "all" if excluded else "any"
+    if match in ("all", "some"):
+        return match
+    if match == "any":
+        return "some"
     if _SENTENCE.search(text):
         return "any"
     return "first" if TIERED_WORDS is None or len(words) <= TIERED_WORDS else "any"
@@ -180,10 +260,10 @@ def _match_mode(match: str, words: tuple, text: str) -> str:
 _SENTENCE = re.compile(r"[？?。！!，,；;：]")
 
 
-def _informative(words: tuple, missing: list[str]) -> bool:
+def informative(words: tuple, missing: list[str]) -> bool:
     """Whether the words some post holds still say something: not only numbers and single
     characters (``COVID-19`` without ``covid`` is a query for ``19``)."""
-    left = [word for word, _ in words if word not in missing]
+    left = [typed.text for typed in words if typed.text not in missing]
     return any(len(word) > 1 and not _NUMBER.fullmatch(word) for word in left)
 
 
@@ -197,6 +277,9 @@ def _positive_terms(node: Node) -> Iterator[str]:
         return
     if kind is AndNot:
         yield from _positive_terms(node.a)
+        return
+    if kind is Exact:
+        yield node.text
         return
     if kind in (Term, Phrase):
         if node.field in TEXT_FIELDS:

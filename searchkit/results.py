@@ -109,6 +109,11 @@ class SearchResult:
     collapsed: int | None = None
     #: The typed words no post holds (as the analyzer reads them: folded, lower case).
     missing: list[str] = field(default_factory=list)
+    #: What ``total`` counts: ``"every"``, the posts holding every typed string; ``"some"``,
+    #: those holding some, as no post holds every one; ``"any"``, those holding some, as
+    #: ``--any`` asked; ``"query"``, those the query matches (a question or headline ranked
+    #: by relevance, or a query with operators).
+    counted: str = "query"
 
 
 @dataclass

@@ -42,6 +42,7 @@ ALLOWED = frozenset(
         ("searchkit.codec", "SearchkitCodec"),
         ("searchkit.codec", "_Segment"),
         ("searchkit.schema", "ChineseText"),
+        ("searchkit.schema", "StringPairs"),
         ("whoosh.analysis.analyzers", "CompositeAnalyzer"),
         ("whoosh.analysis.filters", "LowercaseFilter"),
         ("whoosh.analysis.filters", "StripFilter"),

@@ -18,19 +18,31 @@ from .engine.arrays import reader_segments
 from .engine.scoring import through_ties
 from .errors import IndexDamaged, PostMissing, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
-from .nodes import AndNot, DateRange, Every, Node, Nothing, Phrase, Term, all_of, any_of, ticks
+from .nodes import (
+    AndNot,
+    DateRange,
+    Every,
+    Exact,
+    Node,
+    Nothing,
+    Phrase,
+    Term,
+    all_of,
+    any_of,
+    ticks,
+)
 from .parser import Parser
 from .query import (
     _SYNTAX,
     MAX_QUERY,
     Plan,
-    _informative,
-    _match_mode,
+    Typed,
     _positive_terms,
     check_syntax,
-    guessed_words,
+    informative,
+    match_mode,
     parse_date_option,  # noqa: F401 - imported from here by older callers
-    typed_words,
+    typed_strings,
 )
 from .ranking import Ranking, Shares, _grams, query_numbers, text_shares
 from .results import (
@@ -209,19 +221,27 @@ class Searcher:
         query = self.parse(text)
         phrases = self.proximity(text)
         folded = bare_text(text, self.config.fold)
-        plain = not _SYNTAX.search(text)
+        words, excluded = typed_strings(self.schema["body"].analyzer, text, self._holds) or (
+            (),
+            (),
+        )
         return Plan(
             text=text,
             query=query,
-            words=typed_words(self.schema["body"].analyzer, text) if plain else (),
-            guessed=guessed_words(self.schema["body"].analyzer, text) if plain else frozenset(),
+            words=words,
+            excluded=excluded,
             phrases=phrases,
             grams=_grams(folded, 3),
-            terms=frozenset(_positive_terms(query)),
+            terms=frozenset(_positive_terms(query)) | {typed.text for typed in words},
             chars=_grams(folded, 1),
             pairs=_grams(folded, 2),
             numbers=query_numbers(folded),
         )
+
+    def _holds(self, text: str) -> bool:
+        """Whether some post holds a string."""
+        with store.reading(self.folder):
+            return bool(self.engine.missing((Typed(text, Exact(text)),)) == [])
 
     def _search(self, plan: Plan, options, started) -> SearchResult:
         text, query = plan.text, plan.query
@@ -236,18 +256,25 @@ class Searcher:
         )
         filter_query = self._filter(options)
         postings: dict = {}  # what the engine looked up, for the proximity reward
-        known = tuple(word for word in plan.words if word[0] not in plan.guessed)
-        missing = self._missing(known, postings)
-        if missing and not _informative(plan.words, missing):
+        missing = self.engine.missing(plan.words, postings)
+        if missing and not informative(plan.words, missing):
             # what is left of the query (a number, a character) would find only noise
             return SearchResult(
                 text, 0, _ms(started), [], no_facets() if options.facets else None, None, missing
             )
-        match = _match_mode(options.match, plan.words, plan.text)
+        match = match_mode(options.match, plan.words, plan.excluded, plan.text)
         found = self.engine.search(
-            query, depth, filter_query, options.sort, options.facets, postings, plan.words, match
+            query,
+            depth,
+            filter_query,
+            options.sort,
+            options.facets,
+            postings,
+            plan.words,
+            match,
+            plan.excluded,
         )
-        top, total, facets, held = found.top, found.total, found.facets, found.held
+        top, total, facets, held = found.top, found.total, found.facets, None
         # the posts the rewards may reorder: the best rerank_depth, and any tied with the last
         rerank = through_ties(top, rerank, held)
         bonus = self._proximity_bonus(plan.phrases, top[:rerank], postings) if relevance else {}
@@ -260,7 +287,9 @@ class Searcher:
                 self._hit(first + i + 1, score, fields, plan.terms, options)
                 for i, (score, _docnum, fields) in enumerate(ranked)
             ]
-            return SearchResult(text, total, _ms(started), hits, facets, None, missing)
+            return SearchResult(
+                text, total, _ms(started), hits, facets, None, missing, found.counted
+            )
         from .dupes import collapse
 
         size = max(wanted * COLLAPSE_POOL, rerank)
@@ -281,7 +310,7 @@ class Searcher:
             hit.duplicates = folded.get(i, [])
             hits.append(hit)
         return SearchResult(
-            text, total, _ms(started), hits, facets, len(pool) - len(heads), missing
+            text, total, _ms(started), hits, facets, len(pool) - len(heads), missing, found.counted
         )
 
     def sketches(self, docnums: list[int]) -> list:
@@ -344,10 +373,6 @@ class Searcher:
             found = self._texts[docnum] = (title + text, text[:opening])
         return found
 
-    def _missing(self, words, cache: dict) -> list[str]:
-        """The typed words no post holds."""
-        return self.engine.missing(words, cache) if words else []
-
     def _order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
         """``(date key, path)`` of each post: the order of posts of equal score (newer date,
         then path; oldest date first for ``sort`` ``date``; no date last)."""
@@ -378,7 +403,21 @@ class Searcher:
             engine = self.engine
             filter_query = self._filter(options)
             moments = [
-                engine.dates(engine.matching(plan.query, filter_query))
+                engine.dates(
+                    engine.matching(
+                        plan.query,
+                        filter_query,
+                        plan.words,
+                        # a count: the posts holding every word, unless --any
+                        match_mode(
+                            "some" if options.match == "any" else "all",
+                            plan.words,
+                            plan.excluded,
+                            plan.text,
+                        ),
+                        plan.excluded,
+                    )
+                )
                 if type(plan.query) is not Nothing
                 else np.zeros(0, dtype=np.int64)
                 for plan in plans

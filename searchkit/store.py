@@ -41,7 +41,7 @@ STATE = "STATE.json"
 MARKER = "SEARCHKIT-GENERATION"
 #: The format of a generation's files: bumped whenever what the codec writes changes, so that
 #: an index of another format is refused ("rebuild it"), never misread.
-FORMAT = 3
+FORMAT = 4
 _GENERATION = re.compile(r"gen-(\d+)\Z")
 #: What reading a damaged index raises from inside Whoosh.
 READ_ERRORS = (OSError, EOFError, pickle.UnpicklingError, zlib.error, struct.error)

@@ -57,6 +57,17 @@ class SegmentArrays:
         except (TermNotFound, KeyError):
             return 0
 
+    def prefixed(self, fieldname: str, prefix: bytes) -> list[bytes]:
+        """The terms of a field that start with ``prefix``, in order."""
+        if fieldname not in self._terms.indexed_field_names():
+            return []
+        found = []
+        for name, btext in self._terms.terms_from(fieldname, prefix):
+            if name != fieldname or not btext.startswith(prefix):
+                break
+            found.append(btext)
+        return found
+
     def field_names(self) -> list[str]:
         return list(self._terms.indexed_field_names())
 

@@ -78,94 +78,136 @@ class TokenStreams:
         rank[order] = np.arange(len(order), dtype=np.uint32)
         terms = rank[numbers]
         del numbers, used, rank
-        sort = np.argsort(terms, kind="stable")  # by term, then post and position as added
-        terms, docs, positions = terms[sort], docs[sort], positions[sort]
-        del sort
-        total = len(terms)
+        texts = [tokens[number] for number in order]
+        return write_terms(postfile, prefix, lengths, boost, terms, docs, positions, texts)
 
-        # one posting per run of (term, post), its positions as deltas
-        starts = np.ones(total, dtype=bool)
-        starts[1:] = (terms[1:] != terms[:-1]) | (docs[1:] != docs[:-1])
-        first = np.flatnonzero(starts)
-        del starts
-        posting_terms, posting_docs = terms[first], docs[first]
-        del terms, docs
-        freqs = np.diff(first, append=total)
-        deltas = positions.copy()
-        deltas[1:] -= positions[:-1]
-        deltas[first] = positions[first]  # a posting's first position is itself
-        del positions
-        blob, sizes = _position_blob(deltas, first, freqs)
-        del deltas
-        ends = np.cumsum(sizes)
-        weights = freqs.astype(np.float64) * boost
-        del freqs
-        doc_lengths = np.zeros(int(posting_docs.max()) + 1, dtype=np.float64)
-        for docnum, length in lengths.items():
-            if docnum < len(doc_lengths):
-                doc_lengths[docnum] = length
-        field_lengths = doc_lengths[posting_docs]
 
-        # one term-dictionary entry per run of a term: a list kept inline in plain Python
-        term_starts = np.flatnonzero(np.diff(posting_terms, prepend=-1) != 0)
-        term_sizes = np.diff(term_starts, append=len(first))
-        small = term_sizes <= INLINE_LIMIT
-        picked = np.flatnonzero(np.repeat(small, term_sizes))
-        small_docs = posting_docs[picked].tolist()
-        small_weights = weights[picked].tolist()
-        small_lengths = [int(n) for n in field_lengths[picked].tolist()]
-        small_ends = ends[picked].tolist()
-        small_begins = (ends[picked] - sizes[picked]).tolist()
-        blob_bytes = blob.tobytes()
-        del blob, picked
-        view = memoryview(blob_bytes)
-        entries = []
-        at = 0  # in the lists kept inline
-        for term, start, size, short in zip(
-            posting_terms[term_starts].tolist(),
-            term_starts.tolist(),
-            term_sizes.tolist(),
-            small.tolist(),
-            strict=True,
-        ):
-            key = prefix + tokens[order[term]]
-            if size == 1:  # most terms: one posting, inline, written here without calls
-                begin, stop = small_begins[at], small_ends[at]
-                value = (
-                    _ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
+class PairStreams:
+    """The character pairs of a segment's posts (:mod:`searchkit.strings`): each post's pair
+    keys and offsets, made with numpy; at the end, each distinct key is a term, numbered in the
+    order of its bytes, and written as :class:`TokenStreams` writes words."""
+
+    def __init__(self) -> None:
+        self.keys: list[np.ndarray] = []
+        self.offsets: list[np.ndarray] = []
+        self.docnums: list[int] = []
+        self.counts: list[int] = []
+
+    def add(self, docnum: int, found: tuple[np.ndarray, np.ndarray]) -> int:
+        keys, offsets = found
+        self.keys.append(keys)
+        self.offsets.append(offsets)
+        self.docnums.append(docnum)
+        self.counts.append(len(keys))
+        return len(keys)
+
+    def write(self, postfile, prefix: bytes, lengths: dict[int, int], boost: float) -> list:
+        from ..strings import key_text
+
+        if not sum(self.counts):
+            return []
+        keys = np.concatenate(self.keys)
+        positions = np.concatenate(self.offsets).astype(np.int64)
+        docs = np.repeat(np.array(self.docnums, dtype=np.int64), self.counts)
+        self.keys, self.offsets = [], []
+        # a key orders as its pair's UTF-8 bytes: the distinct keys are the terms in order
+        distinct, terms = np.unique(keys, return_inverse=True)
+        del keys
+        texts = [key_text(key).encode("utf-8", "surrogatepass") for key in distinct.tolist()]
+        terms = terms.astype(np.uint32).reshape(-1)
+        return write_terms(postfile, prefix, lengths, boost, terms, docs, positions, texts)
+
+
+def write_terms(postfile, prefix, lengths, boost, terms, docs, positions, texts) -> list:
+    """Write the postings of every term: ``terms`` (each token's term number, numbered in
+    the order of ``texts``, the terms' bytes), ``docs`` and ``positions``, in the order the
+    posts were added; returns the term-dictionary entries, in term order."""
+    sort = np.argsort(terms, kind="stable")  # by term, then post and position as added
+    terms, docs, positions = terms[sort], docs[sort], positions[sort]
+    del sort
+    total = len(terms)
+
+    # one posting per run of (term, post), its positions as deltas
+    starts = np.ones(total, dtype=bool)
+    starts[1:] = (terms[1:] != terms[:-1]) | (docs[1:] != docs[:-1])
+    first = np.flatnonzero(starts)
+    del starts
+    posting_terms, posting_docs = terms[first], docs[first]
+    del terms, docs
+    freqs = np.diff(first, append=total)
+    deltas = positions.copy()
+    deltas[1:] -= positions[:-1]
+    deltas[first] = positions[first]  # a posting's first position is itself
+    del positions
+    blob, sizes = _position_blob(deltas, first, freqs)
+    del deltas
+    ends = np.cumsum(sizes)
+    weights = freqs.astype(np.float64) * boost
+    del freqs
+    doc_lengths = np.zeros(int(posting_docs.max()) + 1, dtype=np.float64)
+    for docnum, length in lengths.items():
+        if docnum < len(doc_lengths):
+            doc_lengths[docnum] = length
+    field_lengths = doc_lengths[posting_docs]
+
+    # one term-dictionary entry per run of a term: a list kept inline in plain Python
+    term_starts = np.flatnonzero(np.diff(posting_terms, prepend=-1) != 0)
+    term_sizes = np.diff(term_starts, append=len(first))
+    small = term_sizes <= INLINE_LIMIT
+    picked = np.flatnonzero(np.repeat(small, term_sizes))
+    small_docs = posting_docs[picked].tolist()
+    small_weights = weights[picked].tolist()
+    small_lengths = [int(n) for n in field_lengths[picked].tolist()]
+    small_ends = ends[picked].tolist()
+    small_begins = (ends[picked] - sizes[picked]).tolist()
+    blob_bytes = blob.tobytes()
+    del blob, picked
+    view = memoryview(blob_bytes)
+    entries = []
+    at = 0  # in the lists kept inline
+    for term, start, size, short in zip(
+        posting_terms[term_starts].tolist(),
+        term_starts.tolist(),
+        term_sizes.tolist(),
+        small.tolist(),
+        strict=True,
+    ):
+        key = prefix + texts[term]
+        if size == 1:  # most terms: one posting, inline, written here without calls
+            begin, stop = small_begins[at], small_ends[at]
+            value = _ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
+            entries.append(
+                (
+                    key,
+                    _single_entry(small_docs[at], small_weights[at], value, small_lengths[at]),
                 )
-                entries.append(
-                    (
-                        key,
-                        _single_entry(small_docs[at], small_weights[at], value, small_lengths[at]),
-                    )
-                )
-                at += 1
-                continue
-            if short:
-                end = at + size
-                # a one-byte position is the shared object CompactPositions gives, which
-                # pickle writes once per term: the same bytes as a post-by-post build
-                values = [
-                    _ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
-                    for begin, stop in zip(small_begins[at:end], small_ends[at:end], strict=True)
-                ]
-                entry = _inline_entry(
-                    small_docs[at:end], small_weights[at:end], values, small_lengths[at:end]
-                )
-                at = end
-            else:
-                stop = start + size
-                entry = write_arrays(
-                    postfile,
-                    posting_docs[start:stop],
-                    weights[start:stop],
-                    sizes[start:stop],
-                    view[int(ends[start] - sizes[start]) : int(ends[stop - 1])],
-                    field_lengths[start:stop],
-                )
-            entries.append((key, entry))
-        return entries
+            )
+            at += 1
+            continue
+        if short:
+            end = at + size
+            # a one-byte position is the shared object CompactPositions gives, which
+            # pickle writes once per term: the same bytes as a post-by-post build
+            values = [
+                _ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
+                for begin, stop in zip(small_begins[at:end], small_ends[at:end], strict=True)
+            ]
+            entry = _inline_entry(
+                small_docs[at:end], small_weights[at:end], values, small_lengths[at:end]
+            )
+            at = end
+        else:
+            stop = start + size
+            entry = write_arrays(
+                postfile,
+                posting_docs[start:stop],
+                weights[start:stop],
+                sizes[start:stop],
+                view[int(ends[start] - sizes[start]) : int(ends[stop - 1])],
+                field_lengths[start:stop],
+            )
+        entries.append((key, entry))
+    return entries
 
 
 def _position_blob(deltas, first, freqs):
@@ -288,7 +330,9 @@ class SegmentBuilder(SegmentWriter):
                     table, entries = stream(value)
                     streams = self._streams.get(name)
                     if streams is None:
-                        streams = self._streams[name] = TokenStreams(table)
+                        # words come with their analyzer's table; character pairs without
+                        kind = PairStreams() if table is None else TokenStreams(table)
+                        streams = self._streams[name] = kind
                     length = streams.add(docnum, entries)
                 else:
                     terms = self._terms.setdefault(name, {})

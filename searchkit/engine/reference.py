@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 from whoosh import query as wq
 
-from ..nodes import to_whoosh
+from ..nodes import positive, to_whoosh
 from ..results import no_facets
 from .scoring import SCORE_DECIMALS, Engine, Found, through_ties
 
@@ -35,69 +35,69 @@ class WhooshEngine:
         cache: dict | None = None,
         words: tuple = (),
         match: str = "any",
+        excluded: tuple = (),
     ) -> Found:
-        """:meth:`Engine.search`, every match put in the total order."""
-        query = to_whoosh(query)
-        filter_query = to_whoosh(filter_query) if filter_query is not None else None
-        none = Found([], 0, no_facets() if facets else None, None)
-        if filter_query is not None and _first(self.searcher.docs_for_query(filter_query)) is None:
-            return none  # Whoosh reads a filter that matches nothing as no filter at all
-        held = self._held_docs(words) if words and match != "any" else None
-        if held is not None and match == "all":
-            if filter_query is not None:
-                held &= set(self.searcher.docs_for_query(filter_query))
-            if not held:
-                return none
-            filter_query = held
-        kwargs = {"filter": filter_query}
-        if facets:
-            kwargs["groupedby"] = _facet_spec()
-        results = self.searcher.search(query, limit=None, **kwargs)
-        total = len(results) if held is not None and match == "all" else None
-        if total is None:
-            total = self._count(query, filter_query)
-        found = [(hit.docnum, round(hit.score or 0.0, SCORE_DECIMALS)) for hit in results]
+        """:meth:`Engine.search` (what :meth:`Engine.select` lists), every match put in the
+        total order."""
+        searcher = self.searcher
+        reader = searcher.reader()
+        strings = match != "any" and bool(words or excluded)
+        tree = to_whoosh(positive(query) if strings else query)
+        keep = {d for d in range(reader.doc_count_all()) if not reader.is_deleted(d)}
+        if filter_query is not None:
+            keep &= set(searcher.docs_for_query(to_whoosh(filter_query)))
+        for node in excluded:
+            keep -= set(searcher.docs_for_query(to_whoosh(node)))
+        scores = {hit.docnum: hit.score or 0.0 for hit in searcher.search(tree, limit=None)}
+        if not strings:
+            chosen, counted = set(searcher.docs_for_query(tree)) & keep, "query"
+        elif not words:
+            chosen, counted, scores = keep, "every", {}
+        else:
+            every: set[int] | None = None
+            some: set[int] = set()
+            for typed in words:
+                hits = searcher.search(to_whoosh(typed.node), limit=None)
+                holding = {hit.docnum: hit.score or 0.0 for hit in hits}
+                if not typed.quoted:
+                    for docnum, score in holding.items():
+                        scores[docnum] = scores.get(docnum, 0.0) + score
+                every = set(holding) if every is None else every & set(holding)
+                some |= set(holding)
+            every = (every or set()) & keep
+            if match == "all" or (match == "first" and every):
+                chosen, counted = every, "every"
+            else:
+                chosen, counted = some & keep, "any" if match == "some" else "some"
+        if not chosen:
+            return Found([], 0, no_facets() if facets else None, counted)
+        found = [(d, round(scores.get(d, 0.0), SCORE_DECIMALS)) for d in chosen]
         keys = self.order_keys([d for d, _ in found], sort)
-        first = held if match == "first" and held is not None else None
-        if sort == "relevance" and first is not None:
-            found.sort(key=lambda row: (row[0] not in first, -row[1], *keys[row[0]]))
-        elif sort == "relevance":
+        if sort == "relevance":
             found.sort(key=lambda row: (-row[1], *keys[row[0]]))
         else:
             found.sort(key=lambda row: keys[row[0]])
         # as the engine does: the posts tied with the last of a relevance order come along
-        cut = through_ties(found, depth, first) if sort == "relevance" else depth
-        found = found[:cut]
-        kept = {d for d, _ in found} & first if first is not None else None
-        return Found(found, total, _facets(results) if facets else None, kept)
-
-    def _held_docs(self, words) -> set[int]:
-        """The posts holding every one of ``words`` (see :meth:`Engine.held`)."""
-        reader = self.searcher.reader()
-
-        def having(term: str) -> set[int]:
-            if not reader.doc_frequency("body", term):
-                return set()
-            return set(reader.postings("body", term).all_ids())
-
-        held: set[int] | None = None
-        for _word, alternatives in words:
-            either: set[int] = set()
-            for terms in alternatives:
-                both = having(terms[0])
-                for term in terms[1:]:
-                    both &= having(term)
-                either |= both
-            held = either if held is None else held & either
-        return {d for d in held or set() if not reader.is_deleted(d)}
+        cut = through_ties(found, depth) if sort == "relevance" else depth
+        counts = None
+        if facets:
+            every_post = searcher.search(
+                wq.Every(), filter=chosen, limit=None, groupedby=_facet_spec()
+            )
+            counts = _facets(every_post)
+        return Found(found[:cut], len(chosen), counts, counted)
 
     def missing(self, words: tuple, cache: dict | None = None) -> list[str]:
-        """The typed words no post holds."""
+        """The typed strings no post holds (but a word the segmenter made up)."""
         reader = self.searcher.reader()
         return [
-            word
-            for word, alternatives in words
-            if not any(all(reader.doc_frequency("body", t) for t in ts) for ts in alternatives)
+            typed.text
+            for typed in words
+            if not typed.guessed
+            and not any(
+                not reader.is_deleted(d)
+                for d in self.searcher.docs_for_query(to_whoosh(typed.node))
+            )
         ]
 
     def bytes_of(self, fieldname: str, docnum: int) -> bytes:
@@ -131,8 +131,8 @@ class WhooshEngine:
         extra = self.searcher.search(either, filter=set(docnums), limit=len(docnums))
         return {hit.docnum: hit.score for hit in extra}
 
-    def matching(self, query, filter_query=None) -> np.ndarray:
-        return self._array_engine().matching(query, filter_query)
+    def matching(self, query, filter_query=None, words=(), match="any", excluded=()):
+        return self._array_engine().matching(query, filter_query, words, match, excluded)
 
     def dates(self, docnums: np.ndarray) -> np.ndarray:
         return self._array_engine().dates(docnums)
@@ -141,23 +141,6 @@ class WhooshEngine:
         if self._arrays is None:
             self._arrays = Engine(self.searcher)
         return self._arrays
-
-    def _count(self, query: wq.Query, filter_query: wq.Query | None) -> int:
-        """How many posts match.  Whoosh counts by running the whole query again, unscored,
-        through its matchers; for an OR of words, the union of the words' posting lists is
-        the same number for a fraction of the cost."""
-        leaves = query.subqueries if isinstance(query, wq.Or) else [query]
-        if all(type(leaf) is wq.Term for leaf in leaves):
-            reader = self.searcher.reader()
-            found: set[int] = set()
-            for leaf in leaves:
-                if reader.doc_frequency(leaf.fieldname, leaf.text):
-                    found.update(reader.postings(leaf.fieldname, leaf.text).all_ids())
-        else:  # Whoosh's collector can count a post ANDNOT removes (a AND NOT a)
-            found = set(self.searcher.docs_for_query(query))
-        if filter_query is not None:
-            found.intersection_update(self.searcher.docs_for_query(filter_query))
-        return len(found)
 
 
 def _first(docnums: Iterable[int]) -> int | None:

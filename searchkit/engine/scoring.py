@@ -28,7 +28,21 @@ from itertools import accumulate
 import numpy as np
 
 from .. import safepickle
-from ..nodes import And, AndMaybe, AndNot, DateRange, Every, Not, Nothing, Or, Phrase, Require, Term
+from ..nodes import (
+    And,
+    AndMaybe,
+    AndNot,
+    DateRange,
+    Every,
+    Exact,
+    Not,
+    Nothing,
+    Or,
+    Phrase,
+    Require,
+    Term,
+    positive,
+)
 from .arrays import STORED, leaf_segments
 from .postings import Postings, decode_many
 
@@ -49,8 +63,8 @@ class Found:
     top: list[tuple[int, float]]
     total: int
     facets: dict[str, dict[str, int]] | None = None
-    #: With words ranked first, those of ``top`` that hold every one.
-    held: set[int] | None = None
+    #: What ``total`` counts (:meth:`Engine.select`).
+    counted: str = "query"
 
 
 class _Segment:
@@ -98,6 +112,7 @@ class Engine:
         self._live: np.ndarray | None = None
         self._date_keys: dict[bool, np.ndarray] = {}
         self._columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._prefixes: dict[tuple[str, str], list[str]] = {}
         self._facet_tables: dict[tuple[int, str], tuple[list[str], np.ndarray, np.ndarray]] = {}
 
     # --- the index as whole arrays --------------------------------------------------------
@@ -262,6 +277,11 @@ class Engine:
             scores[docs] = total
             matched[docs] = True
             return scores, matched & self.live()
+        if kind is Exact:
+            found = cache.get(node)
+            if found is None:
+                found = cache[node] = self._exact(node, cache)
+            return found
         if kind is Every:
             return np.zeros(self.doc_count_all), self.live().copy()
         if kind is DateRange:
@@ -287,6 +307,46 @@ class Engine:
         matched = np.zeros(self.doc_count_all, dtype=bool)
         matched[joined] = True
         return scores, matched
+
+    def _exact(self, node: Exact, cache: dict):
+        """The posts holding a string (:mod:`searchkit.strings`): each part between spaces a
+        phrase of its character pairs, or, for one character, every pair it starts."""
+        from ..strings import exact_parts
+
+        scores = matched = None
+        for how, field, words in exact_parts(node.text):
+            if how == "prefix":
+                terms = self._prefixed(field, words[0])
+                part = self._any_term([Term(field, text, node.boost) for text in terms], cache)
+            elif len(words) == 1:
+                part = self._nothing()
+                self._add_term(Term(field, words[0], node.boost), cache, *part)
+            else:
+                part = self._nothing()
+                docs, total = self._phrase_rows(Phrase(field, words, 1, node.boost), cache)
+                part[0][docs] = total
+                part[1][docs] = True
+            if scores is None:
+                scores, matched = part
+            else:
+                scores, matched = scores + part[0], matched & part[1]
+        if scores is None:
+            return self._nothing()
+        return scores, matched & self.live()
+
+    def _prefixed(self, fieldname: str, text: str) -> list[str]:
+        """The terms of a field starting with ``text`` in any segment, in order."""
+        found = self._prefixes.get((fieldname, text))
+        if found is None:
+            prefix = text.encode("utf-8", "surrogatepass")
+            terms = set()
+            for seg in self.segments:
+                terms.update(seg.arrays.prefixed(fieldname, prefix))
+            found = [term.decode("utf-8", "surrogatepass") for term in sorted(terms)]
+            if len(self._prefixes) > 256:
+                self._prefixes.clear()
+            self._prefixes[fieldname, text] = found
+        return found
 
     def _nothing(self):
         return np.zeros(self.doc_count_all), np.zeros(self.doc_count_all, dtype=bool)
@@ -364,6 +424,42 @@ class Engine:
             matched &= self._eval(filter_query, cache)[1]
         return scores, matched
 
+    def select(self, query, filter_query, cache: dict, words=(), match="any", excluded=()):
+        """``(scores, matched, counted)``: the scores of ``query``, the live posts a search
+        lists (those ``filter_query`` keeps, without those holding an ``excluded`` string),
+        and what they are (:attr:`searchkit.results.SearchResult.counted`).
+
+        ``words`` are the strings a simple query typed (:class:`searchkit.query.Typed`);
+        ``match`` (:func:`searchkit.query.match_mode`) says which posts it lists: ``"all"``
+        those holding every string, ``"first"`` the same or, when no post does, those
+        holding some, ``"some"`` those holding some, ``"any"`` what the query tree matches.
+        A string's own score is added to its words' (a post may hold it where no word of
+        its is indexed)."""
+        strings = match != "any" and bool(words or excluded)
+        # a simple query's negations are strings, below; its words score
+        scores, matched = self._eval(positive(query) if strings else query, cache)
+        keep = self.live()
+        if filter_query is not None:
+            keep = keep & self._eval(filter_query, cache)[1]
+        for node in excluded:
+            keep = keep & ~self._eval(node, cache)[1]
+        if not strings:
+            return scores, matched & keep, "query"
+        if not words:  # negations alone: every post but those
+            return np.zeros(self.doc_count_all), keep, "every"
+        every = np.ones(self.doc_count_all, dtype=bool)
+        some = np.zeros(self.doc_count_all, dtype=bool)
+        for typed in words:
+            string_scores, holding = self._eval(typed.node, cache)
+            if not typed.quoted:  # a quoted string is scored in the tree already
+                scores = scores + string_scores
+            every &= holding
+            some |= holding
+        every &= keep
+        if match == "all" or (match == "first" and every.any()):
+            return scores, every, "every"
+        return scores, some & keep, "any" if match == "some" else "some"
+
     def search(
         self,
         query,
@@ -374,75 +470,41 @@ class Engine:
         cache: dict | None = None,
         words: tuple = (),
         match: str = "any",
+        excluded: tuple = (),
     ) -> Found:
-        """The best ``depth`` posts for ``query`` (or by date, for ``sort`` ``date`` and
-        ``-date``), how many match, and the facets of all that match when asked.  ``cache``
-        keeps the postings looked up, for :meth:`phrase_scores` on the same query.
-
-        ``words`` are the query's typed words (see :func:`searchkit.query.typed_words`);
-        ``match`` ``"all"`` keeps only the posts holding every one, ``"first"`` ranks them
-        above the rest (``Found.held`` names them among the best), ``"any"`` neither."""
+        """The best ``depth`` posts of what :meth:`select` lists (or by date, for ``sort``
+        ``date`` and ``-date``), how many it lists, and the facets of all of them when asked.
+        ``cache`` keeps the postings looked up, for :meth:`phrase_scores` on the same query."""
         cache = {} if cache is None else cache
-        tiered = match == "first" and len(words) > 0
         relevance = sort == "relevance"
-        scores, matched = self._matched(query, filter_query, cache)
-        held = self.held(words, cache) if words and match != "any" else None
-        if held is not None and match == "all":
-            matched &= held
-        counted = None
+        scores, matched, counted = self.select(query, filter_query, cache, words, match, excluded)
+        found = None
         if facets:
-            counted = {"categories": {}, "tags": {}, "years": {}}
+            found = {"categories": {}, "tags": {}, "years": {}}
             for n, seg in enumerate(self.segments):
                 inside = matched[seg.offset : seg.offset + seg.size]
-                self._count_facets(n, seg, inside, counted)
+                self._count_facets(n, seg, inside, found)
         docnums = np.flatnonzero(matched)
         total = len(docnums)
         if not total:
-            return Found([], total, _sorted_facets(counted))
+            return Found([], total, _sorted_facets(found), counted)
         values = np.round(scores[docnums], SCORE_DECIMALS)  # ulps apart: tied
-        tiers = held[docnums] if tiered else np.zeros(total, dtype=bool)
         if relevance:
-            # the best by (holds every word, score): a tier lifts above any score
-            ranked = values + tiers * (values.max() + 1.0) if tiered else values
-            keep = _best(np.arange(total), ranked, depth)[0]
-            docnums, values, tiers = docnums[keep], values[keep], tiers[keep]
+            keep = _best(np.arange(total), values, depth)[0]
+            docnums, values = docnums[keep], values[keep]
         dates = self.date_keys(docnums, sort)
-        keys = [dates]  # by date: the date, then the path
-        if relevance:  # (holds every word,) score, newer date, then the path
-            keys = [~tiers, -values, dates] if tiered else [-values, dates]
+        keys = [-values, dates] if relevance else [dates]  # score, newer date, then the path
         order = self._in_order(docnums, keys, depth, len(keys) - 1 if relevance else len(keys))
         top = [(int(d), float(s)) for d, s in zip(docnums[order], values[order], strict=True)]
-        held_set = set(docnums[order][tiers[order]].tolist()) if tiered else None
-        return Found(top, total, _sorted_facets(counted), held_set)
-
-    def held(self, words: tuple, cache: dict) -> np.ndarray:
-        """Which posts hold every one of ``words``: each word is a tuple of alternatives,
-        each a tuple of body terms a post must hold together."""
-        held = np.ones(self.doc_count_all, dtype=bool)
-        for _word, alternatives in words:
-            either = np.zeros(self.doc_count_all, dtype=bool)
-            for terms in alternatives:
-                both = np.ones(self.doc_count_all, dtype=bool)
-                for text in terms:
-                    term = self._postings("body", text, cache)
-                    mask = np.zeros(self.doc_count_all, dtype=bool)
-                    if term is not None:
-                        mask[term.ids] = True
-                    both &= mask
-                either |= both
-            held &= either
-        return held
+        return Found(top, total, _sorted_facets(found), counted)
 
     def missing(self, words: tuple, cache: dict | None = None) -> list[str]:
-        """The words no post holds (none of their alternatives)."""
+        """The typed strings no post holds (but a word the segmenter made up)."""
         cache = {} if cache is None else cache
         return [
-            word
-            for word, alternatives in words
-            if not any(
-                all(self._postings("body", term, cache) is not None for term in terms)
-                for terms in alternatives
-            )
+            typed.text
+            for typed in words
+            if not typed.guessed and not (self._eval(typed.node, cache)[1] & self.live()).any()
         ]
 
     def _in_order(self, docnums, keys: list[np.ndarray], depth: int, scored: int) -> np.ndarray:
@@ -507,11 +569,10 @@ class Engine:
         keys = self.date_keys(np.asarray(docnums, dtype=np.int64), sort).tolist()
         return {d: (key, self.path_of(d)) for d, key in zip(docnums, keys, strict=True)}
 
-    def matching(self, query, filter_query=None) -> np.ndarray:
-        """The numbers of all the posts ``query`` matches (and ``filter_query`` keeps), in
-        order: for counts over the whole result set (trends), not only the best."""
-        _, matched = self._matched(query, filter_query, {})
-        return np.flatnonzero(matched)
+    def matching(self, query, filter_query=None, words=(), match="any", excluded=()):
+        """The numbers of all the posts a search lists (:meth:`select`), in order: for
+        counts over the whole result set (trends), not only the best."""
+        return np.flatnonzero(self.select(query, filter_query, {}, words, match, excluded)[1])
 
     def dates(self, docnums: np.ndarray) -> np.ndarray:
         """Each post's moment in microseconds since year 1, -1 for a post without a date."""
