@@ -12,6 +12,9 @@ stand beside it.
 Keyword queries: two or three words of a zh-news title (see ``keywords_eval``), with the share
 of top-10 hits lacking a typed word, for searchkit and the peer.
 
+Typed strings: quoted runs of 1-4 characters and unquoted groups of 2-3 runs from zh-news posts,
+against grep over the folded posts (see ``strings_eval``).
+
 Near-duplicates: zh-news with copies and twins of its stories added, grouped by
 ``searchkit dupes``; the precision and recall of the grouping (see ``dupes_eval``).
 """
@@ -149,6 +152,9 @@ def news(shared: Path, work: Path, with_peer: bool) -> None:
     from benchmarks.keywords_eval import report
 
     report(shared, work, index, SEARCHKIT, work / "eval-news-peer" if with_peer else None)
+    from benchmarks.strings_eval import report as strings_report
+
+    strings_report(root / "posts", index)
 
 
 def main() -> int:

@@ -47,7 +47,7 @@ def make_queries(posts: Path, index: Path) -> list[tuple[str, str, list[str]]]:
                 continue  # a title made of the day and the story's number
             words = [
                 word
-                for word, _ in typed_words(analyzer, post.title)
+                for word in typed_words(analyzer, post.title)
                 if len(word) >= 2 and not any(ch.isdigit() for ch in word)
             ]
             if len(words) < 2:

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from .analysis import fold_text
 from .errors import QueryError
-from .nodes import AndNot, Exact, Node, Not, Phrase, Term, children
+from .nodes import AndMaybe, AndNot, Exact, Node, Not, Phrase, Term, children
 from .parser import TEXT_FIELDS
 from .ranking import Ranking
 
@@ -49,6 +49,7 @@ class Plan:
     #: (:func:`typed_strings`).
     words: tuple = ()
     excluded: tuple = ()
+    runs: tuple = ()
     phrases: list = field(default_factory=list)  # neighbouring words, for the proximity reward
     grams: frozenset[str] = frozenset()  # the folded query's character trigrams (span reward)
     terms: frozenset[str] = frozenset()  # the words a hit is marked for
@@ -153,20 +154,28 @@ _PART_SYNTAX = re.compile(r'["():\[\]{}^~]|^\+')
 _OPERATORS = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
 
 
-def typed_strings(
-    analyzer, text: str, holds=None
-) -> tuple[tuple[Typed, ...], tuple[Node, ...]] | None:
+@dataclass(frozen=True)
+class Typing:
+    """What a simple query typed (:func:`typed_strings`)."""
+
+    words: tuple[Typed, ...]  # the strings a post must hold
+    excluded: tuple[Node, ...]  # those it must not
+    runs: tuple[Node, ...]  # runs typed without spaces that were cut in words, whole
+
+
+def typed_strings(analyzer, text: str, holds=None) -> Typing | None:
     """The strings a simple query asks for, and those it excludes: a simple query is words,
     ``"quoted runs"`` and negations (``-word``, ``-"run"``, ``NOT word``) side by side,
     nothing else (None for any other query).  A word is cut as jieba's default cut reads it
-    (``顶山街道执法``: 顶山, 街道, 执法), stop words out; a quoted run, and a negated word, is
-    one string, stop words and all.  ``holds(string)``: whether some post holds a string
+    (``顶山街道执法``: 顶山, 街道, 执法), stop words out, and the posts holding the run whole
+    rank first; a quoted run, and a negated word, is one string, stop words and all.  ``holds(string)``: whether some post holds a string
     (:func:`_typed_words`)."""
     from .strings import STRING_WEIGHT
 
     fold = analyzer.config.fold
     wanted: list[Typed] = []
     excluded: list[Node] = []
+    runs: list[Node] = []
     negate = False
     for part in _PARTS.findall(text):
         if part == "NOT" and not negate:
@@ -187,13 +196,16 @@ def typed_strings(
             if folded:
                 wanted.append(Typed(folded, Exact(folded, STRING_WEIGHT), quoted=True))
         else:
-            wanted.extend(_typed_words(analyzer, body, holds))
+            words = _typed_words(analyzer, body, holds)
+            wanted.extend(words)
+            if folded and [typed.text for typed in words] != [folded]:
+                runs.append(Exact(folded))  # cut in words: the posts holding it whole first
         negate = False
     if negate:
         return None  # a NOT with nothing after it: the parser says why
     unique = {typed.text: typed for typed in reversed(wanted)}
     kept = [typed for typed in wanted if unique.get(typed.text) is typed]
-    return tuple(kept), tuple(dict.fromkeys(excluded))
+    return Typing(tuple(kept), tuple(dict.fromkeys(excluded)), tuple(dict.fromkeys(runs)))
 
 
 def _typed_words(analyzer, text: str, holds=None) -> list[Typed]:
@@ -236,7 +248,7 @@ def _typed_words(analyzer, text: str, holds=None) -> list[Typed]:
 def typed_words(analyzer, text: str) -> tuple[str, ...]:
     """The words a plain query is read as (:func:`typed_strings`), in order."""
     found = typed_strings(analyzer, text)
-    return tuple(typed.text for typed in found[0]) if found else ()
+    return tuple(typed.text for typed in found.words) if found else ()
 
 
 def match_mode(match: str, words: tuple, excluded: tuple, text: str) -> str:
@@ -280,6 +292,9 @@ def _positive_terms(node: Node) -> Iterator[str]:
         return
     if kind is Exact:
         yield node.text
+        return
+    if kind is AndMaybe and type(node.a) is Exact:  # a quoted string: marked as it is typed
+        yield node.a.text
         return
     if kind in (Term, Phrase):
         if node.field in TEXT_FIELDS:

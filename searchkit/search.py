@@ -221,18 +221,17 @@ class Searcher:
         query = self.parse(text)
         phrases = self.proximity(text)
         folded = bare_text(text, self.config.fold)
-        words, excluded = typed_strings(self.schema["body"].analyzer, text, self._holds) or (
-            (),
-            (),
-        )
+        typing = typed_strings(self.schema["body"].analyzer, text, self._holds)
         return Plan(
             text=text,
             query=query,
-            words=words,
-            excluded=excluded,
+            words=typing.words if typing else (),
+            excluded=typing.excluded if typing else (),
+            runs=typing.runs if typing else (),
             phrases=phrases,
             grams=_grams(folded, 3),
-            terms=frozenset(_positive_terms(query)) | {typed.text for typed in words},
+            terms=frozenset(_positive_terms(query))
+            | {typed.text for typed in (typing.words if typing else ())},
             chars=_grams(folded, 1),
             pairs=_grams(folded, 2),
             numbers=query_numbers(folded),
@@ -273,8 +272,9 @@ class Searcher:
             plan.words,
             match,
             plan.excluded,
+            plan.runs,
         )
-        top, total, facets, held = found.top, found.total, found.facets, None
+        top, total, facets, held = found.top, found.total, found.facets, found.held
         # the posts the rewards may reorder: the best rerank_depth, and any tied with the last
         rerank = through_ties(top, rerank, held)
         bonus = self._proximity_bonus(plan.phrases, top[:rerank], postings) if relevance else {}

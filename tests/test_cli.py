@@ -55,7 +55,7 @@ def test_search_json_shape(news_index):
     result = run("search", "顶山街道", "--index", news_index, "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert set(data) == {"query", "total", "took_ms", "hits", "missing"}
+    assert set(data) == {"query", "total", "took_ms", "hits", "missing", "counted"}
     assert data["query"] == "顶山街道" and data["total"] >= 1
     hit = data["hits"][0]
     assert set(hit) == HIT_KEYS

@@ -36,6 +36,7 @@ class WhooshEngine:
         words: tuple = (),
         match: str = "any",
         excluded: tuple = (),
+        runs: tuple = (),
     ) -> Found:
         """:meth:`Engine.search` (what :meth:`Engine.select` lists), every match put in the
         total order."""
@@ -73,19 +74,29 @@ class WhooshEngine:
             return Found([], 0, no_facets() if facets else None, counted)
         found = [(d, round(scores.get(d, 0.0), SCORE_DECIMALS)) for d in chosen]
         keys = self.order_keys([d for d, _ in found], sort)
-        if sort == "relevance":
+        whole = None
+        if runs and sort == "relevance" and counted == "every":
+            whole = set(chosen)
+            for node in runs:
+                whole &= set(searcher.docs_for_query(to_whoosh(node)))
+            if not whole or whole == chosen:
+                whole = None
+        if sort == "relevance" and whole is not None:
+            found.sort(key=lambda row: (row[0] not in whole, -row[1], *keys[row[0]]))
+        elif sort == "relevance":
             found.sort(key=lambda row: (-row[1], *keys[row[0]]))
         else:
             found.sort(key=lambda row: keys[row[0]])
         # as the engine does: the posts tied with the last of a relevance order come along
-        cut = through_ties(found, depth) if sort == "relevance" else depth
+        cut = through_ties(found, depth, whole) if sort == "relevance" else depth
         counts = None
         if facets:
             every_post = searcher.search(
                 wq.Every(), filter=chosen, limit=None, groupedby=_facet_spec()
             )
             counts = _facets(every_post)
-        return Found(found[:cut], len(chosen), counts, counted)
+        held = {d for d, _ in found[:cut]} & whole if whole is not None else None
+        return Found(found[:cut], len(chosen), counts, counted, held)
 
     def missing(self, words: tuple, cache: dict | None = None) -> list[str]:
         """The typed strings no post holds (but a word the segmenter made up)."""

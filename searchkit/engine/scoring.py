@@ -65,6 +65,8 @@ class Found:
     facets: dict[str, dict[str, int]] | None = None
     #: What ``total`` counts (:meth:`Engine.select`).
     counted: str = "query"
+    #: With runs ranked first, those of ``top`` holding every run whole.
+    held: set[int] | None = None
 
 
 class _Segment:
@@ -471,13 +473,23 @@ class Engine:
         words: tuple = (),
         match: str = "any",
         excluded: tuple = (),
+        runs: tuple = (),
     ) -> Found:
         """The best ``depth`` posts of what :meth:`select` lists (or by date, for ``sort``
         ``date`` and ``-date``), how many it lists, and the facets of all of them when asked.
-        ``cache`` keeps the postings looked up, for :meth:`phrase_scores` on the same query."""
+        ``cache`` keeps the postings looked up, for :meth:`phrase_scores` on the same query.
+        ``runs``: strings typed without spaces that were cut in words; by relevance, the
+        posts holding every one whole come first (``Found.held`` names them)."""
         cache = {} if cache is None else cache
         relevance = sort == "relevance"
         scores, matched, counted = self.select(query, filter_query, cache, words, match, excluded)
+        whole = None
+        if runs and relevance and counted == "every":
+            whole = matched.copy()
+            for node in runs:
+                whole &= self._eval(node, cache)[1]
+            if whole.all() or not whole.any():
+                whole = None  # one tier
         found = None
         if facets:
             found = {"categories": {}, "tags": {}, "years": {}}
@@ -489,14 +501,20 @@ class Engine:
         if not total:
             return Found([], total, _sorted_facets(found), counted)
         values = np.round(scores[docnums], SCORE_DECIMALS)  # ulps apart: tied
+        tiers = whole[docnums] if whole is not None else np.zeros(total, dtype=bool)
         if relevance:
-            keep = _best(np.arange(total), values, depth)[0]
-            docnums, values = docnums[keep], values[keep]
+            # the best by (holds every run whole, score): a tier lifts above any score
+            ranked = values + tiers * (values.max() + 1.0) if whole is not None else values
+            keep = _best(np.arange(total), ranked, depth)[0]
+            docnums, values, tiers = docnums[keep], values[keep], tiers[keep]
         dates = self.date_keys(docnums, sort)
-        keys = [-values, dates] if relevance else [dates]  # score, newer date, then the path
+        keys = [dates]  # by date: the date, then the path
+        if relevance:  # (holds every run whole,) score, newer date, then the path
+            keys = [~tiers, -values, dates] if whole is not None else [-values, dates]
         order = self._in_order(docnums, keys, depth, len(keys) - 1 if relevance else len(keys))
         top = [(int(d), float(s)) for d, s in zip(docnums[order], values[order], strict=True)]
-        return Found(top, total, _sorted_facets(found), counted)
+        held = set(docnums[order][tiers[order]].tolist()) if whole is not None else None
+        return Found(top, total, _sorted_facets(found), counted, held)
 
     def missing(self, words: tuple, cache: dict | None = None) -> list[str]:
         """The typed strings no post holds (but a word the segmenter made up)."""
