@@ -271,7 +271,7 @@ class Index:
     def post(self, path: str, query: str | None = None) -> StoredPost:
         """The post at ``path`` as the index keeps it (title, date, tags, text...), with
         where ``query``'s words are in its text when a query is given."""
-        post = show_post(path, self.folder)
+        post = show_post(self.searcher().post_id(path), self.folder)
         if query:
             from .highlight import find_matches
 

@@ -7,6 +7,7 @@ import errno
 import functools
 import io
 import os
+import re
 import signal
 import sys
 
@@ -38,7 +39,27 @@ def _on_signal(signum, frame):
 
 class Group(click.Group):
     """Turns searchkit errors into one line on stderr and the documented exit code; a bug
-    is one line too, with its traceback when ``SEARCHKIT_DEBUG=1``."""
+    is one line too, with its traceback when ``SEARCHKIT_DEBUG=1``; a usage error is one line
+    with where to read more, not Click's usage block."""
+
+    def main(self, *args, standalone_mode=True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "searchkit"
+            message = exc.format_message().rstrip(".")
+            hint = "" if message.endswith(")") else f" (see: {where} --help)"
+            click.echo(f"Error: {message}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
         try:
@@ -270,6 +291,77 @@ def _progress_bar():
     return progress, finish
 
 
+class QueryCommand(click.Command):
+    """A command whose arguments are query words: ``-北京`` is a negation, and ``--`` ends the
+    options (``-- -word`` searches for anything); any other word that looks like an option
+    (``-x``, ``--sicne``) is refused, naming the nearest real one, and so are options that
+    contradict each other."""
+
+    #: Options that cannot be given together.
+    conflicts: tuple[tuple[str, ...], ...] = ()
+
+    def parse_args(self, ctx, args):
+        args = list(args)
+        cut = args.index("--") if "--" in args else len(args)
+        options = args[:cut]
+        for token in options:
+            if token.isascii() is False and not token.startswith("--"):
+                continue
+            if token == "--" or not _OPTION_LIKE.match(token):
+                continue
+            if token.split("=", 1)[0] not in self._names(ctx):
+                raise click.UsageError(self._no_such(ctx, token), ctx=ctx)
+        for group in self.conflicts:
+            given = [name for name in group if any(_is(token, name) for token in options)]
+            if len(given) > 1:
+                raise click.UsageError(f"give {' or '.join(given)}, not both", ctx=ctx)
+        for token in args:
+            if _not_utf8(token):
+                raise click.UsageError(
+                    f"the query {token.encode('utf-8', 'surrogateescape')!r} is not UTF-8 text "
+                    "(convert it, e.g. with iconv -f GB18030 -t UTF-8)",
+                    ctx=ctx,
+                )
+        return super().parse_args(ctx, args)
+
+    def _names(self, ctx) -> set[str]:
+        names = set()
+        for param in self.get_params(ctx):
+            names.update(getattr(param, "opts", ()))
+            names.update(getattr(param, "secondary_opts", ()))
+        return names
+
+    def _no_such(self, ctx, token: str) -> str:
+        import difflib
+
+        name = token.split("=", 1)[0]
+        longs = sorted(n for n in self._names(ctx) if n.startswith("--"))
+        near = difflib.get_close_matches(name, longs, n=1, cutoff=0.6) if name[1] == "-" else []
+        hint = f"; did you mean {near[0]}?" if near else ""
+        return (
+            f"no such option {name}{hint} (to search for the word: searchkit {self.name} -- "
+            f"{name}; options: searchkit {self.name} --help)"
+        )
+
+
+#: What a word that means an option looks like: ``-`` and an ASCII letter, or ``--`` and more.
+_OPTION_LIKE = re.compile(r"-[A-Za-z]|--.")
+
+
+def _is(token: str, name: str) -> bool:
+    return token == name or token.startswith(name + "=")
+
+
+def _not_utf8(token: str) -> bool:
+    """Whether a command-line word held bytes that are not UTF-8 (Python keeps them as lone
+    surrogates)."""
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _date(ctx, param, value):
     if value is None:
         return None
@@ -282,7 +374,16 @@ def _date(ctx, param, value):
         raise click.BadParameter(str(exc)) from exc
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+class SearchCommand(QueryCommand):
+    conflicts = (
+        ("--all", "--any"),
+        ("--json", "--jsonl", "-c", "--count"),
+        ("--json", "--jsonl", "-l", "--files"),
+        ("-c", "--count", "-l", "--files"),
+    )
+
+
+@cli.command(cls=SearchCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1)
 @index_option
 @click.option(
@@ -333,8 +434,8 @@ def _date(ctx, param, value):
     "--files",
     "files",
     is_flag=True,
-    help="Print only each matching post's path, one a line (every match unless --limit "
-    "or --page is given).",
+    help="Print only each matching post's file, one a line, as a path that opens from here "
+    "(every match unless --limit or --page is given).",
 )
 @click.option("-c", "--count", "count", is_flag=True, help="Print only how many posts match.")
 @click.option(
@@ -439,14 +540,28 @@ def _list_paths(ix, text: str, settings: dict, walk: bool) -> int:
         while True:
             result = ix.search(text, **settings)
             for hit in result.hits:
-                click.echo(printable_path(hit.path))
+                click.echo(printable_path(_openable(hit)))
             printed += len(result.hits)
             if not walk or not result.hits or printed >= result.total:
                 return printed
             settings["page"] += 1
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+class TrendCommand(QueryCommand):
+    conflicts = (("--json", "--csv"),)
+
+
+def _openable(hit) -> str:
+    """A hit's file as a path that opens from the current folder: relative where the file
+    lies below it, absolute otherwise (its id where the index knows no file)."""
+    if not hit.file:
+        return hit.path
+    here = os.getcwd()
+    inside = os.path.commonpath([here, hit.file]) == here if os.path.isabs(hit.file) else False
+    return os.path.relpath(hit.file, here) if inside else hit.file
+
+
+@cli.command(cls=TrendCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("queries", nargs=-1, required=True, metavar="QUERY...")
 @index_option
 @click.option(
@@ -634,24 +749,36 @@ def similar(path, index, limit, fmt):
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port."
 )
-def serve(index, host, port):
+@click.option(
+    "--allow-host",
+    "allowed",
+    multiple=True,
+    metavar="NAME",
+    help="Another name the server answers to (repeatable; default: the address it listens "
+    "on, localhost and 127.0.0.1).",
+)
+def serve(index, host, port, allowed):
     """Serve a search page and an HTTP API (the --json of each command) until Ctrl-C.
 
     Read-only, on this machine only unless --host says otherwise; a finished `index` run is
-    picked up without a restart.
+    picked up without a restart. Requests naming another host (a page elsewhere that points
+    its name at this machine) are refused.
 
     \b
     Examples:
       searchkit serve                        # then open http://127.0.0.1:8080/
-      curl 'http://127.0.0.1:8080/api/search?q=数据中心&limit=3'
+      curl -G --data-urlencode q=数据中心 -d limit=3 http://127.0.0.1:8080/api/search
       searchkit serve --index news-index --port 9000
     """
     from .api import Index
+    from .serve import listen
     from .serve import serve as run_server
 
     Index.open(index).close()  # a missing index is said now, not at the first request
+    sock = listen(host, port)  # a taken port is said now, before "serving"
+    port = sock.getsockname()[1]
     click.echo(f"searchkit: serving {index} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
-    run_server(index, host, port)
+    run_server(index, host, port, allowed, sock)
 
 
 def _commit_every(default: int) -> int:

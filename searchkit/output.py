@@ -347,6 +347,7 @@ def hit_to_dict(hit: Hit) -> dict:
         "rank": hit.rank,
         "score": hit.score,
         "path": hit.path,
+        "file": hit.file,
         "title": hit.title,
         "date": hit.date,
         "categories": hit.categories,

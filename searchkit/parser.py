@@ -282,8 +282,8 @@ def _moment(text: str, end: bool) -> datetime:
     from .query import parse_date_option
 
     digits = text.strip()
-    if re.fullmatch(r"\d{6}|\d{8}", digits):  # 202305, 20230501
-        digits = "-".join(filter(None, (digits[:4], digits[4:6], digits[6:])))
+    if re.fullmatch(r"\d{6}", digits):  # 202305
+        digits = f"{digits[:4]}-{digits[4:]}"
     day = parse_date_option(digits, end=end)
     moment = datetime.combine(day, datetime.min.time())
     return moment.replace(hour=23, minute=59, second=59, microsecond=999999) if end else moment

@@ -52,16 +52,34 @@ class Plan:
     runs: tuple = ()
     phrases: list = field(default_factory=list)  # neighbouring words, for the proximity reward
     grams: frozenset[str] = frozenset()  # the folded query's character trigrams (span reward)
-    terms: frozenset[str] = frozenset()  # the words a hit is marked for
+    terms: frozenset[str] = frozenset()  # the query's words (the rewards' share of them)
+    marks: frozenset[str] = frozenset()  # ... and the typed strings: what a hit is marked for
     chars: frozenset[str] = frozenset()  # the folded query's characters (letters and digits)
     pairs: frozenset[str] = frozenset()  # ... and its pairs of neighbouring characters
     # ... and its numbers: each the ways a text may write it (query_numbers)
     numbers: frozenset[tuple[str, ...]] = frozenset()
 
 
+#: Dates as people write them: ``2023-06-01``, ``2023/6/1``, ``2023.6.1``, ``2023年6月1日``,
+#: ``2023年6月``, ``2023年``, ``20230601``; the year always first, so none is ambiguous.
+_DATE_FORMS = (
+    re.compile(r"(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?"),
+    re.compile(r"(\d{4})年(?:(\d{1,2})月(?:(\d{1,2})[日号]?)?)?"),
+    re.compile(r"(\d{4})(\d{2})(\d{2})"),
+)
+
+
 def parse_date_option(text: str, end: bool = False) -> date:
-    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; ``end`` gives the last day of a year or month."""
-    parts = text.strip().split("-")
+    """A day, month or year as people write it (:data:`_DATE_FORMS`); ``end`` gives the last
+    day of a year or month."""
+    written = nfkc_digits(text.strip())
+    for form in _DATE_FORMS:
+        found = form.fullmatch(written)
+        if found:
+            parts = [part for part in found.groups() if part is not None]
+            break
+    else:
+        parts = []
     try:
         if len(parts) == 1:
             return date(int(parts[0]), 12, 31) if end else date(int(parts[0]), 1, 1)
@@ -75,7 +93,17 @@ def parse_date_option(text: str, end: bool = False) -> date:
             return date(int(parts[0]), int(parts[1]), int(parts[2]))
     except ValueError:
         pass
-    raise QueryError(f"cannot read date {text!r}; use YYYY-MM-DD")
+    raise QueryError(
+        f"cannot read date {text!r}; write it as 2023-06-01, 2023/6/1, 20230601, 2023年6月1日, "
+        "2023-06 or 2023"
+    )
+
+
+def nfkc_digits(text: str) -> str:
+    """Full-width digits and separators as ASCII (２０２３年６月 is 2023年6月)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text)
 
 
 def check_syntax(text: str) -> None:

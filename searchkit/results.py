@@ -95,6 +95,8 @@ class Hit:
     title_highlights: list[tuple[int, int]] = field(default_factory=list)
     #: With collapsing, the paths of the near-duplicates folded into this hit.
     duplicates: list[str] | None = None
+    #: The absolute path of the post's file when it was indexed.
+    file: str | None = None
 
 
 @dataclass

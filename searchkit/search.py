@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from datetime import datetime
 from itertools import groupby
@@ -55,7 +56,7 @@ from .results import (
     SimilarResult,
     no_facets,
 )
-from .schema import analyzer_config, read_bare, whole_text
+from .schema import analyzer_config, read_bare, read_signature, whole_text
 
 #: With collapsing, how many hits per hit shown are looked at for near-duplicates.
 COLLAPSE_POOL = 3
@@ -222,6 +223,7 @@ class Searcher:
         phrases = self.proximity(text)
         folded = bare_text(text, self.config.fold)
         typing = typed_strings(self.schema["body"].analyzer, text, self._holds)
+        terms = frozenset(_positive_terms(query))
         return Plan(
             text=text,
             query=query,
@@ -230,8 +232,8 @@ class Searcher:
             runs=typing.runs if typing else (),
             phrases=phrases,
             grams=_grams(folded, 3),
-            terms=frozenset(_positive_terms(query))
-            | {typed.text for typed in (typing.words if typing else ())},
+            terms=terms,
+            marks=terms | {typed.text for typed in (typing.words if typing else ())},
             chars=_grams(folded, 1),
             pairs=_grams(folded, 2),
             numbers=query_numbers(folded),
@@ -284,8 +286,8 @@ class Searcher:
         if not options.collapse:
             ranked = _order(top, bonus, wanted, self._order_keys, stored_fields, held)[first:]
             hits = [
-                self._hit(first + i + 1, score, fields, plan.terms, options)
-                for i, (score, _docnum, fields) in enumerate(ranked)
+                self._hit(first + i + 1, score, fields, plan.marks, options, docnum)
+                for i, (score, docnum, fields) in enumerate(ranked)
             ]
             return SearchResult(
                 text, total, _ms(started), hits, facets, None, missing, found.counted
@@ -305,8 +307,8 @@ class Searcher:
         heads = [i for i, leader in enumerate(leaders) if leader == i]
         hits = []
         for rank, i in enumerate(heads[first:wanted], first + 1):
-            score, _docnum, fields = pool[i]
-            hit = self._hit(rank, score, fields, plan.terms, options)
+            score, docnum, fields = pool[i]
+            hit = self._hit(rank, score, fields, plan.marks, options, docnum)
             hit.duplicates = folded.get(i, [])
             hits.append(hit)
         return SearchResult(
@@ -484,7 +486,7 @@ class Searcher:
 
     def terms_of(self, text: str) -> frozenset[str]:
         """The words a post must contain to be marked for ``text`` (not those under NOT)."""
-        return self.plan(text).terms
+        return self.plan(text).marks
 
     def similar(self, path: str, limit: int = 10, numterms: int = 12) -> SimilarResult:
         """Posts like the one at ``path``: its key terms asked as one weighted OR query.
@@ -493,7 +495,7 @@ class Searcher:
         archive, so words every post uses do not dominate; single characters and bare numbers
         are left out.
         """
-        self.refresh()
+        path = self.post_id(path)
         with store.reading(self.folder):
             return self._similar(path, limit, numterms)
 
@@ -525,12 +527,41 @@ class Searcher:
         words = frozenset(word for word, _ in terms)
         stored_fields = self.engine.stored
         hits = [
-            self._hit(i + 1, score, stored_fields(docnum), words, SearchOptions())
+            self._hit(i + 1, score, stored_fields(docnum), words, SearchOptions(), docnum)
             for i, (docnum, score) in enumerate(best)
         ]
         return SimilarResult(path, terms, SearchResult(path, total, _ms(started), hits))
 
-    def _hit(self, rank: int, score: float, stored: dict, terms, options: SearchOptions) -> Hit:
+    def file_of(self, docnum: int, path: str) -> str | None:
+        """The absolute path of a post's file when it was indexed."""
+        value = self.engine.bytes_of("sig", docnum)
+        if not value:
+            return None
+        root = read_signature(value)[0]
+        return os.path.join(root, *path.split("/")) if root else None
+
+    def post_id(self, given: str) -> str:
+        """The id of the post ``given`` names: its id, or its file's path (relative to the
+        current folder, or absolute) as it was indexed."""
+        self.refresh()
+        with store.reading(self.folder):
+            if self.searcher.document_number(path=given) is not None:
+                return given
+            wanted = Path(os.path.abspath(given))
+            for target in dict.fromkeys((wanted, wanted.resolve())):
+                for folder in target.parents:
+                    candidate = target.relative_to(folder).as_posix()
+                    docnum = self.searcher.document_number(path=candidate)
+                    if docnum is not None and self.file_of(docnum, candidate) == str(target):
+                        return candidate
+        raise PostMissing(
+            f"no post with path {given!r} in the index (give its id, as search prints it, "
+            "or its file's path)"
+        )
+
+    def _hit(
+        self, rank: int, score: float, stored: dict, terms, options: SearchOptions, docnum: int
+    ) -> Hit:
         meta = stored.get("meta", {})
         title = stored.get("title", "")
         snippet = Snippet("", [])
@@ -549,6 +580,7 @@ class Searcher:
             url=meta.get("url"),
             snippet=snippet,
             title_highlights=find_matches(title, terms, self.config.fold),
+            file=self.file_of(docnum, stored["path"]),
         )
 
 

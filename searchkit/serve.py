@@ -19,8 +19,19 @@ WEB = Path(__file__).resolve().parent / "web"
 ROUTES = ("search", "trend", "post", "similar", "stats")
 
 
-def make_app(index: str | Path):
-    """The web application over the index at ``index``."""
+def allowed_hosts(host: str, port: int, names=()) -> list[str]:
+    """The Host headers the server answers: the address it listens on, the loopback names
+    when it listens there, and ``names``; any other (a page elsewhere that points its own
+    name at this machine, DNS rebinding) is refused."""
+    hosts = {host, *names}
+    if host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::"):
+        hosts.update({"127.0.0.1", "localhost", "[::1]"})
+    return sorted(hosts)
+
+
+def make_app(index: str | Path, hosts: list[str] | None = None):
+    """The web application over the index at ``index``, answering the ``hosts`` given
+    (:func:`allowed_hosts`; None: any)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import FileResponse, JSONResponse, Response
@@ -101,8 +112,51 @@ def make_app(index: str | Path):
     routes = [Route("/", page)]
     for name, work in zip(ROUTES, (search, trend, post, similar, stats), strict=True):
         routes.append(Route(f"/api/{name}", handled(work)))
-    routes.append(Mount("/static", StaticFiles(directory=str(WEB)), name="static"))
-    return Starlette(routes=routes, exception_handlers={404: missing, 405: missing})
+
+    class Files(StaticFiles):
+        def lookup_path(self, path: str):
+            if "\0" in path:  # no file is named so: not found, rather than a failed lookup
+                return "", None
+            return super().lookup_path(path)
+
+    routes.append(Mount("/static", Files(directory=str(WEB)), name="static"))
+
+    async def broken(request, exc):  # every error of the API is JSON, a bug too
+        return failure(500, f"internal error: {type(exc).__name__}")
+
+    middleware = []
+    if hosts is not None:
+        from starlette.middleware import Middleware
+
+        middleware.append(Middleware(_HostCheck, hosts=hosts))
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={404: missing, 405: missing, 500: broken, Exception: broken},
+    )
+
+
+class _HostCheck:
+    """Refuse (421, JSON) a request whose Host header names no allowed host."""
+
+    def __init__(self, app, hosts: list[str]):
+        self.app = app
+        self.hosts = set(hosts)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            host = headers.get(b"host", b"").decode("latin-1")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name not in self.hosts:
+                from starlette.responses import JSONResponse
+
+                response = JSONResponse(
+                    {"error": f"this server does not answer for host {host!r}"}, status_code=421
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _number(params, name: str, default: int) -> int:
@@ -119,8 +173,36 @@ def _flag(params, name: str) -> bool:
     return params.get(name, "").lower() in ("1", "true", "yes", "on")
 
 
-def serve(index: str | Path, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve until Ctrl-C or SIGTERM."""
+def listen(host: str, port: int):
+    """A socket bound to ``host:port`` and listening; a port that is taken is a
+    :class:`SearchkitError` saying so."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise SearchkitError(
+                f"port {port} on {host} is taken (another server?); choose another with --port"
+            ) from exc
+        raise SearchkitError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    index: str | Path, host: str = "127.0.0.1", port: int = 8080, names=(), sock=None
+) -> None:
+    """Serve until Ctrl-C or SIGTERM, on ``sock`` (:func:`listen`) when given."""
     import uvicorn
 
-    uvicorn.run(make_app(index), host=host, port=port, log_level="warning")
+    sock = sock or listen(host, port)
+    app = make_app(index, allowed_hosts(host, port, names))
+    config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=5)
+    uvicorn.Server(config).run(sockets=[sock])
