@@ -50,7 +50,7 @@ class Group(click.Group):
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "searchkit"
             message = exc.format_message().rstrip(".")
-            hint = "" if message.endswith(")") else f" (see: {where} --help)"
+            hint = "" if "--help" in message else f" (see: {where} --help)"
             click.echo(f"Error: {message}{hint}", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:

@@ -189,6 +189,7 @@ class Typing:
     words: tuple[Typed, ...]  # the strings a post must hold
     excluded: tuple[Node, ...]  # those it must not
     runs: tuple[Node, ...]  # runs typed without spaces that were cut in words, whole
+    wanted: str = ""  # the query without its negations: what the rewards look for
 
 
 def typed_strings(analyzer, text: str, holds=None) -> Typing | None:
@@ -204,6 +205,7 @@ def typed_strings(analyzer, text: str, holds=None) -> Typing | None:
     wanted: list[Typed] = []
     excluded: list[Node] = []
     runs: list[Node] = []
+    positive: list[str] = []
     negate = False
     for part in _PARTS.findall(text):
         if part == "NOT" and not negate:
@@ -221,9 +223,11 @@ def typed_strings(analyzer, text: str, holds=None) -> Typing | None:
             if folded:
                 excluded.append(Exact(folded))
         elif quoted:
+            positive.append(part)
             if folded:
                 wanted.append(Typed(folded, Exact(folded, STRING_WEIGHT), quoted=True))
         else:
+            positive.append(part)
             words = _typed_words(analyzer, body, holds)
             wanted.extend(words)
             if folded and [typed.text for typed in words] != [folded]:
@@ -233,7 +237,9 @@ def typed_strings(analyzer, text: str, holds=None) -> Typing | None:
         return None  # a NOT with nothing after it: the parser says why
     unique = {typed.text: typed for typed in reversed(wanted)}
     kept = [typed for typed in wanted if unique.get(typed.text) is typed]
-    return Typing(tuple(kept), tuple(dict.fromkeys(excluded)), tuple(dict.fromkeys(runs)))
+    return Typing(
+        tuple(kept), tuple(dict.fromkeys(excluded)), tuple(dict.fromkeys(runs)), " ".join(positive)
+    )
 
 
 def _typed_words(analyzer, text: str, holds=None) -> list[Typed]:

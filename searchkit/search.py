@@ -221,8 +221,9 @@ class Searcher:
         """Read ``text`` once into what a search needs (:class:`Plan`)."""
         query = self.parse(text)
         phrases = self.proximity(text)
-        folded = bare_text(text, self.config.fold)
         typing = typed_strings(self.schema["body"].analyzer, text, self._holds)
+        # what the rewards look for: the query less its negations (-香港 and NOT 香港 alike)
+        folded = bare_text(typing.wanted if typing else text, self.config.fold)
         terms = frozenset(_positive_terms(query))
         return Plan(
             text=text,
