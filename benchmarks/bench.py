@@ -261,10 +261,10 @@ def main() -> int:
             "Peer: searchkit's previous engine, Whoosh's matchers over the same index "
             "(`SEARCHKIT_ENGINE=whoosh`), on a quarter of the queries.\n\n" + scale_table + "\n"
             "\n### Beside the tantivy anchor\n\n"
-            "tantivy-py over the same posts and queries, analysed as searchkit's words "
-            "(OpenCC t2s, rjieba search mode, character pairs; `benchmarks/anchor.py`).\n\n"
-            + anchor_table
-            + "\n"
+            "The lean tantivy anchor (`../shared/bench/tantivy_anchor.py`, run by "
+            "`benchmarks/anchor.py`): tantivy-py over the same posts and queries, analysed as "
+            "searchkit's words (OpenCC t2s, rjieba search mode, character pairs of the Han "
+            "runs), title and text stored only.\n\n" + anchor_table + "\n"
         )
     news = shared / "eval" / "zh-news"
     if news.is_dir():

@@ -181,22 +181,21 @@ def bench_size(count: int, shared: Path, keywords: int, headlines: int, peer_sha
     print(f"[scale {count}] news tools", file=sys.stderr)
     row["news"] = news_tools(index, keyword, headline)
     print(f"[scale {count}] tantivy anchor", file=sys.stderr)
-    row["anchor"] = anchor_row(corpus, keyword, headline)
+    row["anchor"] = anchor_row(shared, corpus, keyword, headline)
     row["size"] = anchor.folder_bytes(index)
     return row
 
 
-def anchor_row(corpus: Path, keyword: list[str], headline: list[str]) -> dict:
-    """The tantivy anchor over the same posts and queries (see ``benchmarks/anchor.py``)."""
+def anchor_row(shared: Path, corpus: Path, keyword: list[str], headline: list[str]) -> dict:
+    """The lean tantivy anchor over the same posts and queries (``benchmarks/anchor.py``)."""
     out = WORK / f"anchor-{corpus.name}"
-    seconds = anchor.build(corpus, out)
-    kw, hl = anchor.warm(out, keyword), anchor.warm(out, headline)
+    seconds = anchor.build(shared, corpus, out)
     return {
         "build": seconds,
         "size": anchor.folder_bytes(out),
-        "keyword": (statistics.mean(kw), percentile(kw, 0.95)),
-        "headline": (statistics.mean(hl), percentile(hl, 0.95)),
-        "cold": anchor.cold(out, keyword[:7]),
+        "keyword": anchor.warm(shared, out, keyword),
+        "headline": anchor.warm(shared, out, headline),
+        "cold": anchor.cold(shared, out, keyword[:7]),
     }
 
 

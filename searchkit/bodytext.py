@@ -116,16 +116,37 @@ def _deeply_nested(markup: str) -> bool:
     return False
 
 
-_DROPPED = re.compile(
-    r"<(script|style|noscript|template|head|title)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
-)
+_DROP_OPEN = re.compile(r"<(script|style|noscript|template|head|title)\b[^<>]{0,2000}>", re.I)
+_DROP_CLOSE = {name: re.compile(rf"</{name}\s*>", re.I) for name in _DROP_TAGS}
 _ANY_TAG = re.compile(r"<[^<>]*>")
+
+
+def drop_elements(markup: str) -> str:
+    """``markup`` without its script, style and other unseen elements, content and all, in
+    one pass: each closing is looked for once, from where the last element ended, and an
+    element never closed takes the rest of the text, as a browser reads it (looking for a
+    closing again from each of thousands of unclosed openings would be quadratic)."""
+    out = []
+    pos = 0
+    while True:
+        found = _DROP_OPEN.search(markup, pos)
+        if found is None:
+            break
+        out.append(markup[pos : found.start()])
+        out.append(" ")
+        closing = _DROP_CLOSE[found.group(1).lower()].search(markup, found.end())
+        if closing is None:
+            pos = len(markup)
+            break
+        pos = closing.end()
+    out.append(markup[pos:])
+    return "".join(out)
 
 
 def tags_to_text(markup: str) -> str:
     """Visible text of markup too deeply nested for a parser, in one linear pass: dropped
     elements and tags removed, block elements made line breaks, entities decoded."""
-    text = _DROPPED.sub(" ", markup)
+    text = drop_elements(markup)
     text = _BLOCK_BREAK.sub("\n", text)
     return html.unescape(_ANY_TAG.sub("", text))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import operator
 import os
@@ -623,7 +624,39 @@ def _load_yaml(raw: str):
         import yaml
 
         return YAMLHandler().load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return YAMLHandler().load(raw, Loader=_counting_loader())
+    data = YAMLHandler().load(raw, Loader=_counting_loader())
+    if not _within(data, MAX_EXPANDED):
+        raise SkipFile(
+            f"front matter whose aliases expand past {MAX_EXPANDED:,} values or characters "
+            "(an alias bomb?): skipped"
+        )
+    return data
+
+
+#: The most values and characters front matter may stand for once its aliases are expanded
+#: (what reading its title, tags and dates may walk): real front matter is a few hundred.
+MAX_EXPANDED = 1_000_000
+
+
+def _within(value, budget: int) -> bool:
+    """Whether ``value``, with each alias expanded as often as it is used, holds at most
+    ``budget`` values and characters; stops counting as soon as it is past."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        budget -= 1
+        if isinstance(item, str | bytes):
+            budget -= len(item)
+        elif isinstance(item, dict):
+            budget -= len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set):
+            budget -= len(item)
+            stack.extend(item)
+        if budget < 0:
+            return False
+    return True
 
 
 def _counting_loader():
@@ -770,14 +803,68 @@ def _title_from_body(raw_body: str, text: str) -> str:
 # --- posts --------------------------------------------------------------------------------
 
 
-def read_post(source: SourceFile) -> Post:
-    """Read one file into a :class:`Post`; raises :class:`SkipFile` when it is not indexed."""
+#: The most bytes of one file read: what :data:`MAX_TEXT` characters of the widest
+#: encodings (and their markup) can take; the rest of a larger file is not read.
+MAX_BYTES = 16 * MAX_TEXT
+
+_OPEN_FLAGS = (
+    os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def open_post(source: SourceFile) -> int:
+    """A descriptor of the post's file, opened without blocking and without following a
+    link it became since the walk (a link inside the tree is read where it leads), checked
+    to be a regular file; raises :class:`SkipFile` otherwise."""
+    path = source.abspath
+    for attempt in (0, 1):
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ELOOP or attempt:
+                raise SkipFile(f"cannot read: {exc.strerror}") from exc
+            path = os.path.realpath(path)  # a link: only to a file inside the tree
+            root = os.path.realpath(source.root) if source.root else ""
+            if not root or os.path.commonpath([root, path]) != root:
+                raise SkipFile("a link to a file outside the folders indexed: skipped") from exc
     try:
-        with open(source.abspath, "rb") as handle:
-            data = handle.read()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SkipFile("not a regular file (a pipe or a device): skipped")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_post(source: SourceFile) -> Post:
+    """Read one file into a :class:`Post`; raises :class:`SkipFile` when it is not indexed.
+    At most :data:`MAX_BYTES` are read, whatever the file's size."""
+    fd = open_post(source)
+    try:
+        size = os.fstat(fd).st_size
+        chunks, left = [], MAX_BYTES
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
     except OSError as exc:
         raise SkipFile(f"cannot read: {exc.strerror}") from exc
-    return parse_post(data, source)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    cut = len(data) >= MAX_BYTES and size > MAX_BYTES
+    if cut:
+        end = data.rfind(b"\n", len(data) - 65536)
+        data = data[: end + 1] if end > 0 else data
+    post = parse_post(data, source)
+    if cut:
+        post.warnings.append(
+            f"a file of {size / 1e6:,.0f} MB: the first {MAX_BYTES / 1e6:,.0f} MB are read"
+        )
+    return post
 
 
 def parse_post(data: bytes, source: SourceFile) -> Post:

@@ -25,7 +25,7 @@ from .documents import (
     walk_batches,
 )
 from .engine.arrays import reader_segments
-from .engine.commits import commit_segments, open_writer
+from .engine.commits import cancel, commit_segments, open_writer
 from .engine.storage import create_whoosh_index, open_whoosh_index
 from .errors import AnalyzerMismatch, SearchkitError
 from .results import IndexReport
@@ -444,7 +444,8 @@ class Prefetch:
                 if self.stop.is_set():
                     return
                 with contextlib.suppress(OSError):
-                    fd = os.open(source.abspath, os.O_RDONLY)
+                    # never blocks on a file that became a pipe since the walk
+                    fd = os.open(source.abspath, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
                     try:
                         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
                     finally:
@@ -607,12 +608,12 @@ def _commit_chunk(ix, built, gone, existing, digests, report, refreshed, before=
         report.deleted += _delete(writer, remove)
         deleted = _delete(writer, replaced) > 0 or bool(remove)
         if not segments and not deleted:
-            writer.cancel()
+            cancel(writer)
             return
         commit_segments(ix, writer, segments, before)
     except BaseException:
         if not writer.is_closed:
-            writer.cancel()
+            cancel(writer)
         raise
 
 

@@ -137,6 +137,34 @@ def check_syntax(text: str) -> None:
     for opener, count in depth.items():
         if count:
             raise QueryError(f"unbalanced {opener!r}")
+    _check_depth(text)
+
+
+#: How deep a query's brackets and operators may nest: a person writes a few levels; a
+#: thousand would take the parser (and every walk of its tree) past Python's stack.
+MAX_DEPTH = 64
+
+
+def _check_depth(text: str) -> None:
+    deepest = depth = 0
+    in_quote = False
+    for char in text:
+        if char == '"':
+            in_quote = not in_quote
+        elif not in_quote and char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif not in_quote and char == ")":
+            depth -= 1
+    operators = len(_OPERATOR_WORDS.findall(text))
+    if deepest > MAX_DEPTH or operators > MAX_DEPTH:
+        raise QueryError(
+            f"the query nests {max(deepest, operators):,} levels deep (brackets or operators); "
+            f"at most {MAX_DEPTH}"
+        )
+
+
+_OPERATOR_WORDS = re.compile(r"\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b|(?:^|\s)[-+](?=\S)")
 
 
 def make_parser(schema, title_weight: float = Ranking.title_weight):

@@ -91,12 +91,14 @@ class Searcher:
             )
         self.folder = store.index_dir(index)
         self._weighting = scoring.BM25F(B=B, K1=K1)  # the engine's constants
+        self.searcher = None
         self._open()
 
     def _open(self) -> None:
         """Open the current generation, with the schema, analyzer and parser it was built with."""
         from whoosh.index import EmptyIndexError
 
+        self._opened = None
         for attempt in range(40):
             self.generation, self.ix = store.open_generation(self.folder)
             try:
@@ -111,6 +113,7 @@ class Searcher:
                     raise
         else:
             raise store.damaged(self.folder, FileNotFoundError(2, "segment files vanish"))
+        self._opened = _identity(self.generation)
         self.schema = self.searcher.schema
         self.config = analyzer_config(self.schema)
         self.parser = Parser(self.schema, self.ranking.title_weight)
@@ -129,8 +132,11 @@ class Searcher:
         """Move to the last committed state of the index (after an update or a rebuild)."""
         from whoosh.index import EmptyIndexError
 
-        if store.current_generation(self.folder) != self.generation:
-            self.searcher.close()
+        current = store.current_generation(self.folder)
+        if current is None or self._opened is None or _identity(current) != self._opened:
+            # another generation, or the same name written anew (the folder removed and
+            # built again): open it; a failure leaves nothing open, so the next call retries
+            self._close_searcher()
             self._open()
             return
         try:
@@ -145,11 +151,17 @@ class Searcher:
                     self._engine_for(fresh)
         except (IndexDamaged, EmptyIndexError, UnboundLocalError):
             # a rebuild switched and removed this generation meanwhile: open the new one
-            self.searcher.close()
+            self._close_searcher()
             self._open()
 
+    def _close_searcher(self) -> None:
+        self._opened = None
+        if self.searcher is not None:
+            self.searcher.close()
+            self.searcher = None
+
     def close(self) -> None:
-        self.searcher.close()
+        self._close_searcher()
 
     def __enter__(self):
         return self
@@ -158,6 +170,8 @@ class Searcher:
         self.close()
 
     def parse(self, text: str) -> Node:
+        if not isinstance(text, str):
+            raise QueryError(f"a query is text, not {type(text).__name__}")
         if len(text) > MAX_QUERY:
             raise QueryError(
                 f"query too long: {len(text):,} characters (at most {MAX_QUERY:,}); "
@@ -204,6 +218,8 @@ class Searcher:
         return all_of(parts) if parts else None
 
     def search(self, text: str, options: SearchOptions | None = None) -> SearchResult:
+        if not isinstance(text, str):
+            raise QueryError(f"a query is text, not {type(text).__name__}")
         options = options or SearchOptions()
         if options.sort not in SORTS:
             raise QueryError(f"unknown sort {options.sort!r}; use one of {', '.join(SORTS)}")
@@ -583,6 +599,15 @@ class Searcher:
             title_highlights=find_matches(title, terms, self.config.fold),
             file=self.file_of(docnum, stored["path"]),
         )
+
+
+def _identity(generation) -> tuple | None:
+    """What tells one generation folder from another of the same name written later."""
+    try:
+        found = os.stat(generation)
+    except (OSError, TypeError):
+        return None
+    return (str(generation), found.st_ino, found.st_dev, found.st_ctime_ns)
 
 
 def _check_dates(options: SearchOptions) -> None:

@@ -21,6 +21,7 @@ import json
 import os
 import pickle
 import re
+import stat
 import struct
 import time
 import zlib
@@ -82,10 +83,34 @@ def generations(folder: Path) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
+#: The most bytes of a small file of the index folder (the pointer, the marker, the state,
+#: the lock, the checksums) read; and of the table of mtimes, a row a post.
+MAX_SMALL = 16 * 1024 * 1024
+MAX_TABLE = 512 * 1024 * 1024
+
+
+def read_small(path: Path, limit: int = MAX_SMALL) -> bytes:
+    """The bytes of a file searchkit wrote in an index folder, read only if it is a regular
+    file (not a link, a pipe or a device) of at most ``limit`` bytes; an ``OSError`` saying
+    why otherwise."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags)
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if found.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return handle.read(limit + 1)[:limit]
+    finally:
+        os.close(fd)
+
+
 def generation_format(generation: Path) -> int | None:
     """The format a generation's marker names; ``None`` for a generation without one."""
     try:
-        lines = (generation / MARKER).read_text("utf-8", "replace").splitlines()
+        lines = read_small(generation / MARKER).decode("utf-8", "replace").splitlines()
     except OSError:
         return None
     for line in lines:
@@ -111,7 +136,7 @@ class _Pointer:
         self.missing = False
         self.damage = ""
         try:
-            data = (folder / CURRENT).read_bytes()
+            data = read_small(folder / CURRENT)
         except (FileNotFoundError, NotADirectoryError):
             self.missing = True
             return
@@ -466,8 +491,8 @@ def _record_checksums(generation: Path, names: list[str]) -> None:
     contents names).  Whoosh never rewrites a file in place, so a file already recorded with
     its size keeps its checksum."""
     try:
-        known = json.loads((generation / CHECKSUMS).read_bytes())
-    except (OSError, ValueError):
+        known = json.loads(read_small(generation / CHECKSUMS))
+    except (OSError, ValueError, RecursionError):
         known = {}
     table = {}
     for name in names:
@@ -485,8 +510,8 @@ def checksums_match(generation: Path) -> bool:
     """Whether every file the index names is as it was written (``True`` when no checksums
     were recorded: there is nothing to hold against it)."""
     try:
-        table = json.loads((generation / CHECKSUMS).read_bytes())
-    except (OSError, ValueError):
+        table = json.loads(read_small(generation / CHECKSUMS))
+    except (OSError, ValueError, RecursionError):
         return True
     try:
         _, prefixes = _table_and_segments(generation)
@@ -515,9 +540,9 @@ def _fsync_dir(folder: Path) -> None:
 def read_mtimes(generation: Path) -> dict[tuple[str, str], tuple[int, float, str]]:
     """``(root, path) -> (size, mtime, digest)`` recorded by :func:`write_mtimes`."""
     try:
-        rows = json.loads((generation / MTIMES).read_bytes())
+        rows = json.loads(read_small(generation / MTIMES, MAX_TABLE))
         return {(str(r), str(p)): (int(n), float(m), str(d)) for r, p, n, m, d in rows}
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, RecursionError):
         return {}
 
 
@@ -535,8 +560,8 @@ def write_state(folder: Path, **values) -> None:
 def read_state(folder: Path) -> dict:
     """``STATE.json`` as a dict; missing, unreadable or not an object, it is empty."""
     try:
-        state = json.loads((folder / STATE).read_bytes())
-    except (OSError, ValueError):
+        state = json.loads(read_small(folder / STATE))
+    except (OSError, ValueError, RecursionError):
         return {}
     return state if isinstance(state, dict) else {}
 
@@ -632,12 +657,12 @@ def _host() -> str:
 
 def _holder_message(folder: Path, timeout: float) -> str:
     try:
-        holder = json.loads((folder / LOCK).read_text("utf-8"))
+        holder = json.loads(read_small(folder / LOCK).decode("utf-8"))
         pid, host = int(holder["pid"]), holder["host"]
         who = f"pid {pid} on {host} ({holder['command']}, since {holder['since']})"
         if host == _host() and not _alive(pid):
             who = f"another process (pid {pid}, which wrote the lock, has ended)"
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         who = "another process"
     return f"index {folder} is locked by {who}; gave up after {timeout:g}s"
 

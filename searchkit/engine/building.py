@@ -3,6 +3,7 @@ segment's postings, term dictionary, columns and stored fields."""
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from array import array
 from hashlib import md5
@@ -556,6 +557,7 @@ class SegmentBuilder(SegmentWriter):
         try:
             if not self._added:
                 self._close_segment()
+                self._remove_files()
                 return None
             return self._finalize_segment()
         finally:
@@ -564,8 +566,19 @@ class SegmentBuilder(SegmentWriter):
     def abandon(self) -> None:
         try:
             self._close_segment()
+            self._remove_files()
         finally:
             self._tempstorage.destroy()
+
+    def _remove_files(self) -> None:
+        """Remove the files of the segment this writer began and did not finish (an update
+        that changed nothing leaves none behind)."""
+        segment = self.newsegment  # the segment being written
+        prefix = f"{segment.indexname}_{segment.segid}."
+        for name in list(self.storage.list()):
+            if name.startswith(prefix):
+                with contextlib.suppress(OSError):
+                    self.storage.delete_file(name)
 
 
 def _numbered(terms, n: int):

@@ -28,6 +28,18 @@ def open_writer(ix):
     return writer
 
 
+def cancel(writer) -> None:
+    """Cancel a writer of :func:`open_writer` and remove the files of the segment it began
+    (an update that changed nothing leaves nothing behind)."""
+    segment = writer.newsegment
+    prefix = f"{segment.indexname}_{segment.segid}."
+    writer.cancel()
+    for name in list(writer.storage.list()):
+        if name.startswith(prefix):
+            with contextlib.suppress(OSError):
+                writer.storage.delete_file(name)
+
+
 def commit_segments(ix, writer, segments: list, before: set[str] | None = None) -> None:
     """Commit ``writer`` (its deletions) with ``segments`` built elsewhere added, merging
     segments tier by tier (:data:`MERGE_FACTOR`) and rewriting any that is mostly deleted.

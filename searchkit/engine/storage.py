@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import pickle
+import stat
 import sys
 
 from whoosh.filedb.filestore import FileStorage
@@ -84,6 +85,23 @@ class IndexStorage(FileStorage):
                 refuse_link(path)
             raise
         return StructFile(os.fdopen(fd, mode), name=name, **kwargs)
+
+    def open_file(self, name, **kwargs):
+        """A file of the index, read only if it is a regular file: a link, a pipe or a
+        device in its place is an ``OSError`` (read as damage), never followed or waited on."""
+        from whoosh.filedb.structfile import StructFile
+
+        path = self._fpath(name)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", path)
+            os.set_blocking(fd, True)
+            handle = os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+        return StructFile(handle, name=name, **kwargs)
 
     def temp_storage(self, name=None):
         from whoosh.util import random_name
