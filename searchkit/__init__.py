@@ -8,18 +8,15 @@ The front door is :class:`Index`::
             print(hit.rank, hit.title, hit.path)
 
 Names are imported on first use, so that ``import searchkit`` (and the command line's
-start) stays light.
+start) stays light.  Importing searchkit changes nothing outside it: no import hook, no other
+library's module touched.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from . import _lean
-
 __version__ = "0.1.0"
-
-_lean.install()  # Whoosh imported without what it asks for and searchkit never uses
 
 #: Each public name and the module it lives in.
 _EXPORTS = {

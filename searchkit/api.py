@@ -44,11 +44,14 @@ DateLike = date | str | None
 
 
 def _one_at_a_time(method):
-    """The method under the index's lock: one searcher, one thread in it at a time."""
+    """The method under the index's lock (one searcher, one thread in it at a time), reading
+    only what a searchkit index holds."""
 
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
-        with self._lock:
+        from .engine.storage import own_index
+
+        with self._lock, own_index():
             return method(self, *args, **kwargs)
 
     return locked

@@ -279,8 +279,9 @@ def open_generation(folder: Path):
             time.sleep(0.01 * (attempt + 1))  # a rebuild is switching generations
             continue
         try:
-            ix = engine_storage.open_whoosh_index(generation)
-            version = _analyzer_version(ix)  # reads the table of contents again
+            with engine_storage.own_index():
+                ix = engine_storage.open_whoosh_index(generation)
+                version = _analyzer_version(ix)  # reads the table of contents again
         except (EmptyIndexError, FileNotFoundError, UnboundLocalError) as exc:
             # A commit or a rebuild removed what we were opening (Whoosh raises
             # UnboundLocalError when a table of contents vanishes as it reads it): read
@@ -351,7 +352,8 @@ def reading(folder: Path) -> Iterator[None]:
     when every file is as written the exception is a bug and goes on as it is.
     """
     try:
-        yield
+        with engine_storage.own_index():
+            yield
     except READ_ERRORS as exc:
         raise damaged(folder, exc) from exc
     except SearchkitError:

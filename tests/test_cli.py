@@ -10,6 +10,7 @@ HIT_KEYS = {
     "rank",
     "score",
     "path",
+    "file",
     "title",
     "date",
     "categories",

@@ -89,7 +89,8 @@ UNUSED_BY_A_SEARCH = (
 def test_a_search_imports_nothing_it_does_not_use(examples_index):
     code = (
         "import sys\n"
-        "from searchkit.cli import cli\n"
+        "from searchkit.cli import cli, prepare\n"
+        "prepare()  # as the command starts\n"
         "try:\n"
         "    cli.main(sys.argv[1:])\n"
         "except SystemExit:\n"
@@ -107,7 +108,9 @@ def test_a_search_imports_nothing_it_does_not_use(examples_index):
 
 def test_what_the_lean_imports_left_out_works_when_asked_for():
     code = (
-        "import searchkit, numpy as np, whoosh.compat, whoosh.query, whoosh.analysis\n"
+        "from searchkit import _lean\n"
+        "_lean.install()  # as the command does\n"
+        "import numpy as np, whoosh.compat, whoosh.query, whoosh.analysis\n"
         "from whoosh.lang.porter import stem\n"
         "print(whoosh.compat.urlretrieve.__module__, whoosh.analysis.morph.stem('running'),\n"
         "      stem('running'), np.polyfit([0, 1, 2], [1, 3, 5], 1).round().tolist(),\n"

@@ -64,9 +64,10 @@ def grep(posts: dict, string: str) -> set[str]:
 
 
 def listed(index: Path, *args: str) -> set[str]:
+    """The ids of the posts ``search -l`` lists (their files, as paths that open)."""
     result = CliRunner().invoke(cli, ["search", "--index", str(index), "-l", *args])
     assert result.exit_code in (0, 1), result.output
-    return set(result.output.split())
+    return {Path(path).name for path in result.output.split()}
 
 
 def count(index: Path, *args: str) -> int:

@@ -3,11 +3,13 @@ read through the allow-list (:mod:`searchkit.safepickle`), snapshots and tempora
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import pickle
 import stat
 import sys
+import threading
 
 from whoosh.filedb.filestore import FileStorage
 
@@ -30,19 +32,75 @@ _PICKLE_READERS = (
 )
 
 
+_installed = False
+_own = threading.local()
+_everywhere = False
+
+
+@contextlib.contextmanager
+def own_index():
+    """Within this block (in this thread), every pickle Whoosh reads is a searchkit index's:
+    one naming a class the format does not hold is refused (:class:`ForeignObject`)."""
+    install_safe_unpickling()
+    _own.depth = getattr(_own, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _own.depth -= 1
+
+
+def read_only_own_indexes() -> None:
+    """Refuse foreign classes in every pickle this process reads (the command line, which
+    opens only searchkit indexes)."""
+    global _everywhere
+    _everywhere = True
+    install_safe_unpickling()
+
+
+def _strict() -> bool:
+    return _everywhere or getattr(_own, "depth", 0) > 0
+
+
+def _loads(data, *args, **kwargs):
+    """``pickle.loads`` for Whoosh: through :mod:`searchkit.safepickle` first; a pickle of a
+    class searchkit's format does not hold is refused while searchkit reads its own index, and
+    read by ``pickle`` itself otherwise (another program's Whoosh index in the same process)."""
+    try:
+        return safepickle.loads(data)
+    except safepickle.ForeignObject:
+        if _strict():
+            raise
+        return pickle.loads(data, *args, **kwargs)
+
+
+def _load(file, *args, **kwargs):
+    """``pickle.load`` for Whoosh, as :func:`_loads`."""
+    at = file.tell()
+    try:
+        return safepickle.load(file)
+    except safepickle.ForeignObject:
+        if _strict():
+            raise
+        file.seek(at)
+        return pickle.load(file, *args, **kwargs)
+
+
 def install_safe_unpickling() -> None:
-    """Make every Whoosh module loaded so far read pickles through
-    :mod:`searchkit.safepickle`: each module-level reference to ``pickle``, ``pickle.loads``
-    or ``pickle.load`` is replaced (Whoosh imports them by name)."""
+    """Have every Whoosh module that reads pickles read them through :func:`_loads` and
+    :func:`_load` (each module-level reference to ``pickle``, ``pickle.loads`` or
+    ``pickle.load`` is replaced: Whoosh imports them by name).  Done once, when searchkit
+    first opens an index, never on import; for any index but searchkit's, reading is
+    unchanged."""
+    global _installed
+    if _installed:
+        return
     import importlib
 
     for name in _PICKLE_READERS:
         importlib.import_module(name)
-    swaps = (
-        (pickle, safepickle.pickle_module()),
-        (pickle.loads, safepickle.loads),
-        (pickle.load, safepickle.load),
-    )
+    standin = safepickle.pickle_module()
+    standin.loads, standin.load = _loads, _load
+    swaps = ((pickle, standin), (pickle.loads, _loads), (pickle.load, _load))
     for name, module in list(sys.modules.items()):
         if module is None or not (name == "whoosh" or name.startswith("whoosh.")):
             continue
@@ -50,9 +108,7 @@ def install_safe_unpickling() -> None:
             for unsafe, safe in swaps:
                 if value is unsafe:
                     setattr(module, key, safe)
-
-
-install_safe_unpickling()
+    _installed = True
 
 
 # --- an index folder is written, never written through ----------------------------------------
@@ -115,6 +171,7 @@ class IndexStorage(FileStorage):
 
 def index_storage(generation) -> IndexStorage:
     """The storage of a generation folder, which must not itself be a link."""
+    install_safe_unpickling()
     refuse_link(str(generation))
     return IndexStorage(str(generation))
 
