@@ -11,8 +11,8 @@ any text; a line that is only ``...`` for any lines.  A block preceded by
 from __future__ import annotations
 
 import os
-import shutil
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
