@@ -138,6 +138,7 @@ class Index:
         lock_timeout: float = 10.0,
         progress: Callable[[int, int], None] | None = None,
         commit_every: int | None = None,
+        synonyms: str | None = None,
     ) -> IndexReport:
         """Bring the index in line with the post files under ``paths`` (files or folders):
         new and changed posts are added, those gone are deleted, the rest left alone.
@@ -146,7 +147,8 @@ class Index:
         user dictionary and stop words) unless ``userdict`` or ``stopwords`` files are given;
         ``jobs`` > 1 forks that many builder processes for a large build; a long build
         commits every ``commit_every`` posts (20,000 unless given), so that a crash loses
-        little."""
+        little.  ``synonyms``: a file of synonym groups its queries use from now on instead of
+        the shipped list (``"none"``: no synonyms; :mod:`searchkit.synonyms`)."""
         from .indexer import COMMIT_EVERY, index_paths
 
         analyzer = None
@@ -165,6 +167,7 @@ class Index:
             drafts=drafts,
             analyzer=analyzer,
             commit_every=COMMIT_EVERY if commit_every is None else commit_every,
+            synonyms=synonyms,
         )
         self._refresh()
         return report
@@ -205,13 +208,16 @@ class Index:
         collapse: bool = False,
         match: str = "auto",
         snippet_chars: int = FRAGMENT_CHARS,
+        exact: bool = False,
     ) -> SearchResult:
         """The hits of ``query`` (the command line's query language), best first.
 
         ``since`` and ``until`` take a date or ``"YYYY"``, ``"YYYY-MM"``, ``"YYYY-MM-DD"``
         (``until="2023"`` is the end of 2023); ``sort`` is ``"relevance"``, ``"date"`` (oldest
         first) or ``"-date"`` (newest first).  ``collapse`` shows one hit per story: the
-        near-duplicates of a better-ranked hit are folded into it (``hit.duplicates``)."""
+        near-duplicates of a better-ranked hit are folded into it (``hit.duplicates``).
+        ``exact`` searches only what was typed: no synonyms, no pinyin read, no slip of the
+        input method corrected (``result.suggestion``, ``result.searched``)."""
         return self.searcher().search(
             query,
             self.options(
@@ -227,6 +233,7 @@ class Index:
                 collapse=collapse,
                 match=match,
                 snippet_chars=snippet_chars,
+                exact=exact,
             ),
         )
 

@@ -224,6 +224,12 @@ def cli():
 @click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores).")
 @click.option("--drafts", is_flag=True, help="Index Jekyll's _drafts/ folders too.")
 @click.option(
+    "--synonyms",
+    metavar="FILE",
+    help="Synonym groups ('a, b, c' a line) for the index's queries, instead of the shipped "
+    "list of news aliases; 'none' switches synonyms off. No rebuild needed.",
+)
+@click.option(
     "--wait",
     type=click.FloatRange(0),
     default=10.0,
@@ -231,7 +237,7 @@ def cli():
     help="Seconds to wait for another writer.",
 )
 @json_option
-def index(paths, index, rebuild, userdict, stopwords, jobs, drafts, wait, json_):
+def index(paths, index, rebuild, userdict, stopwords, jobs, drafts, synonyms, wait, json_):
     """Index the posts under PATHS (files or folders), incrementally.
 
     New and changed posts are added, deleted ones removed, unchanged ones skipped.
@@ -258,6 +264,7 @@ def index(paths, index, rebuild, userdict, stopwords, jobs, drafts, wait, json_)
             progress=progress,
             drafts=drafts,
             commit_every=_commit_every(COMMIT_EVERY),
+            synonyms=synonyms,
         )
     finally:
         finish()
@@ -428,6 +435,11 @@ class SearchCommand(QueryCommand):
     "match",
     flag_value="any",
     help="Posts holding any typed word, ranked by score.",
+)
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="Only what was typed: no synonyms, no pinyin read, no input-method slip corrected.",
 )
 @click.option(
     "-l",

@@ -86,6 +86,15 @@ def has_word(word: str) -> bool:
     return bool(_table().find([word]))
 
 
+def known_words(words: list[str]) -> set[str]:
+    """Those of ``words`` that are words of the dictionary."""
+    table = _table()
+    if table is None or loaded():
+        segmenter = full()
+        return {word for word in words if segmenter.has_word(word)}
+    return {word for word, _freq, _tag in table.find(list(words))}
+
+
 class _Table:
     """The table of the dictionary's words, read-only, for any thread."""
 

@@ -118,6 +118,7 @@ def index_paths(
     drafts: bool = False,
     analyzer: AnalyzerConfig | None = None,
     commit_every: int = COMMIT_EVERY,
+    synonyms: str | None = None,
 ) -> IndexReport:
     """Bring the index in line with the posts under ``paths``; return what changed.
 
@@ -132,6 +133,10 @@ def index_paths(
         if not os.path.exists(path):
             raise SearchkitError(f"no such file or folder: {path}; the index was not changed")
     changes = word_lists(userdict, stopwords)  # a bad one is said before anything is written
+    if synonyms is not None:
+        from .synonyms import read_file
+
+        synonyms = "" if synonyms.strip().lower() == "none" else read_file(synonyms)
     with store.write_lock(folder, lock_timeout), store.writing(folder):
         report = IndexReport(index=str(folder), rebuilt=rebuild)
         recovered = None if rebuild else store.recover_pointer(folder)
@@ -157,9 +162,32 @@ def index_paths(
             raise
         if rebuild:
             store.remove_stale_generations(folder)
+        _write_readings(folder)
+        if synonyms is not None:
+            from .synonyms import KEPT
+
+            store.write_durably(folder / KEPT, synonyms.encode("utf-8"))
         store.write_state(folder, last_indexed=datetime.now(UTC).isoformat())
     report.seconds = time.monotonic() - started
     return report
+
+
+def _write_readings(folder: Path) -> None:
+    """The readings of the index's words, for queries typed in pinyin or with a slip of the
+    input method (:mod:`searchkit.readings`)."""
+    from . import readings
+    from .engine.arrays import word_counts
+
+    generation = store.current_generation(folder)
+    if generation is None:
+        return
+    ix = open_whoosh_index(generation)
+    with ix.reader() as reader:
+        posts = reader.doc_count()
+        if not readings.stale(folder, generation, posts):
+            return
+        counts = word_counts(reader, "body", readings.is_word)
+    readings.refresh(folder, generation, counts.items(), posts)
 
 
 def create_index(

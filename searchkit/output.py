@@ -374,6 +374,12 @@ def result_to_dict(result: SearchResult) -> dict:
         out["collapsed"] = result.collapsed
     out["missing"] = list(result.missing)
     out["counted"] = result.counted
+    if result.suggestion is not None:
+        out["suggestion"] = result.suggestion
+    if result.searched is not None:
+        out["searched"] = result.searched
+    if result.synonyms:
+        out["synonyms"] = result.synonyms
     return out
 
 
@@ -440,6 +446,7 @@ def render_hits(result: SearchResult, color: bool, width: int | None = None) -> 
     """Text lines for people: rank and title, then date, categories and path, then snippets."""
     width = width or min(_columns(), 120)
     indent = " " * 5
+    yield from (printable(line) for line in meant_lines(result))
     for hit in result.hits:
         title = printable(hit.title or printable_path(hit.path))
         title = _styled(title, hit.title_highlights, MATCH_STYLE, color)
@@ -471,6 +478,21 @@ def render_hits(result: SearchResult, color: bool, width: int | None = None) -> 
     folded = f", {result.collapsed} similar folded" if result.collapsed else ""
     summary = f"{shown} of {result.total} hits ({result.took_ms:.0f} ms{folded})"
     yield DIM_STYLE + summary + RESET if color else summary
+
+
+def meant_lines(result: SearchResult) -> list[str]:
+    """What was done to the query as typed, one line each, above the hits."""
+    lines = []
+    if result.searched:
+        lines.append(
+            f"showing results for {result.searched}; search {result.query} instead: "
+            f"searchkit search --exact {result.query}"
+        )
+    elif result.suggestion:
+        lines.append(f"did you mean {result.suggestion}?")
+    for word, others in result.synonyms.items():
+        lines.append(f"{word} also finds: {' '.join(others)} (--exact: only {word})")
+    return lines + ([""] if lines else [])
 
 
 def render_facets(facets: dict[str, dict[str, int]], top: int = 10) -> Iterator[str]:

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from .analysis import fold_text
 from .errors import QueryError
-from .nodes import AndMaybe, AndNot, Exact, Node, Not, Phrase, Term, children
+from .nodes import AndMaybe, AndNot, Exact, Node, Not, Phrase, Term, any_of, children
 from .parser import TEXT_FIELDS
 from .ranking import Ranking
 
@@ -54,6 +54,7 @@ class Plan:
     grams: frozenset[str] = frozenset()  # the folded query's character trigrams (span reward)
     terms: frozenset[str] = frozenset()  # the query's words (the rewards' share of them)
     marks: frozenset[str] = frozenset()  # ... and the typed strings: what a hit is marked for
+    synonyms: dict = field(default_factory=dict)  # typed word -> the other words searched
     chars: frozenset[str] = frozenset()  # the folded query's characters (letters and digits)
     pairs: frozenset[str] = frozenset()  # ... and its pairs of neighbouring characters
     # ... and its numbers: each the ways a text may write it (query_numbers)
@@ -201,6 +202,7 @@ class Typed:
     node: Node  # the posts holding it (:class:`searchkit.nodes.Exact`, or its alternatives)
     guessed: bool = False  # a word jieba's HMM made up: never said to be missing
     quoted: bool = False  # its node is in the query tree already (scored there)
+    also: tuple[str, ...] = ()  # the other words of its synonyms, searched with it
 
 
 #: The parts of a simple query: quoted runs, and runs without spaces.
@@ -220,7 +222,7 @@ class Typing:
     wanted: str = ""  # the query without its negations: what the rewards look for
 
 
-def typed_strings(analyzer, text: str, holds=None) -> Typing | None:
+def typed_strings(analyzer, text: str, holds=None, groups=None) -> Typing | None:
     """The strings a simple query asks for, and those it excludes: a simple query is words,
     ``"quoted runs"`` and negations (``-word``, ``-"run"``, ``NOT word``) side by side,
     nothing else (None for any other query).  A word is cut as jieba's default cut reads it
@@ -254,9 +256,16 @@ def typed_strings(analyzer, text: str, holds=None) -> Typing | None:
             positive.append(part)
             if folded:
                 wanted.append(Typed(folded, Exact(folded, STRING_WEIGHT), quoted=True))
+        elif groups and folded in groups:  # a name with synonyms, typed whole (COVID-19)
+            positive.append(part)
+            wanted.append(_widened(folded, groups[folded]))
         else:
             positive.append(part)
             words = _typed_words(analyzer, body, holds)
+            if groups:
+                words = [
+                    _widened(t.text, groups[t.text], t) if t.text in groups else t for t in words
+                ]
             wanted.extend(words)
             if folded and [typed.text for typed in words] != [folded]:
                 runs.append(Exact(folded))  # cut in words: the posts holding it whole first
@@ -268,6 +277,14 @@ def typed_strings(analyzer, text: str, holds=None) -> Typing | None:
     return Typing(
         tuple(kept), tuple(dict.fromkeys(excluded)), tuple(dict.fromkeys(runs)), " ".join(positive)
     )
+
+
+def _widened(word: str, group: tuple[str, ...], typed: Typed | None = None) -> Typed:
+    """A typed word that also finds the posts holding the other words of its group."""
+    from .strings import STRING_WEIGHT
+
+    node = any_of(Exact(alternative, STRING_WEIGHT) for alternative in group)
+    return Typed(word, node, typed.guessed if typed else False, also=group[1:])
 
 
 def _typed_words(analyzer, text: str, holds=None) -> list[Typed]:

@@ -45,6 +45,8 @@ class SearchOptions:
     #: About how many characters each of a hit's one to three snippet fragments shows
     #: (0: no snippet).
     snippet_chars: int = FRAGMENT_CHARS
+    #: Only what was typed: no synonyms, no pinyin read, no slip corrected.
+    exact: bool = False
 
     def __post_init__(self):
         """Refuse, naming the argument, what a search cannot mean."""
@@ -116,6 +118,13 @@ class SearchResult:
     #: ``--any`` asked; ``"query"``, those the query matches (a question or headline ranked
     #: by relevance, or a query with operators).
     counted: str = "query"
+    #: The query rewritten where a typed word no post holds was read as pinyin or as a slip
+    #: of the input method (None: nothing found to suggest).
+    suggestion: str | None = None
+    #: The query the hits answer, when it is not the one typed (the suggestion searched).
+    searched: str | None = None
+    #: Typed words widened by synonyms: each with the other words searched for it.
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

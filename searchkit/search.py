@@ -228,16 +228,22 @@ class Searcher:
         if not text.strip() and _has_filters(options):
             plan = Plan(text="", query=Every())  # filters alone: every post they keep
         else:
-            plan = self.plan(text)
+            plan = self.plan(text, options.exact)
         self.refresh()
         with store.reading(self.folder):
-            return self._search(plan, options, started)
+            result = self._search(plan, options, started)
+            if plan.words and not options.exact:
+                result = self._as_meant(plan, options, result, started)
+            return result
 
-    def plan(self, text: str) -> Plan:
-        """Read ``text`` once into what a search needs (:class:`Plan`)."""
+    def plan(self, text: str, exact: bool = False) -> Plan:
+        """Read ``text`` once into what a search needs (:class:`Plan`); ``exact``: without
+        synonyms."""
         query = self.parse(text)
         phrases = self.proximity(text)
-        typing = typed_strings(self.schema["body"].analyzer, text, self._holds)
+        groups = None if exact else self._synonyms()
+        typing = typed_strings(self.schema["body"].analyzer, text, self._holds, groups)
+        typed = typing.words if typing else ()
         # what the rewards look for: the query less its negations (-香港 and NOT 香港 alike)
         folded = bare_text(typing.wanted if typing else text, self.config.fold)
         terms = frozenset(_positive_terms(query))
@@ -250,11 +256,55 @@ class Searcher:
             phrases=phrases,
             grams=_grams(folded, 3),
             terms=terms,
-            marks=terms | {typed.text for typed in (typing.words if typing else ())},
+            marks=terms | {t.text for t in typed} | {also for t in typed for also in t.also},
+            synonyms={t.text: list(t.also) for t in typed if t.also},
             chars=_grams(folded, 1),
             pairs=_grams(folded, 2),
             numbers=query_numbers(folded),
         )
+
+    def _synonyms(self) -> dict[str, tuple[str, ...]]:
+        from .synonyms import for_index
+
+        return for_index(self.folder, self.config.fold)
+
+    def _as_meant(self, plan: Plan, options, result: SearchResult, started) -> SearchResult:
+        """``result``, or what the query meant where a typed word no post holds reads as
+        pinyin (``taifeng``: 台风, searched at once) or sounds as a word of the archive
+        (``习进平``: 习近平, suggested; searched when the query as typed finds nothing or not
+        all its words).  Words of the archive come from the index's table of readings
+        (:mod:`searchkit.readings`), the most used first."""
+        from .readings import PINYIN, Readings
+
+        unheld = [
+            typed.text
+            for typed in plan.words
+            if not typed.quoted
+            and not typed.also
+            and self.engine.missing((Typed(typed.text, typed.node),))
+        ]
+        # a run typed without spaces that no post holds whole, though each of its words is
+        # held somewhere (孙中三: 孙中 and 三)
+        unheld += [run.text for run in plan.runs if self.engine.missing((Typed(run.text, run),))]
+        if not unheld:
+            return result
+        readings = Readings(self.folder, self.generation)
+        rewritten, read_as_pinyin = plan.text, False
+        for word in unheld:
+            pinyin = PINYIN.fullmatch(word) is not None
+            found = readings.pinyin(word) if pinyin else readings.sounding(word)
+            if found:
+                rewritten = _replaced(rewritten, word, found[0][0], self.config.fold)
+                read_as_pinyin = read_as_pinyin or pinyin
+        if rewritten == plan.text:
+            return result
+        if read_as_pinyin or not result.total or result.counted == "some":
+            meant = self._search(self.plan(rewritten), options, started)
+            if meant.total:
+                meant.query, meant.suggestion, meant.searched = plan.text, rewritten, rewritten
+                return meant
+        result.suggestion = rewritten
+        return result
 
     def _holds(self, text: str) -> bool:
         """Whether some post holds a string."""
@@ -277,8 +327,9 @@ class Searcher:
         missing = self.engine.missing(plan.words, postings)
         if missing and not informative(plan.words, missing):
             # what is left of the query (a number, a character) would find only noise
+            none = no_facets() if options.facets else None
             return SearchResult(
-                text, 0, _ms(started), [], no_facets() if options.facets else None, None, missing
+                text, 0, _ms(started), [], none, None, missing, synonyms=plan.synonyms
             )
         match = match_mode(options.match, plan.words, plan.excluded, plan.text)
         found = self.engine.search(
@@ -307,7 +358,15 @@ class Searcher:
                 for i, (score, docnum, fields) in enumerate(ranked)
             ]
             return SearchResult(
-                text, total, _ms(started), hits, facets, None, missing, found.counted
+                text,
+                total,
+                _ms(started),
+                hits,
+                facets,
+                None,
+                missing,
+                found.counted,
+                synonyms=plan.synonyms,
             )
         from .dupes import collapse
 
@@ -329,7 +388,15 @@ class Searcher:
             hit.duplicates = folded.get(i, [])
             hits.append(hit)
         return SearchResult(
-            text, total, _ms(started), hits, facets, len(pool) - len(heads), missing, found.counted
+            text,
+            total,
+            _ms(started),
+            hits,
+            facets,
+            len(pool) - len(heads),
+            missing,
+            found.counted,
+            synonyms=plan.synonyms,
         )
 
     def sketches(self, docnums: list[int]) -> list:
@@ -599,6 +666,16 @@ class Searcher:
             title_highlights=find_matches(title, terms, self.config.fold),
             file=self.file_of(docnum, stored["path"]),
         )
+
+
+def _replaced(text: str, word: str, by: str, fold: str) -> str:
+    """``text`` with the typed ``word`` (as the analyzer folded it) replaced by ``by``."""
+    import re
+
+    pattern = re.compile(re.escape(word), re.IGNORECASE)
+    if pattern.search(text):
+        return pattern.sub(by, text, count=1)
+    return fold_text(text, fold).replace(word, by, 1)
 
 
 def _identity(generation) -> tuple | None:

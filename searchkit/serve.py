@@ -82,6 +82,7 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
             facets=_flag(params, "facets"),
             collapse=_flag(params, "collapse"),
             match=params.get("match", "auto"),
+            exact=_flag(params, "exact"),
         )
 
     def trend(params):

@@ -240,3 +240,17 @@ def leaf_segments(searcher) -> list[tuple[object, SegmentArrays]]:
         for sub, offset in searcher.leaf_searchers()
         if sub.reader().doc_count_all()
     ]
+
+
+def word_counts(reader, fieldname: str, keep) -> dict[str, int]:
+    """``word -> posts holding it`` of the terms of a field that ``keep`` matches, read from
+    the term dictionaries' records without decoding a posting (deleted posts counted)."""
+    from .postings import _TERMINFO
+
+    counts: dict[str, int] = {}
+    for seg in reader_segments(reader):
+        for key, entry in seg.term_entries(fieldname):
+            word = key.decode("utf-8", "replace")
+            if keep(word):
+                counts[word] = counts.get(word, 0) + _TERMINFO.unpack_from(entry)[2]
+    return counts
