@@ -15,6 +15,9 @@ of top-10 hits lacking a typed word, for searchkit and the peer.
 Typed strings: quoted runs of 1-4 characters and unquoted groups of 2-3 runs from zh-news posts,
 against grep over the folded posts (see ``strings_eval``).
 
+Typed through an input method: zh-news title words as toneless pinyin, initials and with a
+character of the same sound (see ``typing_eval``).
+
 Near-duplicates: zh-news with copies and twins of its stories added, grouped by
 ``searchkit dupes``; the precision and recall of the grouping (see ``dupes_eval``).
 """
@@ -155,6 +158,9 @@ def news(shared: Path, work: Path, with_peer: bool) -> None:
     from benchmarks.strings_eval import report as strings_report
 
     strings_report(root / "posts", index)
+    from benchmarks.typing_eval import report as typing_report
+
+    typing_report(root / "posts", index)
 
 
 def main() -> int:

@@ -68,7 +68,12 @@ def refresh(folder: Path, generation: Path, words, posts: int = 0) -> None:
 
     reading = initials = readings_of = None
     rows, chars = [], {}
-    words = [(word, count) for word, count in words if count >= 2 and _WORD.fullmatch(word)]
+    words = [(word, count) for word, count in words if _WORD.fullmatch(word)]
+    for word, _ in words:  # the readings of every character the archive's words use
+        for char in word:
+            if char not in chars:
+                chars[char] = chars_known.get(char)
+    words = [(word, count) for word, count in words if count >= 2]
     # a word of jieba's dictionary before a run of characters the index holds as a term for
     # another reason (a character pair of a name, a part search mode found)
     in_dictionary = known_words([word for word, _ in words])
@@ -79,9 +84,6 @@ def refresh(folder: Path, generation: Path, words, posts: int = 0) -> None:
                 reading, initials, readings_of = _pinyin()
             found = (reading(word), initials(word))
         rows.append((word, found[0], found[1], count, int(word in in_dictionary)))
-        for char in word:
-            if char not in chars:
-                chars[char] = chars_known.get(char)
     for char, found in chars.items():
         if found is None:
             if readings_of is None:
@@ -200,8 +202,8 @@ class Readings:
                         "SELECT reading FROM chars WHERE char = ? ORDER BY rank", (char,)
                     )
                 ]
-                if not found:
-                    return []
+                if not found:  # a character no word of the archive uses (a rare slip)
+                    found = _pinyin()[2](char)
                 options.append(found)
         except sqlite3.Error:
             return []
@@ -224,7 +226,10 @@ class Readings:
                 if w != word
             ]
             if found:
-                return found
+                # a slip changes a character or two: the words keeping most of the typed
+                # ones first (纪毁: 击毁 before 机会), then the dictionary's, the most used
+                kept = {w: sum(a == b for a, b in zip(w, word, strict=True)) for w, _ in found}
+                return sorted(found, key=lambda row: -kept[row[0]])
         return []
 
 

@@ -62,6 +62,11 @@ from .schema import analyzer_config, read_bare, read_signature, whole_text
 COLLAPSE_POOL = 3
 
 
+#: A run typed without spaces up to this long that no post holds whole is read as a word
+#: of the same sound when the archive has one (a longer run is several words).
+SHORT_RUN = 4
+
+
 #: How many posts' folded texts a searcher keeps for the rewards (``--batch`` meets a
 #: post again and again).
 TEXT_CACHE = 4096
@@ -283,22 +288,26 @@ class Searcher:
             and not typed.also
             and self.engine.missing((Typed(typed.text, typed.node),))
         ]
-        # a run typed without spaces that no post holds whole, though each of its words is
-        # held somewhere (孙中三: 孙中 and 三)
-        unheld += [run.text for run in plan.runs if self.engine.missing((Typed(run.text, run),))]
-        if not unheld:
+        # a short run typed without spaces that no post holds whole, though each of its
+        # words is held somewhere (孙中三: 孙中 and 三): what it stands for is no word
+        runs = [
+            run.text
+            for run in plan.runs
+            if len(run.text) <= SHORT_RUN and self.engine.missing((Typed(run.text, run),))
+        ]
+        if not unheld and not runs:
             return result
         readings = Readings(self.folder, self.generation)
-        rewritten, read_as_pinyin = plan.text, False
-        for word in unheld:
+        rewritten, searched = plan.text, False
+        for word in unheld + runs:
             pinyin = PINYIN.fullmatch(word) is not None
             found = readings.pinyin(word) if pinyin else readings.sounding(word)
             if found:
                 rewritten = _replaced(rewritten, word, found[0][0], self.config.fold)
-                read_as_pinyin = read_as_pinyin or pinyin
+                searched = searched or pinyin or word in runs
         if rewritten == plan.text:
             return result
-        if read_as_pinyin or not result.total or result.counted == "some":
+        if searched or not result.total or result.counted == "some":
             meant = self._search(self.plan(rewritten), options, started)
             if meant.total:
                 meant.query, meant.suggestion, meant.searched = plan.text, rewritten, rewritten
