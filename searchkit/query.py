@@ -157,15 +157,16 @@ def _check_depth(text: str) -> None:
             deepest = max(deepest, depth)
         elif not in_quote and char == ")":
             depth -= 1
-    operators = len(_OPERATOR_WORDS.findall(text))
-    if deepest > MAX_DEPTH or operators > MAX_DEPTH:
+    negations = max((len(run.split()) for run in _NOT_RUN.findall(text)), default=0)
+    if deepest > MAX_DEPTH or negations > MAX_DEPTH:
         raise QueryError(
-            f"the query nests {max(deepest, operators):,} levels deep (brackets or operators); "
-            f"at most {MAX_DEPTH}"
+            f"the query nests {max(deepest, negations):,} levels deep (brackets or NOT "
+            f"NOT ...); at most {MAX_DEPTH}"
         )
 
 
-_OPERATOR_WORDS = re.compile(r"\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b|(?:^|\s)[-+](?=\S)")
+#: NOTs one after another, each applied to the next (words side by side are not nested).
+_NOT_RUN = re.compile(r"(?:\bNOT\s+)+")
 
 
 def make_parser(schema, title_weight: float = Ranking.title_weight):
