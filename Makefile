@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
-.PHONY: install run test lint eval bench clean browser
+.PHONY: install run test lint eval bench clean browser screenshots
 
 # Bytecode compiled as a regular install compiles it (an editable install does not, and
 # with PYTHONDONTWRITEBYTECODE set every command would compile every module again).
@@ -43,6 +43,12 @@ eval: install
 
 bench: install
 	$(BIN)/python benchmarks/bench.py --shared $(SHARED)
+
+# docs/serve.png and docs/serve-390.png (Chromium, and a CJK font to draw the Chinese)
+screenshots: install browser
+	@command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q . || { [ "$$(id -u)" = 0 ] \
+		&& apt-get install -y -q fonts-noto-cjk >/dev/null 2>&1; } || true
+	$(BIN)/python benchmarks/screenshots.py
 
 clean:
 	rm -rf $(VENV) index/* build *.egg-info

@@ -278,6 +278,12 @@ class Index:
         return self.searcher().similar(path, limit)
 
     @_one_at_a_time
+    def copies(self, path: str) -> list:
+        """The near-duplicates of the post at ``path`` (:class:`searchkit.results.PostRef`),
+        the copies of its story that ``search --collapse`` folds into it."""
+        return self.searcher().copies(path)
+
+    @_one_at_a_time
     def post(self, path: str, query: str | None = None) -> StoredPost:
         """The post at ``path`` as the index keeps it (title, date, tags, text...), with
         where ``query``'s words are in its text when a query is given."""

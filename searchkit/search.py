@@ -577,6 +577,22 @@ class Searcher:
             stored["path"], stored.get("title", ""), (stored.get("meta") or {}).get("date")
         )
 
+    def copies(self, path: str, pool: int = 50) -> list[PostRef]:
+        """The near-duplicates of the post at ``path`` (the copies ``--collapse`` folds into
+        it), among the posts most like it, best first."""
+        from .dupes import collapse
+
+        path = self.post_id(path)
+        candidates = [hit.path for hit in self.similar(path, pool).result.hits]
+        with store.reading(self.folder):
+            docnums = [self.searcher.document_number(path=p) for p in [path, *candidates]]
+            docnums = [d for d in docnums if d is not None]
+            stored = [self.engine.stored(d) for d in docnums]
+            leaders = collapse(self.sketches(docnums), texts=lambda i: self._bare_text(stored[i]))
+            return [
+                self._post_ref(docnums[i]) for i, leader in enumerate(leaders) if i and not leader
+            ]
+
     def terms_of(self, text: str) -> frozenset[str]:
         """The words a post must contain to be marked for ``text`` (not those under NOT)."""
         return self.plan(text).marks

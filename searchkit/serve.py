@@ -16,7 +16,7 @@ from .errors import IndexMissing, PostMissing, QueryError, SearchkitError
 
 WEB = Path(__file__).resolve().parent / "web"
 #: Each API route's command-line counterpart.
-ROUTES = ("search", "trend", "post", "similar", "stats")
+ROUTES = ("search", "trend", "post", "similar", "stats", "copies")
 
 
 def allowed_hosts(host: str, port: int, names=()) -> list[str]:
@@ -49,7 +49,8 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
         return holder["index"]
 
     def answer(value) -> Response:
-        return Response(to_json(to_data(value)), media_type="application/json")
+        data = value if isinstance(value, dict) else to_data(value)
+        return Response(to_json(data), media_type="application/json")
 
     def failure(status: int, message: str) -> Response:
         return JSONResponse({"error": message}, status_code=status)
@@ -104,14 +105,18 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
     def stats(params):
         return opened().stats()
 
+    def copies(params):
+        found = opened().copies(params.get("path", ""))
+        return {"path": params.get("path", ""), "copies": [vars(post) for post in found]}
+
     async def page(request):
         return FileResponse(WEB / "index.html")
 
     async def missing(request, exc):
         return failure(exc.status_code, exc.detail or "not found")
 
-    routes = [Route("/", page)]
-    for name, work in zip(ROUTES, (search, trend, post, similar, stats), strict=True):
+    routes = [Route("/", page), Route("/post", page)]  # the page draws either view
+    for name, work in zip(ROUTES, (search, trend, post, similar, stats, copies), strict=True):
         routes.append(Route(f"/api/{name}", handled(work)))
 
     class Files(StaticFiles):
