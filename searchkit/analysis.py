@@ -149,10 +149,24 @@ class AnalyzerConfig:
 # --- normalisation ------------------------------------------------------------------------
 
 
+#: The OpenCC configurations a fold may name: OpenCC's own, by name (an index's stored
+#: configuration is data: a path there would have OpenCC read any file).
+FOLDS = frozenset(
+    {"t2s", "tw2s", "hk2s", "tw2sp", "s2t", "s2tw", "s2hk", "s2twp", "t2tw", "t2hk", "t2jp", "jp2t"}
+)
+
+
 @lru_cache(maxsize=4)
 def _converter(config: str):
     import opencc
 
+    if config not in FOLDS:
+        from .errors import IndexDamaged
+
+        raise IndexDamaged(
+            f"the analyzer's folding {config[:40]!r} is not an OpenCC configuration searchkit "
+            "knows; rebuild the index with searchkit index --rebuild"
+        )
     return opencc.OpenCC(config)
 
 

@@ -43,6 +43,21 @@ if TYPE_CHECKING:
 DateLike = date | str | None
 
 
+def plausible(config) -> bool:
+    """Whether an analyzer configuration read from an index is one searchkit could have
+    written: a known folding, and word lists of plain text."""
+    from .analysis import FOLDS, AnalyzerConfig
+
+    return (
+        isinstance(config, AnalyzerConfig)
+        and config.fold in FOLDS
+        and isinstance(config.stopwords, tuple)
+        and all(isinstance(word, str) for word in config.stopwords)
+        and isinstance(config.userdict, tuple)
+        and all(isinstance(entry, tuple) and isinstance(entry[0], str) for entry in config.userdict)
+    )
+
+
 def _one_at_a_time(method):
     """The method under the index's lock (one searcher, one thread in it at a time), reading
     only what a searchkit index holds."""
@@ -155,6 +170,8 @@ class Index:
         if rebuild and store.current_generation(self.folder) is not None:
             with contextlib.suppress(SearchkitError):  # another format, damaged: the default
                 analyzer = self.analyzer
+            if analyzer is not None and not plausible(analyzer):
+                analyzer = None  # what a damaged or crafted index says is not kept
         report = index_paths(
             paths,
             self.folder,

@@ -16,7 +16,7 @@ from .analysis import bare_text, fold_text, folded_bare
 from .batch import run_batch  # noqa: F401 - imported from here by older callers
 from .engine import K1, SCORE_DECIMALS, B, Engine
 from .engine.arrays import reader_segments
-from .engine.scoring import through_ties
+from .engine.scoring import checked_fields, through_ties
 from .errors import IndexDamaged, PostMissing, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
 from .nodes import (
@@ -281,20 +281,20 @@ class Searcher:
         (:mod:`searchkit.readings`), the most used first."""
         from .readings import PINYIN, Readings
 
+        short = [run for run in plan.runs if len(run.text) <= SHORT_RUN]
+        if not (result.missing or not result.total or result.counted == "some" or short):
+            return result  # every word held by posts holding them all: nothing to read into
+        cache: dict = {}
         unheld = [
             typed.text
             for typed in plan.words
             if not typed.quoted
             and not typed.also
-            and self.engine.missing((Typed(typed.text, typed.node),))
+            and self.engine.missing((Typed(typed.text, typed.node),), cache)
         ]
         # a short run typed without spaces that no post holds whole, though each of its
         # words is held somewhere (孙中三: 孙中 and 三): what it stands for is no word
-        runs = [
-            run.text
-            for run in plan.runs
-            if len(run.text) <= SHORT_RUN and self.engine.missing((Typed(run.text, run),))
-        ]
+        runs = [run.text for run in short if self.engine.missing((Typed(run.text, run),), cache)]
         if not unheld and not runs:
             return result
         readings = Readings(self.folder, self.generation)
@@ -613,6 +613,7 @@ class Searcher:
         stored = self.searcher.document(path=path)
         if stored is None:
             raise PostMissing(f"no post with path {path!r} in the index")
+        stored = checked_fields(stored)
         text = whole_text(stored.get("title", ""), stored.get("text"))
         counts: dict[str, int] = {}
         for token in self.schema["body"].analyzer(text, mode="query"):

@@ -94,6 +94,9 @@ def show_post(path: str, index: str | Path) -> StoredPost:
     stored = store.read_current(folder, stored_fields)
     if stored is None:
         raise PostMissing(f"no post with path {path!r} in the index")
+    from .engine.scoring import checked_fields
+
+    stored = checked_fields(stored)
     meta = stored.get("meta") or {}
     return StoredPost(
         path=stored["path"],

@@ -195,3 +195,48 @@ def test_an_index_removed_and_built_again_is_followed(built):
 def test_queries_nested_past_the_limit_or_not_text_are_query_errors(built, query):
     with pytest.raises(QueryError):
         Index.open(built).search(query)
+
+
+# --- what an index folder's pickles may say -----------------------------------------------------
+
+
+def test_a_stored_field_of_shared_lists_or_a_loop_is_damage_not_walked():
+    from searchkit.engine.scoring import checked_fields
+    from searchkit.errors import IndexDamaged
+
+    tree: list = ["x"]
+    for _ in range(40):
+        tree = [tree, tree]  # 5 KB pickled, 2**40 values walked
+    loop: list = []
+    loop.append(loop)
+    for value in (tree, loop, {"a": [1]}):
+        with pytest.raises(IndexDamaged):
+            checked_fields({"path": "a.md", "tags": value})
+    kept = {"path": "a.md", "tags": ["数据"], "meta": {"date": None, "size": 3}}
+    assert checked_fields(kept) is kept
+
+
+def test_a_fold_that_names_a_file_is_refused_without_opening_it(tmp_path):
+    from whoosh.index import TOC
+
+    from searchkit import store
+    from searchkit.engine import storage
+
+    folder = tmp_path / "ix"
+    index_paths([EXAMPLES], folder, jobs=1)
+    pipe = tmp_path / "fold"
+    os.mkfifo(pipe)
+    generation = store.current_generation(folder)
+    files = storage.index_storage(generation)
+    toc = TOC.read(files, "MAIN")
+    config = toc.schema["body"].analyzer.config
+    object.__setattr__(config, "fold", str(pipe))
+    object.__setattr__(config, "_hash", None)
+    config.__dict__.pop("_hash", None)
+    files.delete_file(f"_MAIN_{toc.generation}.toc")
+    toc.write(files, "MAIN")
+    for args in (["search", "数据中心"], ["stats"]):
+        done = run_cli(*args, "--index", str(folder), timeout=60)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    rebuilt = run_cli("index", str(EXAMPLES), "--index", str(folder), "--rebuild", timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stderr  # --rebuild gets past what the old one says

@@ -580,7 +580,7 @@ class Engine:
         """A post's stored fields: Whoosh's ``_stored`` column (a zlib-compressed pickle per
         post) read as any column is, and unpickled by :mod:`searchkit.safepickle`."""
         data = self.bytes_of(STORED, docnum)
-        return safepickle.loads(zlib.decompress(data)) if data else {}
+        return checked_fields(safepickle.loads(zlib.decompress(data))) if data else {}
 
     def order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
         """For each post, ``(date key, path)``: what breaks ties of score in the total order."""
@@ -789,3 +789,36 @@ def through_ties(top: list[tuple[int, float]], count: int, held=None) -> int:
     while count < len(top) and rank(top[count]) == last:
         count += 1
     return count
+
+
+#: The most values one post's stored fields may hold (its tags, categories...): what a post
+#: read from a file can have (searchkit keeps at most 1,000 tags and 1,000 categories).
+MAX_STORED_VALUES = 10_000
+
+
+def checked_fields(stored) -> dict:
+    """A post's stored fields as searchkit writes them: a dict of names to text, numbers,
+    dates, lists of text, and the ``meta`` dict of plain values; anything else (a nested tree
+    of lists, a list holding itself) is damage, said as such rather than walked."""
+    from datetime import datetime
+
+    from ..errors import IndexDamaged
+
+    plain = (str, int, float, bool, type(None), datetime)
+    if not isinstance(stored, dict) or len(stored) > 64:
+        raise IndexDamaged("a post's stored fields are not what searchkit writes")
+    count = 0
+    for name, value in stored.items():
+        if not isinstance(name, str):
+            raise IndexDamaged("a post's stored fields are not what searchkit writes")
+        if isinstance(value, list | tuple):
+            count += len(value)
+            ok = all(isinstance(item, plain) for item in value)
+        elif isinstance(value, dict):
+            count += len(value)
+            ok = all(isinstance(k, str) and isinstance(v, plain) for k, v in value.items())
+        else:
+            ok = isinstance(value, plain)
+        if not ok or count > MAX_STORED_VALUES:
+            raise IndexDamaged(f"a post's stored field {name[:40]!r} is not what searchkit writes")
+    return stored
