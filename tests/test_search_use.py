@@ -162,10 +162,11 @@ def test_posts_holding_every_typed_word_come_first(news_index):
 @needs_shared
 def test_a_word_no_post_holds_is_said(news_index):
     runner = CliRunner()
-    data = json.loads(
-        runner.invoke(cli, ["search", "COVID-19", "--index", str(news_index), "--json"]).output
-    )
+    exact = ["search", "COVID-19", "--index", str(news_index), "--json", "--exact"]
+    data = json.loads(runner.invoke(cli, exact).output)
     assert data["missing"] == ["covid"] and data["total"] == 0  # "19" alone says nothing
+    widened = json.loads(runner.invoke(cli, exact[:-1]).output)  # its synonyms: 新冠 ...
+    assert widened["missing"] == [] and "新冠" in widened["synonyms"]["covid-19"]
     both = json.loads(
         runner.invoke(cli, ["search", "人民币 zzqxj", "--index", str(news_index), "--json"]).output
     )
