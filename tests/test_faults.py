@@ -617,7 +617,6 @@ def test_a_huge_post_is_indexed_up_to_the_cap_with_a_warning(tmp_path):
 
 
 def test_indexing_a_50_mb_post_stays_under_a_gigabyte(tmp_path):
-    import resource
 
     posts = tmp_path / "posts"
     sentence = "这是一个很长的新闻报道中的一句话，用来测试大文件。" * 40 + "\n"
