@@ -86,6 +86,14 @@ def has_word(word: str) -> bool:
     return bool(_table().find([word]))
 
 
+def tags_of(words: list[str]) -> dict[str, str]:
+    """The part-of-speech tag jieba's dictionary gives each of ``words`` it holds."""
+    table = _table()
+    if table is None:
+        return {}
+    return {word: tag or "" for word, _freq, tag in table.find(list(words))}
+
+
 def known_words(words: list[str]) -> set[str]:
     """Those of ``words`` that are words of the dictionary."""
     table = _table()
