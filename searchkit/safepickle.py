@@ -37,10 +37,6 @@ ALLOWED = frozenset(
         ("searchkit.engine.postings", "CompactPositions"),
         ("searchkit.engine.codec", "SearchkitCodec"),
         ("searchkit.engine.codec", "_Segment"),
-        # the same classes as indexes written before searchkit.engine name them
-        ("searchkit.codec", "CompactPositions"),
-        ("searchkit.codec", "SearchkitCodec"),
-        ("searchkit.codec", "_Segment"),
         ("searchkit.schema", "ChineseText"),
         ("searchkit.schema", "StringPairs"),
         ("whoosh.analysis.analyzers", "CompositeAnalyzer"),

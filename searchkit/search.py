@@ -13,7 +13,6 @@ import numpy as np
 
 from . import store
 from .analysis import bare_text, fold_text, folded_bare
-from .batch import run_batch  # noqa: F401 - imported from here by older callers
 from .engine import K1, SCORE_DECIMALS, B, Engine
 from .engine.arrays import reader_segments
 from .engine.scoring import checked_fields, through_ties
@@ -42,7 +41,6 @@ from .query import (
     check_syntax,
     informative,
     match_mode,
-    parse_date_option,  # noqa: F401 - imported from here by older callers
     typed_strings,
 )
 from .ranking import Ranking, Shares, _grams, query_numbers, text_shares

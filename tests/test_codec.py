@@ -412,20 +412,3 @@ def test_a_merge_copying_entries_writes_the_bytes_of_one_reading_every_term(
     whole = _segment_files(tmp_path / "whole")
     for kind in ("trm", "pst"):
         assert ours[kind] == whole[kind], kind
-
-
-def test_classes_pickled_under_their_old_module_names_still_load():
-    import pickle
-
-    from searchkit import safepickle
-
-    made = [CompactPositions(), SearchkitCodec()]
-    for thing in made:
-        new = pickle.dumps(thing, protocol=2)
-        assert b"searchkit.engine." in new  # an index written today names the engine's modules
-        old = new.replace(b"searchkit.engine.postings", b"searchkit.codec").replace(
-            b"searchkit.engine.codec", b"searchkit.codec"
-        )
-        assert b"searchkit.engine." not in old
-        assert type(safepickle.loads(old)) is type(thing)  # as indexes made before name them
-        assert type(safepickle.loads(new)) is type(thing)

@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 from searchkit.errors import QueryError
 from searchkit.highlight import find_matches, make_snippet
 from searchkit.nodes import to_whoosh
+from searchkit.query import parse_date_option
 from searchkit.search import (
     Plan,
     Ranking,
     Searcher,
     SearchOptions,
     Shares,
-    parse_date_option,
     text_shares,
 )
 
