@@ -316,7 +316,7 @@ class Searcher:
     def _holds(self, text: str) -> bool:
         """Whether some post holds a string."""
         with store.reading(self.folder):
-            return bool(self.engine.missing((Typed(text, Exact(text)),)) == [])
+            return self.engine.holds_some(Exact(text), {})
 
     def _search(self, plan: Plan, options, started) -> SearchResult:
         text, query = plan.text, plan.query

@@ -522,8 +522,18 @@ class Engine:
         return [
             typed.text
             for typed in words
-            if not typed.guessed and not (self._eval(typed.node, cache)[1] & self.live()).any()
+            if not typed.guessed and not self.holds_some(typed.node, cache)
         ]
+
+    def holds_some(self, node, cache: dict) -> bool:
+        """Whether some live post holds what ``node`` asks for.  A string that is a word of
+        the body field is held (a word of a post is a run of its folded text) unless every
+        post holding it is deleted; only then is the string looked for as its pairs."""
+        if type(node) is Exact and " " not in node.text:
+            term = self._postings("body", node.text, cache)
+            if term is not None and self.live()[term.ids].any():
+                return True
+        return bool(self._eval(node, cache)[1].any())
 
     def _in_order(self, docnums, keys: list[np.ndarray], depth: int, scored: int) -> np.ndarray:
         """The first ``depth`` rows in the total order, and the rows tied with the last of
