@@ -269,6 +269,7 @@ def main() -> int:
     news = shared / "eval" / "zh-news"
     if news.is_dir():
         from benchmarks import load
+        from searchkit.serve import SEARCHERS
 
         news_index = WORK / "zh-news-index"
         subprocess.run(
@@ -279,17 +280,14 @@ def main() -> int:
         lines = (news / "queries" / "headlines.tsv").read_text("utf-8").splitlines()
         headlines = [line.split("\t", 1)[1] for line in lines[:: max(1, len(lines) // 200)]]
         loaded = load.measure(news_index, headlines + pick_queries(news / "posts", 100))
-        load_table = (
-            "| load | searches | p50 / p95 | failed requests |\n|---|---|---|---|\n"
-            + load.render(loaded)
-        )
+        load_table = load.render(loaded)
         print(load_table)
         report += (
             "\n## searchkit serve under load\n\n"
-            f"{load.CLIENTS} clients at once, each sending headline and keyword queries one after "
-            "another to `/api/search` over the zh-news index (one server process).\n\n"
-            + load_table
-            + "\n"
+            f"One server process over the zh-news index ({SEARCHERS} searchers): "
+            f"{load.CLIENTS} clients each sending headline and keyword queries to `/api/search` "
+            f"one after another; {load.BURST} queries sent at once; {load.BURST} connections "
+            "that send half a request and stop.\n\n" + load_table + "\n"
         )
     from benchmarks import hostile
 

@@ -128,6 +128,27 @@ class AnalyzerConfig:
         state.pop("_hash", None)  # string hashes differ from process to process
         return state
 
+    def to_plain(self) -> dict:
+        """The configuration as JSON's values (the index's manifest keeps it so)."""
+        return {
+            "userdict": [list(row) for row in self.userdict],
+            "stopwords": list(self.stopwords),
+            "fold": self.fold,
+            "hmm": self.hmm,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_plain(cls, value: dict) -> AnalyzerConfig:
+        """The configuration :meth:`to_plain` gave (checked by the manifest's reader)."""
+        return cls(
+            userdict=tuple(tuple(row) for row in value["userdict"]),
+            stopwords=tuple(value["stopwords"]),
+            fold=value["fold"],
+            hmm=value["hmm"],
+            version=value["version"],
+        )
+
     def fingerprint(self) -> str:
         """A short hash that changes whenever the tokens could change."""
         import hashlib

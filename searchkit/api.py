@@ -59,14 +59,11 @@ def plausible(config) -> bool:
 
 
 def _one_at_a_time(method):
-    """The method under the index's lock (one searcher, one thread in it at a time), reading
-    only what a searchkit index holds."""
+    """The method under the index's lock (one searcher, one thread in it at a time)."""
 
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
-        from .engine.storage import own_index
-
-        with self._lock, own_index():
+        with self._lock:
             return method(self, *args, **kwargs)
 
     return locked

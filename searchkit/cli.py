@@ -769,7 +769,16 @@ def similar(path, index, limit, fmt):
     help="Another name the server answers to (repeatable; default: the address it listens "
     "on, localhost and 127.0.0.1).",
 )
-def serve(index, host, port, allowed):
+@click.option(
+    "--timeout",
+    "deadline",
+    type=click.FloatRange(0.1, 3600),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time a client has to send a whole request; a connection that takes longer is closed.",
+)
+def serve(index, host, port, allowed, deadline):
     """Serve a search page and an HTTP API (the --json of each command) until Ctrl-C.
 
     Read-only, on this machine only unless --host says otherwise; a finished `index` run is
@@ -790,7 +799,7 @@ def serve(index, host, port, allowed):
     sock = listen(host, port)  # a taken port is said now, before "serving"
     port = sock.getsockname()[1]
     click.echo(f"searchkit: serving {index} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
-    run_server(index, host, port, allowed, sock)
+    run_server(index, host, port, allowed, sock, deadline)
 
 
 def _commit_every(default: int) -> int:
@@ -815,16 +824,11 @@ def prepare() -> None:
 
     Its one change to how other libraries import: a one-off search imports Whoosh and numpy
     without the modules they pull in for features it never uses (HTTP, asyncio, the English
-    stemmers, linear algebra: a fifth of its start; :mod:`searchkit._lean`).  And it reads only
-    searchkit's own indexes, so a pickle of a class their format does not hold is refused
-    everywhere in the process (:mod:`searchkit.engine.storage`).  The library, imported by
-    another program, does neither."""
+    stemmers, linear algebra: a fifth of its start; :mod:`searchkit._lean`).  The library,
+    imported by another program, does not."""
     from . import _lean
 
     _lean.install()  # before anything imports Whoosh or numpy
-    from .engine.storage import read_only_own_indexes
-
-    read_only_own_indexes()
 
 
 def main():

@@ -26,10 +26,11 @@ from .documents import (
 )
 from .engine.arrays import reader_segments
 from .engine.commits import cancel, commit_segments, open_writer
-from .engine.storage import create_whoosh_index, open_whoosh_index
+from .engine.storage import create_whoosh_index
 from .errors import AnalyzerMismatch, SearchkitError
 from .results import IndexReport
 from .schema import analyzer_config, build_schema, document_maker, read_signature
+from .store import open_whoosh
 from .writer import Builders, build_here, paused_gc, shares
 
 #: Commit at least this often during a long build, so that a crash loses little.
@@ -181,7 +182,7 @@ def _write_readings(folder: Path) -> None:
     generation = store.current_generation(folder)
     if generation is None:
         return
-    ix = open_whoosh_index(generation)
+    ix = open_whoosh(generation)
     with ix.reader() as reader:
         posts = reader.doc_count()
         if not readings.stale(folder, generation, posts):
@@ -224,7 +225,7 @@ def write_posts(
             raise SearchkitError(f"no index in {folder}; create one first")
         store.clean_uncommitted(generation)
 
-        ix = open_whoosh_index(generation)
+        ix = open_whoosh(generation)
         existing = _signatures(ix)
         report = IndexReport(index=str(folder))
         remove = {
@@ -288,7 +289,7 @@ def _given_post(post: Post) -> Post:
 def _create(folder: Path, config: AnalyzerConfig, make_current: bool) -> Path:
 
     generation = store.new_generation(folder)
-    create_whoosh_index(generation, build_schema(config))
+    create_whoosh_index(generation, build_schema(config), config.to_plain())
     if make_current:
         store.make_current(folder, generation)
     return generation
@@ -309,7 +310,7 @@ def _sync(paths, generation, config, jobs, report, progress, drafts, commit_ever
 
 def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commit_every) -> None:
 
-    ix = open_whoosh_index(generation)
+    ix = open_whoosh(generation)
     existing = Known()
     touched: dict[Key, tuple[int, float, str]] = {}
     read: list[bool] = []  # whether existing was filled yet

@@ -1,61 +1,45 @@
 """Index bytes to objects: unpickling limited to the classes a searchkit index holds.
 
-Whoosh keeps the schema, the segment list, term entries and stored fields as pickles, and
-a pickle can name any callable in any module.  An index folder travels (committed beside
-the posts, copied to a colleague, unpacked from a tarball), so every pickle read from one
-goes through :class:`IndexUnpickler`, which builds only the classes on :data:`ALLOWED`:
-a crafted index is refused before anything it names is imported or called.
-:func:`searchkit.engine.storage.install_safe_unpickling` puts :func:`loads` and :func:`load` in
-place of ``pickle`` wherever Whoosh reads an index.
+Whoosh keeps a compound file's directory, a term dictionary's header, inline postings and
+stored fields as pickles, and a pickle can name any callable in any module.  An index folder
+travels (committed beside the posts, copied to a colleague, unpacked from a tarball), so
+every pickle searchkit reads from one goes through :class:`IndexUnpickler`, which builds
+only the plain values on :data:`ALLOWED`: a crafted index is refused before anything it
+names is imported or called.  searchkit's own file objects and term reader call it
+(:mod:`searchkit.engine.storage`, :mod:`searchkit.engine.codec`); Whoosh's modules are never
+changed.
 """
 
 from __future__ import annotations
 
 import io
 import pickle
-import types
 
-#: Every ``(module, name)`` a searchkit index's pickles refer to: the schema (Whoosh's field,
-#: format, column and analyzer classes, searchkit's own), the segment list, and values of
-#: stored fields.  Nothing here runs code when called with data from a pickle.
+#: Every ``(module, name)`` the pickles searchkit reads from an index refer to: a compound
+#: file's directory, a term dictionary's header and inline postings, and stored fields (the
+#: schema and the segment list are read from the manifest, never from a pickle).  Nothing
+#: here runs code when called with data from a pickle, nor allocates more than its bytes.
 ALLOWED = frozenset(
     {
         ("builtins", "int"),
         ("builtins", "set"),
         ("builtins", "frozenset"),
         ("__builtin__", "long"),  # Whoosh's protocol-2 pickles name int so
-        ("_codecs", "encode"),  # protocol 2 writes bytes as a call of this
-        ("collections", "defaultdict"),
+        ("_codecs", "encode"),  # protocol 2 writes bytes as a call of this (Latin-1 only)
         ("datetime", "datetime"),
         ("datetime", "date"),
         ("datetime", "timedelta"),
         ("datetime", "timezone"),
-        ("re", "_compile"),  # a tokenizer's pattern
-        ("searchkit.analysis", "AnalyzerConfig"),
-        ("searchkit.analysis", "ChineseAnalyzer"),
-        ("searchkit.analysis", "FoldFilter"),
-        ("searchkit.engine.postings", "CompactPositions"),
-        ("searchkit.engine.codec", "SearchkitCodec"),
-        ("searchkit.engine.codec", "_Segment"),
-        ("searchkit.schema", "ChineseText"),
-        ("searchkit.schema", "StringPairs"),
-        ("whoosh.analysis.analyzers", "CompositeAnalyzer"),
-        ("whoosh.analysis.filters", "LowercaseFilter"),
-        ("whoosh.analysis.filters", "StripFilter"),
-        ("whoosh.analysis.tokenizers", "IDTokenizer"),
-        ("whoosh.analysis.tokenizers", "RegexTokenizer"),
-        ("whoosh.columns", "NumericColumn"),
-        ("whoosh.columns", "VarBytesColumn"),
-        ("whoosh.fields", "COLUMN"),
-        ("whoosh.fields", "DATETIME"),
-        ("whoosh.fields", "ID"),
-        ("whoosh.fields", "KEYWORD"),
-        ("whoosh.fields", "STORED"),
-        ("whoosh.fields", "Schema"),
-        ("whoosh.formats", "Existence"),
-        ("whoosh.formats", "Frequency"),
     }
 )
+
+
+def _latin1(text, encoding="latin1", errors="strict"):
+    """``_codecs.encode`` as protocol 2 calls it for bytes: Latin-1 of a string, nothing
+    else (another codec, punycode, can take time quadratic in what it is given)."""
+    if encoding not in ("latin1", "latin-1") or errors != "strict" or not isinstance(text, str):
+        raise ForeignObject("_codecs", f"encode(..., {str(encoding)[:20]!r})")
+    return text.encode("latin-1")
 
 
 class ForeignObject(pickle.UnpicklingError):
@@ -73,6 +57,8 @@ class IndexUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) not in ALLOWED:
             raise ForeignObject(module, name)
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1
         return super().find_class(module, name)
 
 
@@ -84,15 +70,3 @@ def loads(data, **_options):
 def load(file, **_options):
     """``pickle.load`` for a file of an index."""
     return IndexUnpickler(file).load()
-
-
-def pickle_module() -> types.ModuleType:
-    """A stand-in for the ``pickle`` module whose loaders are :func:`loads` and :func:`load`
-    (for code that calls ``pickle.loads``)."""
-    module = types.ModuleType("searchkit.safepickle.pickle")
-    module.__dict__.update(
-        {key: value for key, value in vars(pickle).items() if not key.startswith("__")}
-    )
-    module.loads, module.load = loads, load
-    module.Unpickler = module._Unpickler = IndexUnpickler
-    return module

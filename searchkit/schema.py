@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -187,6 +188,21 @@ def instant(moment: datetime) -> int:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return (moment - datetime(1, 1, 1)) // timedelta(microseconds=1)
+
+
+_SCHEMAS: dict[str, Schema] = {}
+
+
+def schema_for(plain: dict) -> Schema:
+    """The schema of an index whose manifest holds the analyzer's configuration ``plain``
+    (made by this code, never read from the index; the last few are kept, by their JSON)."""
+    key = json.dumps(plain, ensure_ascii=False, sort_keys=True)
+    found = _SCHEMAS.get(key)
+    if found is None:
+        if len(_SCHEMAS) >= 4:
+            _SCHEMAS.pop(next(iter(_SCHEMAS)))
+        found = _SCHEMAS[key] = build_schema(AnalyzerConfig.from_plain(plain))
+    return found
 
 
 def analyzer_config(schema: Schema) -> AnalyzerConfig:

@@ -15,7 +15,7 @@ from . import store
 from .analysis import bare_text, fold_text, folded_bare
 from .engine import K1, SCORE_DECIMALS, B, Engine
 from .engine.arrays import reader_segments
-from .engine.scoring import checked_fields, through_ties
+from .engine.scoring import through_ties
 from .errors import IndexDamaged, PostMissing, QueryError, SearchkitError
 from .highlight import Snippet, find_matches, make_snippet
 from .nodes import (
@@ -608,10 +608,9 @@ class Searcher:
 
     def _similar(self, path: str, limit: int, numterms: int) -> SimilarResult:
         started = time.perf_counter()
-        stored = self.searcher.document(path=path)
+        stored = self.engine.stored_at(path)
         if stored is None:
             raise PostMissing(f"no post with path {path!r} in the index")
-        stored = checked_fields(stored)
         text = whole_text(stored.get("title", ""), stored.get("text"))
         counts: dict[str, int] = {}
         for token in self.schema["body"].analyzer(text, mode="query"):

@@ -1,20 +1,31 @@
 """``searchkit serve``: a search page and an HTTP API whose JSON is the command line's.
 
-Starlette routes each request to the library (:class:`searchkit.Index`, opened once and
-shared by the server's threads; every search reads the index's last commit, so a finished
-``index`` run is picked up without a restart) and :mod:`searchkit.output` turns each result
-into the same JSON ``--json`` prints.  Read-only: nothing here writes.  The page and its
+Starlette routes each request to the library (a pool of :class:`searchkit.Index`, one per
+request in flight, up to :data:`SEARCHERS`: searches run in parallel; every search reads the
+index's last commit, so a finished ``index`` run is picked up without a restart) and
+:mod:`searchkit.output` turns each result into the same JSON ``--json`` prints.  A client
+has :data:`DEADLINE` seconds to send a whole request (headers and body), whatever it sends
+meanwhile: a connection that trickles is closed.  Read-only: nothing here writes.  The page and its
 script are files of the package (``searchkit/web/``), served as they are: no CDN, and the
 script puts every text of a post in the page as text, never as markup.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from pathlib import Path
 
 from .errors import IndexMissing, PostMissing, QueryError, SearchkitError
 
 WEB = Path(__file__).resolve().parent / "web"
+#: The most searches answered at once (each with an index of its own: its searcher, its
+#: caches); more requests wait for one to be free.
+SEARCHERS = 4
+#: Seconds a client has to send a whole request, from its connection or from the end of the
+#: last response.
+DEADLINE = 10.0
 #: Each API route's command-line counterpart.
 ROUTES = ("search", "trend", "post", "similar", "stats", "copies")
 
@@ -41,12 +52,7 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
     from .api import Index
     from .output import to_data, to_json
 
-    holder: dict[str, Index] = {}
-
-    def opened() -> Index:
-        if "index" not in holder:
-            holder["index"] = Index.open(index)
-        return holder["index"]
+    pool = _Pool(lambda: Index.open(index), SEARCHERS)
 
     def answer(value) -> Response:
         data = value if isinstance(value, dict) else to_data(value)
@@ -59,8 +65,12 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
         """Run ``work(params)``: a SearchkitError is a JSON error, never a traceback."""
 
         async def endpoint(request):
+            def run(params):
+                with pool.one() as opened:
+                    return work(opened, params)
+
             try:  # in a worker thread: a search does not hold up the page's files meanwhile
-                return answer(await run_in_threadpool(work, request.query_params))
+                return answer(await run_in_threadpool(run, request.query_params))
             except IndexMissing as exc:
                 return failure(503, str(exc))
             except PostMissing as exc:
@@ -70,8 +80,8 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
 
         return endpoint
 
-    def search(params):
-        return opened().search(
+    def search(opened, params):
+        return opened.search(
             params.get("q", ""),
             limit=_number(params, "limit", 10),
             page=_number(params, "page", 1),
@@ -86,8 +96,8 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
             exact=_flag(params, "exact"),
         )
 
-    def trend(params):
-        return opened().trend(
+    def trend(opened, params):
+        return opened.trend(
             *params.getlist("q"),
             by=params.get("by", "month"),
             since=params.get("since") or None,
@@ -96,17 +106,17 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
             categories=params.getlist("category"),
         )
 
-    def post(params):
-        return opened().post(params.get("path", ""), params.get("q") or None)
+    def post(opened, params):
+        return opened.post(params.get("path", ""), params.get("q") or None)
 
-    def similar(params):
-        return opened().similar(params.get("path", ""), limit=_number(params, "limit", 10))
+    def similar(opened, params):
+        return opened.similar(params.get("path", ""), limit=_number(params, "limit", 10))
 
-    def stats(params):
-        return opened().stats()
+    def stats(opened, params):
+        return opened.stats()
 
-    def copies(params):
-        found = opened().copies(params.get("path", ""))
+    def copies(opened, params):
+        found = opened.copies(params.get("path", ""))
         return {"path": params.get("path", ""), "copies": [vars(post) for post in found]}
 
     async def page(request):
@@ -140,6 +150,40 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
         middleware=middleware,
         exception_handlers={404: missing, 405: missing, 500: broken, Exception: broken},
     )
+
+
+class _Pool:
+    """Up to ``size`` indexes made by ``make``, each lent to one request at a time."""
+
+    def __init__(self, make, size: int):
+        self._make = make
+        self._size = size
+        self._made = 0
+        self._free: queue.LifoQueue = queue.LifoQueue()
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def one(self):
+        try:
+            found = self._free.get_nowait()
+        except queue.Empty:
+            found = self._new() or self._free.get()
+        try:
+            yield found
+        finally:
+            self._free.put(found)
+
+    def _new(self):
+        with self._lock:
+            if self._made >= self._size:
+                return None
+            self._made += 1
+        try:
+            return self._make()  # (a missing index raises: it is not counted)
+        except BaseException:
+            with self._lock:
+                self._made -= 1
+            raise
 
 
 class _HostCheck:
@@ -203,12 +247,66 @@ def listen(host: str, port: int):
 
 
 def serve(
-    index: str | Path, host: str = "127.0.0.1", port: int = 8080, names=(), sock=None
+    index: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    names=(),
+    sock=None,
+    deadline: float = DEADLINE,
 ) -> None:
-    """Serve until Ctrl-C or SIGTERM, on ``sock`` (:func:`listen`) when given."""
+    """Serve until Ctrl-C or SIGTERM, on ``sock`` (:func:`listen`) when given; a client has
+    ``deadline`` seconds to send each request."""
     import uvicorn
 
     sock = sock or listen(host, port)
     app = make_app(index, allowed_hosts(host, port, names))
-    config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=5)
+    config = uvicorn.Config(
+        app, log_level="warning", timeout_keep_alive=5, http=_deadline_protocol(deadline)
+    )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _deadline_protocol(seconds: float):
+    """uvicorn's HTTP/1.1 protocol (h11) with a deadline for each request: armed when a
+    connection opens and when a response ends, disarmed once the client has sent the whole
+    request; at the deadline the connection is closed.  (uvicorn closes idle keep-alive
+    connections, but waits for ever on one that sends half a request, a byte at a time.)"""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Deadline(H11Protocol):
+        _timer = None
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc):
+            self._disarm()
+            super().connection_lost(exc)
+
+        def handle_events(self):
+            super().handle_events()
+            if self.conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR):
+                self._disarm()
+
+        def on_response_complete(self):
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self._arm()
+
+        def _arm(self):
+            self._disarm()
+            self._timer = self.loop.call_later(seconds, self._expired)
+
+        def _disarm(self):
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def _expired(self):
+            self._timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return Deadline

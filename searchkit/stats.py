@@ -57,9 +57,11 @@ def _index_stats(folder: Path, ix) -> IndexStats:
     years: Counter[str] = Counter()
     first = last = None
     fold = analyzer_config(ix.schema).fold
+    from .engine.scoring import Engine
+
     with ix.searcher() as searcher:
         documents = searcher.doc_count()
-        for stored in searcher.all_stored_fields():
+        for stored in Engine(searcher).every_stored():
             # counted as the index keeps them: folded, so that both scripts count as one
             categories.update(fold_text(c, fold) for c in stored.get("categories") or [])
             tags.update(fold_text(t, fold) for t in stored.get("tags") or [])
@@ -87,16 +89,15 @@ def show_post(path: str, index: str | Path) -> StoredPost:
     """Stored fields and text of the post whose id is ``path``."""
     folder = store.index_dir(index)
 
+    from .engine.scoring import Engine
+
     def stored_fields(ix):
         with ix.searcher() as searcher:
-            return searcher.document(path=path)
+            return Engine(searcher).stored_at(path)
 
     stored = store.read_current(folder, stored_fields)
     if stored is None:
         raise PostMissing(f"no post with path {path!r} in the index")
-    from .engine.scoring import checked_fields
-
-    stored = checked_fields(stored)
     meta = stored.get("meta") or {}
     return StoredPost(
         path=stored["path"],

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .analysis import ANALYZER_VERSION
 from .engine import storage as engine_storage
+from .engine.manifest import MANIFEST, ManifestError
 from .errors import DiskFull, IndexDamaged, IndexLocked, IndexMissing, SearchkitError
 from .safepickle import ForeignObject
 
@@ -42,7 +43,7 @@ STATE = "STATE.json"
 MARKER = "SEARCHKIT-GENERATION"
 #: The format of a generation's files: bumped whenever what the codec writes changes, so that
 #: an index of another format is refused ("rebuild it"), never misread.
-FORMAT = 4
+FORMAT = 5
 _GENERATION = re.compile(r"gen-(\d+)\Z")
 #: What reading a damaged index raises from inside Whoosh.
 READ_ERRORS = (OSError, EOFError, pickle.UnpicklingError, zlib.error, struct.error)
@@ -121,11 +122,19 @@ def generation_format(generation: Path) -> int | None:
 
 
 def is_intact(generation: Path) -> bool:
-    """A generation with a readable Whoosh table of contents: a committed index."""
+    """A generation with a readable manifest: a committed index."""
     try:
-        return engine_storage.index_storage(generation).index_exists(_INDEX_NAME)
-    except Exception:  # noqa: BLE001 - whatever a damaged folder raises, it is not intact
+        engine_storage.read_manifest(generation)
+    except (OSError, ManifestError):
         return False
+    return True
+
+
+def open_whoosh(generation: Path):
+    """The Whoosh index of a generation, its schema made from its manifest's analyzer."""
+    from .schema import schema_for
+
+    return engine_storage.open_whoosh_index(generation, schema_for)
 
 
 class _Pointer:
@@ -250,7 +259,9 @@ def clean_uncommitted(generation: Path) -> None:
 
     engine_storage.remove_unnamed_files(generation)
     for entry in os.scandir(generation):
-        if entry.name.startswith(f"_{_INDEX_NAME}_") and ".toc." in entry.name:
+        if (entry.name.startswith(f"_{_INDEX_NAME}_") and ".toc." in entry.name) or (
+            entry.name.startswith(f"{MANIFEST}.") and entry.name.endswith(".tmp")
+        ):
             os.unlink(entry.path)  # the temporary file of a table of contents being written
         elif is_temp_folder(entry.name, _INDEX_NAME) and entry.is_dir():
             _remove_tree(entry.path)  # a writer's temporary files
@@ -268,8 +279,6 @@ def open_index(folder: Path):
 def open_generation(folder: Path):
     """``(generation, Whoosh index)`` of the current generation, read again as often as a
     rebuild switching generations under us requires."""
-    from whoosh.index import EmptyIndexError
-
     failures: list[Path] = []
     for attempt in range(40):
         generation = current_generation(folder)
@@ -278,28 +287,6 @@ def open_generation(folder: Path):
                 break
             time.sleep(0.01 * (attempt + 1))  # a rebuild is switching generations
             continue
-        try:
-            with engine_storage.own_index():
-                ix = engine_storage.open_whoosh_index(generation)
-                version = _analyzer_version(ix)  # reads the table of contents again
-        except (EmptyIndexError, FileNotFoundError, UnboundLocalError) as exc:
-            # A commit or a rebuild removed what we were opening (Whoosh raises
-            # UnboundLocalError when a table of contents vanishes as it reads it): read
-            # CURRENT again.  The same generation failing three times running is damage.
-            failures.append(generation)
-            if failures[-3:] == [generation] * 3:
-                raise damaged(folder, exc) from exc
-            time.sleep(0.01 * (attempt + 1))
-            continue
-        except ForeignObject as exc:
-            raise damaged(folder, exc) from exc
-        except (AttributeError, ImportError, TypeError, pickle.UnpicklingError) as exc:
-            raise SearchkitError(
-                f"the index at {folder} was written by an incompatible searchkit version "
-                f"({type(exc).__name__}); {rebuild_hint(folder)}"
-            ) from exc
-        except READ_ERRORS as exc:
-            raise damaged(folder, exc) from exc
         found = generation_format(generation)
         if found is None and current_generation(folder) != generation:
             time.sleep(0.01 * (attempt + 1))  # removed by a rebuild as we opened it
@@ -310,7 +297,19 @@ def open_generation(folder: Path):
                 f"the index at {folder} is in {written} and this searchkit reads format "
                 f"{FORMAT}; {rebuild_hint(folder)}"
             )
-        if version != ANALYZER_VERSION:
+        try:
+            ix = open_whoosh(generation)
+        except FileNotFoundError as exc:
+            # A commit or a rebuild removed what we were opening: read CURRENT again.  The
+            # same generation failing three times running is damage.
+            failures.append(generation)
+            if failures[-3:] == [generation] * 3:
+                raise damaged(folder, exc) from exc
+            time.sleep(0.01 * (attempt + 1))
+            continue
+        except (OSError, ManifestError) as exc:
+            raise damaged(folder, exc) from exc
+        if ix.analyzer_version() != ANALYZER_VERSION:
             raise SearchkitError(
                 f"the index at {folder} was written by another searchkit version; "
                 f"{rebuild_hint(folder)}"
@@ -328,7 +327,9 @@ def damaged(folder: Path, exc: BaseException) -> IndexDamaged:
             f"the index at {folder} was not written by searchkit or is damaged ({exc}); "
             f"nothing in it was run; {rebuild_hint(folder)}"
         )
-    if isinstance(exc, FileNotFoundError):
+    if isinstance(exc, ManifestError):
+        what = str(exc)
+    elif isinstance(exc, FileNotFoundError):
         what = "a file of it is missing"
     elif isinstance(exc, OSError):
         what = f"reading it failed: {exc.strerror or exc}"
@@ -352,8 +353,7 @@ def reading(folder: Path) -> Iterator[None]:
     when every file is as written the exception is a bug and goes on as it is.
     """
     try:
-        with engine_storage.own_index():
-            yield
+        yield
     except READ_ERRORS as exc:
         raise damaged(folder, exc) from exc
     except SearchkitError:
@@ -393,15 +393,6 @@ def write_error(folder: Path, exc: OSError) -> SearchkitError:
             "give a folder you can write with --index DIR"
         )
     return SearchkitError(f"cannot write the index at {folder}: {exc.strerror or exc}")
-
-
-def _analyzer_version(ix) -> int | None:
-    try:
-        field = ix.schema["body"]
-    except KeyError:
-        return None
-    config = getattr(getattr(field, "analyzer", None), "config", None)
-    return getattr(config, "version", None)
 
 
 # --- durable small files ---------------------------------------------------------------------
@@ -467,11 +458,12 @@ def _named_files(generation: Path) -> list[str]:
 
 
 def _table_and_segments(generation: Path) -> tuple[str, tuple[str, ...]]:
-    """The file of the newest table of contents of ``generation`` and how the names of the
-    files of each segment it names begin; raises what Whoosh raises when none can be read."""
+    """The manifest of ``generation`` and how the names of the files it names begin (Whoosh's
+    table of contents of the same commit, and each segment's); raises what reading the
+    manifest raises when it cannot be read."""
     number, segments = engine_storage.committed_table(generation)
-    prefixes = tuple(f"{segment}." for segment in segments)
-    return f"_{_INDEX_NAME}_{number}.toc", prefixes
+    prefixes = (f"_{_INDEX_NAME}_{number}.toc", *(f"{_INDEX_NAME}_{s}." for s in segments))
+    return MANIFEST, prefixes
 
 
 CHECKSUMS = "CHECKSUMS.json"

@@ -174,9 +174,11 @@ def test_a_damaged_pointer_with_two_candidates_is_refused_in_words(tmp_path):
     index_paths([posts], folder, jobs=1)
     first = store.current_generation(folder)
     second = store.new_generation(folder)  # a rebuild that finished all but its switch
-    from whoosh import index as whoosh_index
+    from searchkit.engine.storage import create_whoosh_index
+    from searchkit.schema import analyzer_config
 
-    whoosh_index.create_in(str(second), store.open_index(folder).schema)
+    schema = store.open_index(folder).schema
+    create_whoosh_index(second, schema, analyzer_config(schema).to_plain())
     (folder / "CURRENT").write_bytes(b"\0" * 16)
     for args in (["search", "数据中心"], ["stats"], ["index", posts]):
         result = run(*args, "--index", folder)
@@ -326,7 +328,7 @@ def test_a_builder_failing_in_a_later_chunk_keeps_the_commits_before_and_strands
     assert index_count(folder) == 100
     generation = store.current_generation(folder)
     segment_files = {p.name for p in generation.iterdir() if p.name.startswith(("MAIN_", "_MAIN_"))}
-    assert segment_files == set(store._named_files(generation)) - {"STATE.json"}
+    assert segment_files | {"MANIFEST.json"} == set(store._named_files(generation))
     report = index_paths([posts], folder, jobs=2, commit_every=100)
     assert report.added == 200 and index_count(folder) == 300
 
@@ -444,13 +446,12 @@ def test_open_retries_when_the_named_generation_vanishes(tmp_path, monkeypatch):
         assert searcher.search("数据中心").total == 3
 
 
-def test_a_missing_table_of_contents_is_damage_in_words(tmp_path):
+def test_a_missing_manifest_is_damage_in_words(tmp_path):
     posts = make_archive(tmp_path / "posts", 3)
     folder = tmp_path / "ix"
     index_paths([posts], folder, jobs=1)
-    for toc in store.current_generation(folder).glob("*.toc"):
-        toc.unlink()
-    with pytest.raises(IndexDamaged, match="table of contents is missing.*--rebuild"):
+    (store.current_generation(folder) / "MANIFEST.json").unlink()
+    with pytest.raises(IndexDamaged, match="a file of it is missing.*--rebuild"):
         Searcher(folder)
     result = run("search", "数据中心", "--index", folder)
     assert result.exit_code == 2 and "damaged" in result.stderr
@@ -671,6 +672,7 @@ def test_a_commit_syncs_and_records_only_the_files_its_table_names(tmp_path, mon
     index_paths([posts], folder, jobs=1)
     generation = store.current_generation(folder)
     named = {p.name for p in generation.iterdir() if p.name.startswith(("MAIN_", "_MAIN_"))}
+    named.add("MANIFEST.json")
     (generation / "MAIN_nextsegment.pst").write_bytes(b"half written")
     listing = list(os.scandir(generation))
     (generation / "MAIN_nextsegment.pst").unlink()  # assembled while the commit looked

@@ -16,34 +16,48 @@ def _python(code: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_importing_searchkit_changes_no_other_module():
+def test_importing_searchkit_changes_no_other_module(tmp_path):
     done = _python(
-        """
+        f"""
         import sys
         import numpy
         import whoosh.columns, whoosh.index, whoosh.codec.whoosh3, whoosh.filedb.structfile
 
         def snapshot():
-            whoosh = {
-                name: {key: id(value) for key, value in vars(module).items()}
+            whoosh = {{
+                name: {{key: id(value) for key, value in vars(module).items()}}
                 for name, module in sorted(sys.modules.items())
                 if module is not None and (name == "whoosh" or name.startswith("whoosh."))
-            }
+            }}
             return list(sys.meta_path), numpy.linalg.matrix_power.__doc__, whoosh
+
+        def compare(before, after, when):
+            meta, doc, whoosh = after
+            assert meta == before[0], "sys.meta_path changed " + when
+            assert doc == before[1], "numpy changed " + when
+            changed = [
+                (name, key)
+                for name, names in before[2].items()
+                for key, value in names.items()
+                if whoosh[name].get(key) != value
+            ]
+            assert not changed, (when, changed)
 
         before = snapshot()
         import searchkit
         import searchkit.api
-        meta, doc, whoosh = snapshot()
-        assert meta == before[0], "sys.meta_path changed"
-        assert doc == before[1], "numpy changed"
-        changed = [
-            (name, key)
-            for name, names in before[2].items()
-            for key, value in names.items()
-            if whoosh[name].get(key) != value
-        ]
-        assert not changed, changed
+        compare(before, snapshot(), "by an import")
+        # nor by indexing and searching a searchkit index (the modules loaded meanwhile are
+        # compared from their first state on)
+        from searchkit import Index
+        with Index.create({str(tmp_path / "ix")!r}) as ix:
+            ix.update([{str(EXAMPLES)!r}])
+            assert ix.search("数据中心").total
+        loaded = snapshot()
+        with Index.open({str(tmp_path / "ix")!r}) as ix:
+            assert ix.search("城市").total and ix.stats().documents
+        compare(before, snapshot(), "by indexing and searching")
+        compare(loaded, snapshot(), "by searching")
         print("unchanged")
         """
     )

@@ -41,9 +41,16 @@ def server(tmp_path):
     )
     index = tmp_path / "ix"
     index_paths([EXAMPLES, posts], index, jobs=1)
+    base, proc = start_server(index)
+    yield base, index, posts, proc
+    stop_server(proc)
+
+
+def start_server(index: Path, *options: str) -> tuple[str, subprocess.Popen]:
+    """``searchkit serve`` on a free loopback port, once it answers."""
     port = free_port()
     proc = subprocess.Popen(
-        [SEARCHKIT, "serve", "--index", str(index), "--port", str(port)],
+        [SEARCHKIT, "serve", "--index", str(index), "--port", str(port), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -54,7 +61,10 @@ def server(tmp_path):
             break
         except OSError:
             time.sleep(0.1)
-    yield base, index, posts, proc
+    return base, proc
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
@@ -67,6 +77,12 @@ def get(base: str, route: str, **params):
             return response.status, response.headers.get("content-type"), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers.get("content-type"), exc.read()
+
+
+def api(base: str, route: str, **params) -> dict:
+    status, _, body = get(base, route, **params)
+    assert status == 200, body
+    return json.loads(body)
 
 
 def test_the_api_is_the_command_lines_json(server):
@@ -150,3 +166,85 @@ def test_sigterm_stops_it_cleanly(server):
 def test_a_missing_index_is_said_before_serving(tmp_path):
     result = CliRunner().invoke(cli, ["serve", "--index", str(tmp_path / "none")])
     assert result.exit_code == 2 and "no index at" in result.output
+
+
+def test_a_request_sent_by_halves_is_closed_at_the_deadline(examples_index):
+    base, proc = start_server(examples_index, "--timeout", "1")
+    port = int(base.rsplit(":", 1)[1])
+    try:
+        halves = []
+        for _ in range(30):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            halves.append(sock)
+        # answered meanwhile, and a kept-alive connection whose second request stalls
+        assert api(base, "/api/search", q="数据中心")["total"] > 0
+        kept = socket.create_connection(("127.0.0.1", port))
+        kept.sendall(b"GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        kept.settimeout(5)
+        assert kept.recv(65536).startswith(b"HTTP/1.1 200")
+        kept.sendall(b"GET /api/stats HTTP/1.1\r\n")
+        halves.append(kept)
+        assert sum(closes(sock) for sock in halves) == len(halves)
+        assert api(base, "/api/search", q="数据中心")["total"] > 0
+    finally:
+        stop_server(proc)
+
+
+def closes(sock: socket.socket) -> bool:
+    """Whether the server closes ``sock`` within 5 s (what it still sends is read first)."""
+    sock.settimeout(5)
+    try:
+        while sock.recv(65536):
+            pass
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def test_concurrent_requests_each_get_their_own_answer(examples_index):
+    """Requests in flight at once are each answered by an index of the pool, as the same
+    request alone is."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base, proc = start_server(examples_index)
+    queries = ["数据中心", "城市", "地铁", "天气", "教育", "高温", "物流", "消费"]
+    try:
+        alone = {q: api(base, "/api/search", q=q, limit=5) for q in queries}
+        with ThreadPoolExecutor(32) as workers:
+            together = list(
+                workers.map(lambda q: (q, api(base, "/api/search", q=q, limit=5)), queries * 12)
+            )
+        for query, found in together:
+            assert [h["path"] for h in found["hits"]] == [h["path"] for h in alone[query]["hits"]]
+            assert found["total"] == alone[query]["total"]
+    finally:
+        stop_server(proc)
+
+
+def test_the_pool_lends_each_index_to_one_request_at_a_time():
+    import threading
+
+    from searchkit.serve import _Pool
+
+    made = []
+    pool = _Pool(lambda: made.append(object()) or made[-1], 2)
+    inside = threading.Barrier(2)
+    held = []
+
+    def hold():
+        with pool.one() as lent:
+            held.append(lent)
+            inside.wait(timeout=10)
+
+    threads = [threading.Thread(target=hold) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 2 and held[0] is not held[1]  # two at once: two indexes
+    with pool.one() as first, pool.one() as second:
+        assert {id(first), id(second)} == {id(x) for x in made}  # reused, none made
+    assert len(made) == 2

@@ -243,12 +243,13 @@ def test_an_index_of_the_older_format_asks_for_a_rebuild(typed, tmp_path):
     copy = tmp_path / "old"
     shutil.copytree(typed, copy)
     marker = store.current_generation(copy) / store.MARKER
-    marker.write_bytes(marker.read_bytes().replace(b"format 4", b"format 3"))
+    now, older = f"format {store.FORMAT}".encode(), f"format {store.FORMAT - 1}".encode()
+    marker.write_bytes(marker.read_bytes().replace(now, older))
     result = subprocess.run(
         [str(Path(sys.executable).with_name("searchkit")), "search", "会议", "--index", str(copy)],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 2
-    assert "format 3" in result.stderr and "--rebuild" in result.stderr
+    assert f"format {store.FORMAT - 1}" in result.stderr and "--rebuild" in result.stderr
     assert "Traceback" not in result.stderr

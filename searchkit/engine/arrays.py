@@ -5,14 +5,12 @@ from __future__ import annotations
 from array import array
 
 import numpy as np
-from whoosh.codec.whoosh3 import (
-    W3TermInfo,
-)
 from whoosh.filedb.filetables import _lengths as _LENGTHS
 from whoosh.reading import TermNotFound
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length
 
+from .codec import term_info
 from .postings import Postings, _buffer, read_postings
 
 #: One byte per post and field stands for its length, as Whoosh stores it.
@@ -97,7 +95,7 @@ class SegmentArrays:
 
     def entry_postings(self, entry: bytes) -> Postings:
         """The postings of a term-dictionary entry of this segment."""
-        return read_postings(self._postfile, W3TermInfo.from_bytes(entry))
+        return read_postings(self._postfile, term_info(entry))
 
     def terms(self, fieldname: str):
         """``(term bytes, postings)`` of every term of a field, in order."""

@@ -3,6 +3,7 @@ and the memory views their files are read through, and Whoosh's own matchers ove
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_left
 
 import numpy as np
@@ -11,12 +12,17 @@ from whoosh.codec.whoosh3 import (
     W3Codec,
     W3PerDocReader,
     W3Segment,
+    W3TermInfo,
+    W3TermsReader,
     _lenfield,
 )
 from whoosh.filedb.compound import CompoundStorage
 from whoosh.matching import ListMatcher
+from whoosh.reading import TermNotFound
+from whoosh.system import _INT_SIZE, _LONG_SIZE
 from whoosh.util.numeric import byte_to_length
 
+from .. import safepickle
 from .postings import _MATCHER_BLOCK, INLINE_LIMIT, _Values, read_postings, write_postings
 from .views import _ViewFile
 
@@ -37,11 +43,58 @@ class SearchkitCodec(W3Codec):
         values = _Values(postings) if postings.has_positions() else None
         return _ArrayMatcher(postings, values, format_, scorer, term, terminfo)
 
+    def terms_reader(self, storage, segment):
+        tiname = segment.make_filename(self.TERMS_EXT)
+        tilen = storage.file_length(tiname)
+        tifile = storage.open_file(tiname)
+        postfile = segment.open_file(storage, self.POSTS_EXT)
+        return _TermsReader(self, tifile, tilen, postfile)
+
     def per_document_reader(self, storage, segment):
         return _PerDocReader(storage, segment)
 
     def new_segment(self, storage, indexname):
         return _Segment(self, indexname)
+
+
+def term_info(data: bytes) -> W3TermInfo:
+    """A term's entry in the term dictionary: W3's, with postings kept inline read through
+    :mod:`searchkit.safepickle` (Whoosh reads them with ``pickle``)."""
+    layout = W3TermInfo._struct  # private: the entry's fixed part
+    values = layout.unpack(data[: layout.size])
+    info = W3TermInfo()
+    info._weight, info._df = values[1], values[2]
+    info._minlength = byte_to_length(values[3])
+    info._maxlength = byte_to_length(values[4])
+    info._maxweight = values[5]
+    info._minid = None if values[6] == 0xFFFFFFFF else values[6]
+    info._maxid = None if values[7] == 0xFFFFFFFF else values[7]
+    if values[0]:
+        info._inlined = safepickle.loads(data[layout.size :])
+    else:
+        at = layout.size
+        info._offset = struct.unpack("!q", data[at : at + _LONG_SIZE])[0]
+        info._length = struct.unpack("!i", data[at + _LONG_SIZE : at + _LONG_SIZE + _INT_SIZE])[0]
+    return info
+
+
+class _TermsReader(W3TermsReader):
+    """W3's term dictionary, its entries read by :func:`term_info`."""
+
+    def items(self):
+        decode = self._keydecoder
+        return ((decode(key), term_info(value)) for key, value in self._tindex.items())
+
+    def items_from(self, fieldname, prefix):
+        decode = self._keydecoder
+        start = self._keycoder(fieldname, prefix)
+        return ((decode(k), term_info(v)) for k, v in self._tindex.items_from(start))
+
+    def term_info(self, fieldname, tbytes):
+        try:
+            return term_info(self._tindex[self._keycoder(fieldname, tbytes)])
+        except KeyError:
+            raise TermNotFound(f"No term {fieldname}:{tbytes!r}") from None
 
 
 class _ArrayMatcher(ListMatcher):
@@ -166,8 +219,15 @@ class _Segment(W3Segment):
 
 
 class _CompoundStorage(CompoundStorage):
+    """A segment's compound file, each file in it a view of the mapped file (or of its bytes,
+    where it cannot be mapped): never Whoosh's own file objects, whose pickles are read with
+    ``pickle``."""
+
     def open_file(self, name, *args, **kwargs):
-        if self.is_closed or self._source is None:
-            return super().open_file(name, *args, **kwargs)
+        if self.is_closed:
+            return super().open_file(name, *args, **kwargs)  # (which raises)
         offset, length = self.range(name)
+        if self._source is None:
+            self._file.seek(offset)
+            return _ViewFile(memoryview(self._file.read(length)), name=name)
         return _ViewFile(memoryview(self._source)[offset : offset + length], name=name)

@@ -117,6 +117,9 @@ class WhooshEngine:
     def stored(self, docnum: int) -> dict:
         return self.searcher.stored_fields(docnum)
 
+    def stored_at(self, path: str) -> dict | None:
+        return self.searcher.document(path=path)
+
     def doc_frequency(self, fieldname: str, text: str, cache: dict | None = None) -> int:
         return self.searcher.doc_frequency(fieldname, text)
 

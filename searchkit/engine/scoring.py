@@ -592,6 +592,16 @@ class Engine:
         data = self.bytes_of(STORED, docnum)
         return checked_fields(safepickle.loads(zlib.decompress(data))) if data else {}
 
+    def stored_at(self, path: str) -> dict | None:
+        """The stored fields of the live post whose id is ``path`` (None if there is none)."""
+        docnum = self.searcher.document_number(path=path)
+        return None if docnum is None else self.stored(docnum)
+
+    def every_stored(self):
+        """Every live post's stored fields, in the index's order."""
+        for docnum in np.flatnonzero(self.live()).tolist():
+            yield self.stored(docnum)
+
     def order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
         """For each post, ``(date key, path)``: what breaks ties of score in the total order."""
         keys = self.date_keys(np.asarray(docnums, dtype=np.int64), sort).tolist()

@@ -3,112 +3,30 @@ read through the allow-list (:mod:`searchkit.safepickle`), snapshots and tempora
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import pickle
 import stat
-import sys
 import threading
+from collections import defaultdict
 
 from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
+from whoosh.index import FileIndex
 
 from .. import safepickle
 from ..errors import LinkRefused
+from . import manifest
 
 # --- an index folder is data: no pickle builds what the format does not hold ----------------
 
-#: The Whoosh modules that read pickles from an index (the table of contents, compound
-#: files' directories, term dictionaries and entries, stored fields and column pages).
-_PICKLE_READERS = (
-    "whoosh.compat",
-    "whoosh.index",
-    "whoosh.filedb.fileindex",
-    "whoosh.filedb.structfile",
-    "whoosh.filedb.compound",
-    "whoosh.filedb.filetables",
-    "whoosh.codec.whoosh3",
-    "whoosh.columns",
-)
 
+class _IndexFile(StructFile):
+    """A file of the index whose pickles (a compound file's directory, a term dictionary's
+    header) are read through :mod:`searchkit.safepickle`: a crafted index is refused before
+    anything it names is imported or called.  Whoosh's own modules are left as they are."""
 
-_installed = False
-_own = threading.local()
-_everywhere = False
-
-
-@contextlib.contextmanager
-def own_index():
-    """Within this block (in this thread), every pickle Whoosh reads is a searchkit index's:
-    one naming a class the format does not hold is refused (:class:`ForeignObject`)."""
-    install_safe_unpickling()
-    _own.depth = getattr(_own, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _own.depth -= 1
-
-
-def read_only_own_indexes() -> None:
-    """Refuse foreign classes in every pickle this process reads (the command line, which
-    opens only searchkit indexes)."""
-    global _everywhere
-    _everywhere = True
-    install_safe_unpickling()
-
-
-def _strict() -> bool:
-    return _everywhere or getattr(_own, "depth", 0) > 0
-
-
-def _loads(data, *args, **kwargs):
-    """``pickle.loads`` for Whoosh: through :mod:`searchkit.safepickle` first; a pickle of a
-    class searchkit's format does not hold is refused while searchkit reads its own index, and
-    read by ``pickle`` itself otherwise (another program's Whoosh index in the same process)."""
-    try:
-        return safepickle.loads(data)
-    except safepickle.ForeignObject:
-        if _strict():
-            raise
-        return pickle.loads(data, *args, **kwargs)
-
-
-def _load(file, *args, **kwargs):
-    """``pickle.load`` for Whoosh, as :func:`_loads`."""
-    at = file.tell()
-    try:
-        return safepickle.load(file)
-    except safepickle.ForeignObject:
-        if _strict():
-            raise
-        file.seek(at)
-        return pickle.load(file, *args, **kwargs)
-
-
-def install_safe_unpickling() -> None:
-    """Have every Whoosh module that reads pickles read them through :func:`_loads` and
-    :func:`_load` (each module-level reference to ``pickle``, ``pickle.loads`` or
-    ``pickle.load`` is replaced: Whoosh imports them by name).  Done once, when searchkit
-    first opens an index, never on import; for any index but searchkit's, reading is
-    unchanged."""
-    global _installed
-    if _installed:
-        return
-    import importlib
-
-    for name in _PICKLE_READERS:
-        importlib.import_module(name)
-    standin = safepickle.pickle_module()
-    standin.loads, standin.load = _loads, _load
-    swaps = ((pickle, standin), (pickle.loads, _loads), (pickle.load, _load))
-    for name, module in list(sys.modules.items()):
-        if module is None or not (name == "whoosh" or name.startswith("whoosh.")):
-            continue
-        for key, value in list(vars(module).items()):
-            for unsafe, safe in swaps:
-                if value is unsafe:
-                    setattr(module, key, safe)
-    _installed = True
+    def read_pickle(self):
+        return safepickle.load(self.file)
 
 
 # --- an index folder is written, never written through ----------------------------------------
@@ -128,8 +46,6 @@ class IndexStorage(FileStorage):
     generation folder is refused, not written through."""
 
     def create_file(self, name, excl=False, mode="wb", **kwargs):
-        from whoosh.filedb.structfile import StructFile
-
         path = self._fpath(name)
         flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
         if excl:
@@ -140,13 +56,11 @@ class IndexStorage(FileStorage):
             if exc.errno == errno.ELOOP:
                 refuse_link(path)
             raise
-        return StructFile(os.fdopen(fd, mode), name=name, **kwargs)
+        return _IndexFile(os.fdopen(fd, mode), name=name, **kwargs)
 
     def open_file(self, name, **kwargs):
         """A file of the index, read only if it is a regular file: a link, a pipe or a
         device in its place is an ``OSError`` (read as damage), never followed or waited on."""
-        from whoosh.filedb.structfile import StructFile
-
         path = self._fpath(name)
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
@@ -157,7 +71,7 @@ class IndexStorage(FileStorage):
         except BaseException:
             os.close(fd)
             raise
-        return StructFile(handle, name=name, **kwargs)
+        return _IndexFile(handle, name=name, **kwargs)
 
     def temp_storage(self, name=None):
         from whoosh.util import random_name
@@ -171,41 +85,146 @@ class IndexStorage(FileStorage):
 
 def index_storage(generation) -> IndexStorage:
     """The storage of a generation folder, which must not itself be a link."""
-    install_safe_unpickling()
     refuse_link(str(generation))
     return IndexStorage(str(generation))
 
 
-def open_whoosh_index(generation):
-    """The Whoosh index in a generation folder."""
-    return index_storage(generation).open_index(INDEX_NAME)
+def open_whoosh_index(generation, schema_for):
+    """The Whoosh index in a generation folder, read through its manifest: ``schema_for``
+    makes the schema from the analyzer's configuration (plain values)."""
+    return SearchkitIndex(index_storage(generation), schema_for)
 
 
-def create_whoosh_index(generation, schema):
-    """A new, empty Whoosh index in a generation folder."""
-    return index_storage(generation).create().create_index(schema, INDEX_NAME)
+def create_whoosh_index(generation, schema, analyzer: dict):
+    """A new, empty Whoosh index in a generation folder, with its manifest."""
+    storage = index_storage(generation).create()
+    ix = storage.create_index(schema, INDEX_NAME)
+    write_manifest(storage, 0, analyzer, [])
+    return ix
 
 
 INDEX_NAME = "MAIN"  # Whoosh's default index name within a folder
 
 
-def committed_table(generation) -> tuple[int, tuple[str, ...]]:
-    """The number of the newest table of contents of a generation and the ids of the
-    segments it names; raises what Whoosh raises when none can be read."""
-    from whoosh.index import TOC
+def write_manifest(storage, generation: int, analyzer: dict, segments) -> None:
+    """Write a commit's manifest (:mod:`searchkit.engine.manifest`) into ``storage``, as
+    Whoosh writes its table of contents: a new file renamed over the old one."""
+    data = manifest.encode(generation, analyzer, segments)
+    temporary = f"{manifest.MANIFEST}.{os.getpid()}.{threading.get_ident()}.tmp"
+    with storage.create_file(temporary) as handle:
+        handle.write(data)
+    os.replace(
+        os.path.join(storage.folder, temporary), os.path.join(storage.folder, manifest.MANIFEST)
+    )
 
-    toc = TOC.read(index_storage(generation), INDEX_NAME)
-    return toc.generation, tuple(segment.segment_id() for segment in toc.segments)
+
+def read_manifest(generation) -> manifest.Manifest:
+    """The manifest of a generation folder, checked (:class:`manifest.ManifestError`)."""
+    folder = str(generation)
+    data = read_regular(os.path.join(folder, manifest.MANIFEST), manifest.MAX_BYTES)
+    return manifest.decode(data, folder, INDEX_NAME)
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """The bytes of a file searchkit wrote in an index folder, read only if it is a regular
+    file (not a link, a pipe or a device) of at most ``limit`` bytes; an ``OSError`` saying
+    why otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if found.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return handle.read(limit + 1)[:limit]
+    finally:
+        os.close(fd)
+
+
+class SearchkitIndex(FileIndex):
+    """A generation folder as a Whoosh index whose table of contents is made from the
+    manifest: Whoosh's own table (a pickle) is never read.  The manifest is read again when
+    its file changes (a commit renames a new one into place)."""
+
+    def __init__(self, storage, schema_for):
+        self.storage = storage
+        self.indexname = INDEX_NAME
+        self._schema = None
+        self._schema_for = schema_for
+        self._seen: tuple | None = None
+        self._manifest: manifest.Manifest | None = None
+        self._lock = threading.Lock()
+        self._current()  # a missing or damaged manifest fails here
+
+    def _current(self) -> manifest.Manifest:
+        path = os.path.join(self.storage.folder, manifest.MANIFEST)
+        found = os.lstat(path)
+        key = (found.st_ino, found.st_size, found.st_mtime_ns)
+        with self._lock:
+            if key != self._seen or self._manifest is None:
+                self._manifest = read_manifest(self.storage.folder)
+                self._seen = key
+            return self._manifest
+
+    def latest_generation(self):
+        return self._current().generation
+
+    def analyzer_version(self) -> int:
+        """The version of the analyzer the index was built with."""
+        return self._current().analyzer["version"]
+
+    def _read_toc(self):
+        from whoosh.index import TOC
+
+        from .codec import SearchkitCodec, _Segment
+
+        found = self._current()
+        schema = self._schema_for(found.analyzer)
+        segments = []
+        for entry in found.segments:
+            segment = _Segment(
+                SearchkitCodec(),
+                INDEX_NAME,
+                doccount=entry.posts,
+                segid=entry.id,
+                deleted=set(entry.deleted) or None,
+            )
+            segment.compound = True
+            segment._fieldlengths = defaultdict(int, entry.lengths)  # private: W3's totals
+            segments.append(segment)
+        return TOC(schema, segments, found.generation)
+
+    def last_modified(self):
+        return os.lstat(os.path.join(self.storage.folder, manifest.MANIFEST)).st_mtime
+
+
+def committed_table(generation) -> tuple[int, tuple[str, ...]]:
+    """The number of the newest commit of a generation and the ids of the segments it
+    names; raises :class:`manifest.ManifestError` or ``OSError`` when none can be read."""
+    found = read_manifest(generation)
+    return found.generation, tuple(entry.id for entry in found.segments)
 
 
 def remove_unnamed_files(generation) -> None:
-    """Remove the segment files and older tables of a generation that its newest table of
-    contents does not name (Whoosh's own clean-up)."""
-    from whoosh.index import TOC, clean_files
+    """Remove the segment files and older tables of a generation that its manifest does not
+    name (Whoosh's own clean-up)."""
+    from whoosh.index import clean_files
 
     storage = index_storage(generation)
-    toc = TOC.read(storage, INDEX_NAME)
-    clean_files(storage, INDEX_NAME, toc.generation, toc.segments)
+    number, segments = committed_table(generation)
+    named = [_Named(f"{INDEX_NAME}_{segment}") for segment in segments]
+    clean_files(storage, INDEX_NAME, number, named)
+
+
+class _Named:
+    """A segment as Whoosh's clean-up asks for it: by its id."""
+
+    def __init__(self, segment_id: str):
+        self._id = segment_id
+
+    def segment_id(self) -> str:
+        return self._id
 
 
 class IndexSnapshot:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from whoosh.filedb.structfile import BufferFile
 
+from .. import safepickle
+
 
 class _ViewFile(BufferFile):
     """Whoosh's BufferFile without the copy: reads go straight to the memory view."""
@@ -15,6 +17,10 @@ class _ViewFile(BufferFile):
 
     def subset(self, position, length, name=None):
         return _ViewFile(self._buf[position : position + length], name=name or self._name)
+
+    def read_pickle(self):
+        """A pickle of the index, read through :mod:`searchkit.safepickle`."""
+        return safepickle.load(self.file)
 
 
 class _ViewReader:
