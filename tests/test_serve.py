@@ -248,3 +248,53 @@ def test_the_pool_lends_each_index_to_one_request_at_a_time():
     with pool.one() as first, pool.one() as second:
         assert {id(first), id(second)} == {id(x) for x in made}  # reused, none made
     assert len(made) == 2
+
+
+def _with_host(base: str, host: str, route: str = "/api/stats") -> tuple[int, bytes]:
+    import http.client
+
+    address = base.removeprefix("http://")
+    connection = http.client.HTTPConnection(address, timeout=20)
+    try:
+        connection.putrequest("GET", route, skip_host=True)
+        connection.putheader("Host", host)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_request_naming_another_host_is_refused(examples_index):
+    """A page elsewhere that points its own name at this machine (DNS rebinding) reaches
+    nothing: only the address served and the names allowed are answered."""
+    base, proc = start_server(examples_index, "--allow-host", "news.local")
+    port = base.rsplit(":", 1)[1]
+    try:
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.2", ""):
+            status, body = _with_host(base, host, "/api/post?path=x")
+            assert status == 421 and "error" in json.loads(body), (host, body)
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "news.local", f"news.local:{port}"):
+            assert _with_host(base, host)[0] == 200, host
+    finally:
+        stop_server(proc)
+
+
+def test_a_nul_in_a_static_path_is_a_json_404(server):
+    base = server[0]
+    status, kind, body = get(base, "/static/%00")
+    assert status == 404 and kind == "application/json" and "error" in json.loads(body)
+
+
+def test_an_index_removed_and_built_again_is_followed_by_serve(server):
+    import shutil
+
+    base, index, posts, _proc = server
+    total = api(base, "/api/search", q="数据中心")["total"]
+    shutil.rmtree(index)
+    status, kind, body = get(base, "/api/search", q="数据中心")
+    assert status == 503 and kind == "application/json" and "no index" in json.loads(body)["error"]
+    index_paths([EXAMPLES, posts], index, jobs=1)
+    for route in ("/api/search", "/api/trend"):
+        assert api(base, route, q="数据中心")
+    assert api(base, "/api/search", q="数据中心")["total"] == total
