@@ -269,7 +269,7 @@ def main() -> int:
     news = shared / "eval" / "zh-news"
     if news.is_dir():
         from benchmarks import load
-        from searchkit.serve import SEARCHERS
+        from searchkit.serve import default_workers
 
         news_index = WORK / "zh-news-index"
         subprocess.run(
@@ -284,7 +284,7 @@ def main() -> int:
         print(load_table)
         report += (
             "\n## searchkit serve under load\n\n"
-            f"One server process over the zh-news index ({SEARCHERS} searchers): "
+            f"One server process over the zh-news index ({default_workers()} worker processes): "
             f"{load.CLIENTS} clients each sending headline and keyword queries to `/api/search` "
             f"one after another; {load.BURST} queries sent at once; {load.BURST} connections "
             "that send half a request and stop.\n\n" + load_table + "\n"

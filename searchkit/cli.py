@@ -778,7 +778,14 @@ def similar(path, index, limit, fmt):
     metavar="SECONDS",
     help="Time a client has to send a whole request; a connection that takes longer is closed.",
 )
-def serve(index, host, port, allowed, deadline):
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    metavar="N",
+    help="Processes answering searches in parallel (default: one per core, up to 4).",
+)
+def serve(index, host, port, allowed, deadline, workers):
     """Serve a search page and an HTTP API (the --json of each command) until Ctrl-C.
 
     Read-only, on this machine only unless --host says otherwise; a finished `index` run is
@@ -799,7 +806,7 @@ def serve(index, host, port, allowed, deadline):
     sock = listen(host, port)  # a taken port is said now, before "serving"
     port = sock.getsockname()[1]
     click.echo(f"searchkit: serving {index} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
-    run_server(index, host, port, allowed, sock, deadline)
+    run_server(index, host, port, allowed, sock, deadline, workers)
 
 
 def _commit_every(default: int) -> int:

@@ -1,11 +1,13 @@
 """``searchkit serve``: a search page and an HTTP API whose JSON is the command line's.
 
-Starlette routes each request to the library (a pool of :class:`searchkit.Index`, one per
-request in flight, up to :data:`SEARCHERS`: searches run in parallel; every search reads the
-index's last commit, so a finished ``index`` run is picked up without a restart) and
-:mod:`searchkit.output` turns each result into the same JSON ``--json`` prints.  A client
-has :data:`DEADLINE` seconds to send a whole request (headers and body), whatever it sends
-meanwhile: a connection that trickles is closed.  Read-only: nothing here writes.  The page and its
+Starlette routes each request to the library (:class:`searchkit.Index`: every search reads
+the index's last commit, so a finished ``index`` run is picked up without a restart) and
+:mod:`searchkit.output` turns each result into the same JSON ``--json`` prints.  Searches run
+in parallel in worker processes (uvicorn's supervisor, one per core up to four, sharing the
+listening socket and the index's pages); within a process a search is mostly Python, so one
+index answers one request at a time (:data:`SEARCHERS`; more threads measured slower).  A
+client has :data:`DEADLINE` seconds to send a whole request (headers and body), whatever it
+sends meanwhile: a connection that trickles is closed.  Read-only: nothing here writes.  The page and its
 script are files of the package (``searchkit/web/``), served as they are: no CDN, and the
 script puts every text of a post in the page as text, never as markup.
 """
@@ -13,16 +15,27 @@ script puts every text of a post in the page as text, never as markup.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import queue
 import threading
 from pathlib import Path
 
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 from .errors import IndexMissing, PostMissing, QueryError, SearchkitError
 
 WEB = Path(__file__).resolve().parent / "web"
-#: The most searches answered at once (each with an index of its own: its searcher, its
-#: caches); more requests wait for one to be free.
-SEARCHERS = 4
+#: The searches a worker process answers at once, each with an index of its own (its
+#: searcher, its caches); more requests wait for one to be free.  A search holds the
+#: interpreter most of its time: on zh-news, 200 searches at once took 3.9 s with one, 4.6 s
+#: with two and 5.7 s with four in one process.
+SEARCHERS = 1
+#: Worker processes at most (one per core below it).
+MOST_WORKERS = 4
+#: What a worker process is told by the one that started it.
+_SETTINGS = "SEARCHKIT_SERVE"
 #: Seconds a client has to send a whole request, from its connection or from the end of the
 #: last response.
 DEADLINE = 10.0
@@ -253,60 +266,84 @@ def serve(
     names=(),
     sock=None,
     deadline: float = DEADLINE,
+    workers: int | None = None,
 ) -> None:
-    """Serve until Ctrl-C or SIGTERM, on ``sock`` (:func:`listen`) when given; a client has
-    ``deadline`` seconds to send each request."""
+    """Serve until Ctrl-C or SIGTERM, on ``sock`` (:func:`listen`) when given, from
+    ``workers`` processes (:func:`default_workers`); a client has ``deadline`` seconds to send
+    each request."""
     import uvicorn
 
     sock = sock or listen(host, port)
-    app = make_app(index, allowed_hosts(host, port, names))
-    config = uvicorn.Config(
-        app, log_level="warning", timeout_keep_alive=5, http=_deadline_protocol(deadline)
+    workers = workers or default_workers()
+    os.environ[_SETTINGS] = json.dumps(
+        {"index": str(index), "hosts": allowed_hosts(host, port, names), "deadline": deadline}
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    config = uvicorn.Config(
+        "searchkit.serve:app_from_settings",
+        factory=True,
+        log_level="warning",
+        timeout_keep_alive=5,
+        http=DeadlineProtocol,
+        workers=workers,
+    )
+    if workers == 1:
+        uvicorn.Server(config).run(sockets=[sock])
+    else:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[sock]).run()
 
 
-def _deadline_protocol(seconds: float):
+def default_workers() -> int:
+    """One worker process per core, up to :data:`MOST_WORKERS`."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MOST_WORKERS, cores or 1))
+
+
+def app_from_settings():
+    """The application a worker process serves, made from what :func:`serve` said."""
+    settings = json.loads(os.environ[_SETTINGS])
+    DeadlineProtocol.seconds = float(settings["deadline"])
+    return make_app(settings["index"], settings["hosts"])
+
+
+class DeadlineProtocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol (h11) with a deadline for each request: armed when a
     connection opens and when a response ends, disarmed once the client has sent the whole
     request; at the deadline the connection is closed.  (uvicorn closes idle keep-alive
     connections, but waits for ever on one that sends half a request, a byte at a time.)"""
-    import h11
-    from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class Deadline(H11Protocol):
-        _timer = None
+    seconds = DEADLINE
+    _timer = None
 
-        def connection_made(self, transport):
-            super().connection_made(transport)
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc):
+        self._disarm()
+        super().connection_lost(exc)
+
+    def handle_events(self):
+        super().handle_events()
+        if self.conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR):
+            self._disarm()
+
+    def on_response_complete(self):
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self._arm()
 
-        def connection_lost(self, exc):
-            self._disarm()
-            super().connection_lost(exc)
+    def _arm(self):
+        self._disarm()
+        self._timer = self.loop.call_later(self.seconds, self._expired)
 
-        def handle_events(self):
-            super().handle_events()
-            if self.conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR):
-                self._disarm()
-
-        def on_response_complete(self):
-            super().on_response_complete()
-            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-                self._arm()
-
-        def _arm(self):
-            self._disarm()
-            self._timer = self.loop.call_later(seconds, self._expired)
-
-        def _disarm(self):
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-
-        def _expired(self):
+    def _disarm(self):
+        if self._timer is not None:
+            self._timer.cancel()
             self._timer = None
-            if not self.transport.is_closing():
-                self.transport.close()
 
-    return Deadline
+    def _expired(self):
+        self._timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
