@@ -384,3 +384,32 @@ def test_a_stored_pickle_naming_another_codec_is_refused_in_time(tmp_path, monke
     done = run_cli("search", "数据中心", "--index", str(folder), timeout=30)
     assert done.returncode == 2 and "punycode" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_stored_fields_that_inflate_past_the_bound_are_damage(tmp_path, monkeypatch):
+    """zlib makes up to a thousand times its input: a post's stored bytes (40 MB of one
+    letter in under 100 KB) do not choose how much is allocated."""
+    from searchkit import schema
+
+    plain = schema.post_to_document
+
+    def crafted(post, fold=None):
+        doc = plain(post, fold)
+        doc["meta"]["x"] = "x" * (40 * 1024 * 1024)
+        return doc
+
+    monkeypatch.setattr(schema, "post_to_document", crafted)
+    folder = tmp_path / "ix"
+    index_paths([EXAMPLES], folder, jobs=1)
+    monkeypatch.undo()
+    assert sum(p.stat().st_size for p in folder.rglob("*.seg")) < 10_000_000
+    done = bounded(
+        f"""
+        import sys
+        from searchkit.cli import main
+        sys.argv = ["searchkit", "search", "数据中心", "--index", {str(folder)!r}]
+        main()
+        """
+    )
+    assert done.returncode == 2 and "larger than searchkit writes" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

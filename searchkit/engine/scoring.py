@@ -590,7 +590,7 @@ class Engine:
         """A post's stored fields: Whoosh's ``_stored`` column (a zlib-compressed pickle per
         post) read as any column is, and unpickled by :mod:`searchkit.safepickle`."""
         data = self.bytes_of(STORED, docnum)
-        return checked_fields(safepickle.loads(zlib.decompress(data))) if data else {}
+        return checked_fields(safepickle.loads(_inflated(data))) if data else {}
 
     def stored_at(self, path: str) -> dict | None:
         """The stored fields of the live post whose id is ``path`` (None if there is none)."""
@@ -809,6 +809,22 @@ def through_ties(top: list[tuple[int, float]], count: int, held=None) -> int:
     while count < len(top) and rank(top[count]) == last:
         count += 1
     return count
+
+
+#: The most bytes a post's stored fields inflate to (a post keeps at most a million
+#: characters of text): zlib can make a thousand times its input, and an index's bytes do not
+#: choose how much is allocated.
+MAX_STORED_BYTES = 32 * 1024 * 1024
+
+
+def _inflated(data: bytes) -> bytes:
+    from ..errors import IndexDamaged
+
+    inflate = zlib.decompressobj()
+    out = inflate.decompress(data, MAX_STORED_BYTES)
+    if inflate.unconsumed_tail:
+        raise IndexDamaged("a post's stored fields are larger than searchkit writes")
+    return out
 
 
 #: The most values one post's stored fields may hold (its tags, categories...): what a post
