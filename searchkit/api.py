@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 from . import store
 from .analysis import AnalyzerConfig
 from .batch import run_batch
+from .dates import parse_date_option
 from .errors import IndexMissing, QueryError, SearchkitError
 from .highlight import FRAGMENT_CHARS
-from .query import parse_date_option
 from .search import (
     DupeReport,
     Ranking,

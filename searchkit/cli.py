@@ -372,8 +372,8 @@ def _not_utf8(token: str) -> bool:
 def _date(ctx, param, value):
     if value is None:
         return None
+    from .dates import parse_date_option
     from .errors import QueryError
-    from .query import parse_date_option
 
     try:
         return parse_date_option(value, end=param.name == "until")

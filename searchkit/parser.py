@@ -18,6 +18,7 @@ import re
 from datetime import datetime
 
 from .analysis import fold_text
+from .dates import parse_date_option
 from .errors import QueryError
 from .nodes import (
     NOTHING,
@@ -279,8 +280,6 @@ class Parser:
 
 def _moment(text: str, end: bool) -> datetime:
     """The first (or with ``end`` the last) microsecond of a year, month or day."""
-    from .query import parse_date_option
-
     digits = text.strip()
     if re.fullmatch(r"\d{6}", digits):  # 202305
         digits = f"{digits[:4]}-{digits[4:]}"

@@ -8,10 +8,10 @@ from conftest import SEED_PATH, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from searchkit.dates import parse_date_option
 from searchkit.errors import QueryError
 from searchkit.highlight import find_matches, make_snippet
 from searchkit.nodes import to_whoosh
-from searchkit.query import parse_date_option
 from searchkit.search import (
     Plan,
     Ranking,
