@@ -25,7 +25,7 @@ MAX_QUERY = 2000
 TIERED_WORDS: int | None = 3
 
 
-_SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
+SYNTAX = re.compile(r'["():\[\]{}]|(?:^|\s)[-+]\S|\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b')
 
 
 #: The fields a query may name, and those of the schema it may not (stored, not indexed).
@@ -247,11 +247,11 @@ def _typed_words(analyzer, text: str, holds=None) -> list[Typed]:
     post holds its string, however its text is cut.  A single character the cut left beside
     a word is read with it when some post holds the two together (``holds``): the segmenter
     splits a name it does not know (马克龙: 马克, 龙), a person typed one string."""
-    from .schema import _query_words
+    from .schema import query_words
     from .strings import STRING_WEIGHT
 
     cut: dict[int, tuple[str, bool]] = {}
-    for token, pos, made_up in _query_words(analyzer, text):
+    for token, pos, made_up in query_words(analyzer, text):
         cut.setdefault(pos, (token, made_up))  # the word of the default cut, not its parts
     folded = fold_text(text, analyzer.config.fold)
     spans: list[list] = []  # [word, start, end, made up]
@@ -337,13 +337,13 @@ def informative(words: tuple, missing: list[str]) -> bool:
 _NUMBER = re.compile(r"[\d.,]+")
 
 
-def _positive_terms(node: Node) -> Iterator[str]:
+def positive_terms(node: Node) -> Iterator[str]:
     """Words of the text fields that a hit may contain (not those under NOT)."""
     kind = type(node)
     if kind is Not:
         return
     if kind is AndNot:
-        yield from _positive_terms(node.a)
+        yield from positive_terms(node.a)
         return
     if kind is Exact:
         yield node.text
@@ -356,4 +356,4 @@ def _positive_terms(node: Node) -> Iterator[str]:
             yield from (node.words if kind is Phrase else (node.text,))
         return
     for child in children(node):
-        yield from _positive_terms(child)
+        yield from positive_terms(child)

@@ -170,7 +170,7 @@ def _by_rarity(held: np.ndarray) -> np.ndarray:
     return held @ (rarity / rarity.sum())
 
 
-def _grams(folded: str, size: int) -> frozenset[str]:
+def char_grams(folded: str, size: int) -> frozenset[str]:
     """The runs of ``size`` characters of a folded text that are letters or digits only."""
     runs = (folded[i : i + size] for i in range(len(folded) - size + 1))
     return frozenset(run for run in runs if run.isalnum())

@@ -69,7 +69,7 @@ class ChineseText(TEXT):
         terms: list[Term] = []
         last = None
         parts = WORD_PARTS
-        for text, pos, made_up in _query_words(self.analyzer, qstring):
+        for text, pos, made_up in query_words(self.analyzer, qstring):
             if pos != last:  # a word of the default cut
                 last = pos
                 weight = boost
@@ -122,7 +122,7 @@ class StringPairs(TEXT):
 _QUERY_WORDS: dict[tuple[AnalyzerConfig, str], tuple[tuple[str, int, bool], ...]] = {}
 
 
-def _query_words(analyzer: ChineseAnalyzer, qstring: str) -> tuple[tuple[str, int, bool], ...]:
+def query_words(analyzer: ChineseAnalyzer, qstring: str) -> tuple[tuple[str, int, bool], ...]:
     """``(word, position, made up)`` of a query string, cut once for all the fields a query
     asks (title and body)."""
     key = (analyzer.config, qstring)

@@ -33,17 +33,17 @@ from .nodes import (
 )
 from .parser import Parser
 from .query import (
-    _SYNTAX,
     MAX_QUERY,
+    SYNTAX,
     Plan,
     Typed,
-    _positive_terms,
     check_syntax,
     informative,
     match_mode,
+    positive_terms,
     typed_strings,
 )
-from .ranking import Ranking, Shares, _grams, query_numbers, text_shares
+from .ranking import Ranking, Shares, char_grams, query_numbers, text_shares
 from .results import (
     SORTS,
     DupeReport,
@@ -194,7 +194,7 @@ class Searcher:
         added to the best-ranked posts the query already matches (see :meth:`search`).
         """
         ranking = self.ranking
-        if ranking.proximity <= 0 or _SYNTAX.search(text):
+        if ranking.proximity <= 0 or SYNTAX.search(text):
             return []
         analyzer = self.schema["body"].analyzer
         words = [(t.text, t.pos) for t in analyzer(text, positions=True, mode="query")]
@@ -249,7 +249,7 @@ class Searcher:
         typed = typing.words if typing else ()
         # what the rewards look for: the query less its negations (-香港 and NOT 香港 alike)
         folded = bare_text(typing.wanted if typing else text, self.config.fold)
-        terms = frozenset(_positive_terms(query))
+        terms = frozenset(positive_terms(query))
         return Plan(
             text=text,
             query=query,
@@ -257,12 +257,12 @@ class Searcher:
             excluded=typing.excluded if typing else (),
             runs=typing.runs if typing else (),
             phrases=phrases,
-            grams=_grams(folded, 3),
+            grams=char_grams(folded, 3),
             terms=terms,
             marks=terms | {t.text for t in typed} | {also for t in typed for also in t.also},
             synonyms={t.text: list(t.also) for t in typed if t.also},
-            chars=_grams(folded, 1),
-            pairs=_grams(folded, 2),
+            chars=char_grams(folded, 1),
+            pairs=char_grams(folded, 2),
             numbers=query_numbers(folded),
         )
 

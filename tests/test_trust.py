@@ -142,10 +142,10 @@ def test_a_crafted_term_entry_runs_nothing(tmp_path, monkeypatch, gadget):
     evil = gadgets(marker)[gadget]
 
     def crafted_entry(docnum, weight, value, length):
-        head = postings._TERMINFO.pack(1, weight, 1, 0, 0, weight, docnum, docnum)
+        head = postings.TERMINFO.pack(1, weight, 1, 0, 0, weight, docnum, docnum)
         return head + pickle.dumps(((docnum,), (weight,), evil), 2)
 
-    monkeypatch.setattr(building, "_single_entry", crafted_entry)
+    monkeypatch.setattr(building, "single_entry", crafted_entry)
     folder = small_index(tmp_path)
     monkeypatch.undo()
     assert not marker.exists()

@@ -11,7 +11,7 @@ from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length
 
 from .codec import term_info
-from .postings import Postings, _buffer, read_postings
+from .postings import Postings, buffer_of, read_postings
 
 #: One byte per post and field stands for its length, as Whoosh stores it.
 LENGTH_TABLE = np.array([0.0] + [float(byte_to_length(b)) for b in range(1, 256)])
@@ -81,7 +81,7 @@ class SegmentArrays:
         if pos is None:
             return
         end = tindex.endofdata
-        buf, base = _buffer(tindex.dbfile, pos, end - pos)
+        buf, base = buffer_of(tindex.dbfile, pos, end - pos)
         at, stop = base, base + end - pos
         unpack, width = _LENGTHS.unpack_from, _LENGTHS.size
         while at < stop:
@@ -243,12 +243,12 @@ def leaf_segments(searcher) -> list[tuple[object, SegmentArrays]]:
 def word_counts(reader, fieldname: str, keep) -> dict[str, int]:
     """``word -> posts holding it`` of the terms of a field that ``keep`` matches, read from
     the term dictionaries' records without decoding a posting (deleted posts counted)."""
-    from .postings import _TERMINFO
+    from .postings import TERMINFO
 
     counts: dict[str, int] = {}
     for seg in reader_segments(reader):
         for key, entry in seg.term_entries(fieldname):
             word = key.decode("utf-8", "replace")
             if keep(word):
-                counts[word] = counts.get(word, 0) + _TERMINFO.unpack_from(entry)[2]
+                counts[word] = counts.get(word, 0) + TERMINFO.unpack_from(entry)[2]
     return counts

@@ -24,20 +24,20 @@ from .. import safepickle
 from .arrays import SegmentArrays
 from .codec import SearchkitCodec
 from .postings import (
-    _ONE_BYTE,
-    _SMALL_MERGE,
-    _TERMINFO,
     INLINE_LIMIT,
+    ONE_BYTE,
     PICKLE_PROTOCOL,
-    _inline_entry,
-    _interned,
-    _number,
-    _shifted_inline,
-    _single_entry,
+    SMALL_MERGE,
+    TERMINFO,
+    inline_entry,
+    interned,
+    pickled_weight,
+    shifted_inline,
+    single_entry,
     write_arrays,
     write_postings,
 )
-from .storage import _WriterIndex
+from .storage import WriterIndex
 
 # --- writing segments ---------------------------------------------------------------------------
 
@@ -176,11 +176,11 @@ def write_terms(postfile, prefix, lengths, boost, terms, docs, positions, texts)
         key = prefix + texts[term]
         if size == 1:  # most terms: one posting, inline, written here without calls
             begin, stop = small_begins[at], small_ends[at]
-            value = _ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
+            value = ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
             entries.append(
                 (
                     key,
-                    _single_entry(small_docs[at], small_weights[at], value, small_lengths[at]),
+                    single_entry(small_docs[at], small_weights[at], value, small_lengths[at]),
                 )
             )
             at += 1
@@ -190,10 +190,10 @@ def write_terms(postfile, prefix, lengths, boost, terms, docs, positions, texts)
             # a one-byte position is the shared object CompactPositions gives, which
             # pickle writes once per term: the same bytes as a post-by-post build
             values = [
-                _ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
+                ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
                 for begin, stop in zip(small_begins[at:end], small_ends[at:end], strict=True)
             ]
-            entry = _inline_entry(
+            entry = inline_entry(
                 small_docs[at:end], small_weights[at:end], values, small_lengths[at:end]
             )
             at = end
@@ -246,7 +246,7 @@ class SegmentBuilder(SegmentWriter):
     """
 
     def __init__(self, ix, **kwargs):
-        super().__init__(_WriterIndex(ix), _lk=False, codec=SearchkitCodec(), **kwargs)
+        super().__init__(WriterIndex(ix), _lk=False, codec=SearchkitCodec(), **kwargs)
         self.storage = ix.storage
         # fieldname -> term bytes -> [(docnum, weight, value), ...]
         self._terms: dict[str, dict[bytes, list[tuple[int, float, bytes]]]] = {}
@@ -443,7 +443,7 @@ class SegmentBuilder(SegmentWriter):
         if copied is not None:
             return copied
         group = [(n, self._sources[n][0].entry_postings(entry)) for n, entry in group]
-        if sum(len(postings) for _, postings in group) <= _SMALL_MERGE:
+        if sum(len(postings) for _, postings in group) <= SMALL_MERGE:
             return self._merged_small(postfile, name, group)
         ids, weights, sizes, blobs, lengths = [], [], [], [], []
         for n, postings in group:
@@ -485,24 +485,24 @@ class SegmentBuilder(SegmentWriter):
             shift = self._lists(n, name)[2]
             if shift is None:  # that segment has deletions
                 return None
-            heads.append(_TERMINFO.unpack_from(entry))
+            heads.append(TERMINFO.unpack_from(entry))
             shifts.append(shift)
         if len(group) == 1:
-            return _shifted_inline(group[0][1], shifts[0])
+            return shifted_inline(group[0][1], shifts[0])
         if sum(head[2] for head in heads) > INLINE_LIMIT:
             return None
         ids: list[int] = []
         weights: list[float] = []
         values: list[bytes] = []
         for (_, entry), shift in zip(group, shifts, strict=True):
-            docnums, found, positions = safepickle.loads(entry[_TERMINFO.size :])
+            docnums, found, positions = safepickle.loads(entry[TERMINFO.size :])
             ids += [docnum + shift for docnum in docnums]
             weights += found
             values += positions
         floats = array("f", weights)
         low = [head[3] for head in heads if head[3]]  # each entry's shortest length, as a byte
         high = [head[4] for head in heads if head[4]]
-        head = _TERMINFO.pack(
+        head = TERMINFO.pack(
             1,
             sum(floats),
             len(ids),
@@ -512,7 +512,7 @@ class SegmentBuilder(SegmentWriter):
             ids[0],
             ids[-1],
         )
-        postings = (tuple(ids), tuple(map(_number, floats)), tuple(_interned(values)))
+        postings = (tuple(ids), tuple(map(pickled_weight, floats)), tuple(interned(values)))
         return head + pickle.dumps(postings, PICKLE_PROTOCOL)
 
     def _merged_small(self, postfile, name: str, group) -> bytes | None:

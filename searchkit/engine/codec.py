@@ -23,8 +23,8 @@ from whoosh.system import _INT_SIZE, _LONG_SIZE
 from whoosh.util.numeric import byte_to_length
 
 from .. import safepickle
-from .postings import _MATCHER_BLOCK, INLINE_LIMIT, _Values, read_postings, write_postings
-from .views import _ViewFile
+from .postings import INLINE_LIMIT, MATCHER_BLOCK, PositionValues, read_postings, write_postings
+from .views import ViewFile
 
 
 class SearchkitCodec(W3Codec):
@@ -40,7 +40,7 @@ class SearchkitCodec(W3Codec):
         if terminfo.is_inlined():
             return super().postings_reader(dbfile, terminfo, format_, term, scorer)
         postings = read_postings(dbfile, terminfo)
-        values = _Values(postings) if postings.has_positions() else None
+        values = PositionValues(postings) if postings.has_positions() else None
         return _ArrayMatcher(postings, values, format_, scorer, term, terminfo)
 
     def terms_reader(self, storage, segment):
@@ -54,7 +54,7 @@ class SearchkitCodec(W3Codec):
         return _PerDocReader(storage, segment)
 
     def new_segment(self, storage, indexname):
-        return _Segment(self, indexname)
+        return SearchkitSegment(self, indexname)
 
 
 def term_info(data: bytes) -> W3TermInfo:
@@ -100,7 +100,7 @@ class _TermsReader(W3TermsReader):
 class _ArrayMatcher(ListMatcher):
     """Whoosh's list matcher over a term's arrays, with what W3's block reader offers
     Whoosh's union and intersection matchers: binary-search skips and blocks of
-    :data:`_MATCHER_BLOCK` postings with their best weight, so that blocks that cannot reach
+    :data:`MATCHER_BLOCK` postings with their best weight, so that blocks that cannot reach
     the top are skipped."""
 
     def __init__(self, postings, values, format_, scorer, term, terminfo):
@@ -118,13 +118,13 @@ class _ArrayMatcher(ListMatcher):
 
     def next(self):
         self._i += 1
-        return self._i % _MATCHER_BLOCK == 0
+        return self._i % MATCHER_BLOCK == 0
 
     def skip_to(self, id):
         if self._i < len(self._ids) and self._ids[self._i] < id:
-            block = self._i // _MATCHER_BLOCK
+            block = self._i // MATCHER_BLOCK
             self._i = bisect_left(self._ids, id, self._i)
-            return self._i // _MATCHER_BLOCK != block
+            return self._i // MATCHER_BLOCK != block
         return False
 
     def supports_block_quality(self):
@@ -138,9 +138,9 @@ class _ArrayMatcher(ListMatcher):
 
     def block_max_weight(self):
         if self._block_max is None:
-            starts = np.arange(0, len(self._array), _MATCHER_BLOCK)
+            starts = np.arange(0, len(self._array), MATCHER_BLOCK)
             self._block_max = np.maximum.reduceat(self._array, starts).tolist()
-        block = self._i // _MATCHER_BLOCK
+        block = self._i // MATCHER_BLOCK
         return self._block_max[block] if block < len(self._block_max) else 0.0
 
     def block_min_length(self):
@@ -152,7 +152,7 @@ class _ArrayMatcher(ListMatcher):
     def skip_to_quality(self, minquality):
         skipped = 0
         while self.is_active() and self.block_quality() <= minquality:
-            self._i = (self._i // _MATCHER_BLOCK + 1) * _MATCHER_BLOCK
+            self._i = (self._i // MATCHER_BLOCK + 1) * MATCHER_BLOCK
             skipped += 1
         return skipped
 
@@ -212,7 +212,7 @@ class _PerDocReader(W3PerDocReader):
         return byte_to_length(lbyte) if lbyte else None
 
 
-class _Segment(W3Segment):
+class SearchkitSegment(W3Segment):
     def open_compound_file(self, storage):
         name = self.make_filename(self.COMPOUND_EXT)
         return _CompoundStorage(storage.open_file(name), use_mmap=storage.supports_mmap)
@@ -229,5 +229,5 @@ class _CompoundStorage(CompoundStorage):
         offset, length = self.range(name)
         if self._source is None:
             self._file.seek(offset)
-            return _ViewFile(memoryview(self._file.read(length)), name=name)
-        return _ViewFile(memoryview(self._source)[offset : offset + length], name=name)
+            return ViewFile(memoryview(self._file.read(length)), name=name)
+        return ViewFile(memoryview(self._source)[offset : offset + length], name=name)

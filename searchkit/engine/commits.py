@@ -9,7 +9,7 @@ from whoosh.writing import SegmentWriter
 
 from .building import SegmentBuilder
 from .codec import SearchkitCodec
-from .storage import _WriterIndex, read_manifest, write_manifest
+from .storage import WriterIndex, read_manifest, write_manifest
 
 #: Segments within a factor of this of each other in size are one tier; a tier of this many
 #: segments is merged into one, so that each post is rewritten about log(N) / log(8) times.
@@ -23,7 +23,7 @@ LEFTOVERS = MERGE_FACTOR // 2
 def open_writer(ix):
     """A Whoosh writer for deletions and the commit, without Whoosh's lock (searchkit's own
     lock keeps other writers out; a forked builder must not inherit Whoosh's)."""
-    writer = SegmentWriter(_WriterIndex(ix), codec=SearchkitCodec(), _lk=False)  # no lock
+    writer = SegmentWriter(WriterIndex(ix), codec=SearchkitCodec(), _lk=False)  # no lock
     writer.storage = ix.storage
     return writer
 

@@ -18,7 +18,7 @@ from whoosh.system import pack_int, pack_long
 from whoosh.util.numeric import length_to_byte
 
 from .. import safepickle
-from .views import _ViewFile
+from .views import ViewFile
 
 #: Terms in at most this many posts of a segment are stored inline in the term dictionary
 #: (most terms): one pickle and no seek to the postings file.  64 rather than 8: a list of
@@ -28,17 +28,17 @@ INLINE_LIMIT = 64
 PICKLE_PROTOCOL = 5
 
 _SWAP = sys.byteorder == "big"  # positions are stored little-endian
-_ONE_BYTE = [b"B" + bytes((pos,)) for pos in range(0x100)]
-_TERMINFO = W3TermInfo._struct  # private: the fixed part of a term-dictionary entry
+ONE_BYTE = [b"B" + bytes((pos,)) for pos in range(0x100)]
+TERMINFO = W3TermInfo._struct  # private: the fixed part of a term-dictionary entry
 _IDS = np.dtype("<u4")
 #: The type codes of weights and of sizes of positions, as written before a term's arrays.
 _CODES = {"B": np.dtype("<u1"), "H": np.dtype("<u2"), "I": np.dtype("<u4"), "f": np.dtype("<f4")}
 _NO_POSITIONS = "0"
 _BYTE_DELTAS = ord("B")
 #: Whoosh's matchers see a term's postings in blocks of this many (as W3 writes them).
-_MATCHER_BLOCK = 128
+MATCHER_BLOCK = 128
 #: A term in at most this many posts is merged in plain Python, a longer one with numpy.
-_SMALL_MERGE = 48
+SMALL_MERGE = 48
 
 
 class CompactPositions(Positions):
@@ -48,7 +48,7 @@ class CompactPositions(Positions):
         if len(poslist) == 1:  # most postings: one byte string per small position, cached
             pos = poslist[0]
             if pos < 0x100:
-                return _ONE_BYTE[pos]
+                return ONE_BYTE[pos]
             deltas = poslist
         else:
             deltas = [poslist[0]]
@@ -127,7 +127,7 @@ def write_postings(postfile, docnums, weights, values, lengths) -> bytes:
     (0 if not kept).  A term in at most :data:`INLINE_LIMIT` posts is kept inline.
     """
     if len(docnums) <= INLINE_LIMIT:
-        return _inline_entry(docnums, weights, _interned(values), lengths)
+        return inline_entry(docnums, weights, interned(values), lengths)
     sizes = np.fromiter((len(v or b"") for v in values), dtype=np.int64, count=len(values))
     return write_arrays(
         postfile,
@@ -154,7 +154,7 @@ def _size_code(top: int) -> str:
 
 def _entry(postfile, offset, weight, count, lengths: np.ndarray, maxweight, first, last) -> bytes:
     present = lengths[lengths > 0]  # the posts whose length is kept
-    head = _TERMINFO.pack(
+    head = TERMINFO.pack(
         0,
         weight,
         count,
@@ -179,8 +179,8 @@ def write_arrays(postfile, ids, weights, sizes, blob, lengths) -> bytes:
         ends = np.cumsum(sizes, dtype=np.int64)
         starts = ends - sizes
         values = [bytes(blob[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-        return _inline_entry(
-            ids.tolist(), weights.tolist(), _interned(values), [int(n) for n in lengths.tolist()]
+        return inline_entry(
+            ids.tolist(), weights.tolist(), interned(values), [int(n) for n in lengths.tolist()]
         )
     weights = np.asarray(weights, dtype=np.float64)
     top = float(weights.max())
@@ -207,14 +207,14 @@ def write_arrays(postfile, ids, weights, sizes, blob, lengths) -> bytes:
     )
 
 
-def _inline_entry(docnums, weights, values, lengths) -> bytes:
+def inline_entry(docnums, weights, values, lengths) -> bytes:
     """The entry of a term whose postings are kept inline: the bytes ``W3TermInfo.to_bytes``
     gives after W3's own writer has buffered the same postings."""
     if len(docnums) == 1:  # most terms
-        return _single_entry(docnums[0], weights[0], values[0], lengths[0])
+        return single_entry(docnums[0], weights[0], values[0], lengths[0])
     weights = array("f", weights)
     present = [n for n in lengths if n]
-    head = _TERMINFO.pack(
+    head = TERMINFO.pack(
         1,
         sum(weights),
         len(docnums),
@@ -224,34 +224,34 @@ def _inline_entry(docnums, weights, values, lengths) -> bytes:
         docnums[0],
         docnums[-1],
     )
-    postings = (tuple(docnums), tuple(map(_number, weights)), tuple(v for v in values if v))
+    postings = (tuple(docnums), tuple(map(pickled_weight, weights)), tuple(v for v in values if v))
     return head + pickle.dumps(postings, PICKLE_PROTOCOL)
 
 
-def _shifted_inline(entry: bytes, shift: int) -> bytes:
+def shifted_inline(entry: bytes, shift: int) -> bytes:
     """An inline term-dictionary entry with its post numbers moved by ``shift``: the bytes
-    :func:`_inline_entry` gives for the same postings so numbered."""
+    :func:`inline_entry` gives for the same postings so numbered."""
     if not shift:
         return entry
-    head = _TERMINFO.unpack_from(entry)
-    ids, weights, values = safepickle.loads(entry[_TERMINFO.size :])
-    moved = _TERMINFO.pack(*head[:6], head[6] + shift, head[7] + shift)
+    head = TERMINFO.unpack_from(entry)
+    ids, weights, values = safepickle.loads(entry[TERMINFO.size :])
+    moved = TERMINFO.pack(*head[:6], head[6] + shift, head[7] + shift)
     postings = (tuple(docnum + shift for docnum in ids), weights, values)
     return moved + pickle.dumps(postings, PICKLE_PROTOCOL)
 
 
-def _interned(values: list[bytes]) -> list[bytes]:
+def interned(values: list[bytes]) -> list[bytes]:
     """Positions to be kept inline (read back from segments, or sliced from arrays), each
     one-byte position as the one object :class:`CompactPositions` gives for it: pickle then
     writes it once per entry, as in a segment built in one go."""
-    return [_ONE_BYTE[value[1]] if len(value) == 2 else value for value in values]
+    return [ONE_BYTE[value[1]] if len(value) == 2 else value for value in values]
 
 
-def _single_entry(docnum: int, weight: float, value: bytes, length: int) -> bytes:
-    """:func:`_inline_entry` for a term in one post."""
+def single_entry(docnum: int, weight: float, value: bytes, length: int) -> bytes:
+    """:func:`inline_entry` for a term in one post."""
     lbyte = _length_byte(length) if length else 0
-    head = _TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
-    posting = ((docnum,), (_number(weight),), (value,) if value else ())
+    head = TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
+    posting = ((docnum,), (pickled_weight(weight),), (value,) if value else ())
     return head + pickle.dumps(posting, PICKLE_PROTOCOL)
 
 
@@ -261,7 +261,7 @@ def _length_byte(length: int) -> int:
     return length_to_byte(length)
 
 
-def _number(weight: float) -> float | int:
+def pickled_weight(weight: float) -> float | int:
     """Whole weights (frequencies, mostly) pickle shorter as ints."""
     whole = int(weight)
     return whole if whole == weight else weight
@@ -310,7 +310,7 @@ class Postings:
         if self._blob is None and self._blob_at is not None:
             dbfile, offset = self._blob_at
             size = int(self._stops()[-1])
-            buf, start = _buffer(dbfile, offset, size)
+            buf, start = buffer_of(dbfile, offset, size)
             self._blob = memoryview(buf)[start : start + size]
             self._blob_at = None
             self._base = buf, start
@@ -386,12 +386,12 @@ def read_postings(dbfile, info) -> Postings:
         return Postings(ids, weights, blob=tuple(values) if values else None)
     count = info.doc_frequency()
     offset = info._offset  # private: where the arrays start
-    buf, base = _buffer(dbfile, offset, 2)
+    buf, base = buffer_of(dbfile, offset, 2)
     code, scode = chr(buf[base]), chr(buf[base + 1])
     wsize = _CODES[code].itemsize
     ssize = _CODES[scode].itemsize if scode != _NO_POSITIONS else 0
     head = 2 + count * (4 + wsize + ssize)
-    buf, base = _buffer(dbfile, offset, head)
+    buf, base = buffer_of(dbfile, offset, head)
     ids = np.frombuffer(buf, _IDS, count, base + 2)
     weights = np.frombuffer(buf, _CODES[code], count, base + 2 + 4 * count)
     if not ssize:
@@ -400,15 +400,15 @@ def read_postings(dbfile, info) -> Postings:
     return Postings(ids, weights, sizes, blob_at=(dbfile, offset + head))
 
 
-def _buffer(dbfile, offset: int, length: int):
+def buffer_of(dbfile, offset: int, length: int):
     """``(buffer, start)`` holding ``length`` bytes of ``dbfile`` at ``offset``: the mapped
     file itself when there is one, else a copy."""
-    if isinstance(dbfile, _ViewFile):
+    if isinstance(dbfile, ViewFile):
         return dbfile._buf, offset
     return dbfile.get(offset, length), 0
 
 
-class _Values:
+class PositionValues:
     """The positions of a term's postings, for Whoosh's ListMatcher, decoded when asked."""
 
     def __init__(self, postings: Postings):

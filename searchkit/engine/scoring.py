@@ -69,7 +69,7 @@ class Found:
     held: set[int] | None = None
 
 
-class _Segment:
+class _Leaf:
     """One segment: its arrays, and where its posts are numbered in the whole index."""
 
     def __init__(self, arrays):
@@ -85,7 +85,7 @@ class _Term:
 
     __slots__ = ("parts", "ids", "weights", "starts")
 
-    def __init__(self, parts: list[Postings | None], segments: list[_Segment]):
+    def __init__(self, parts: list[Postings | None], segments: list[_Leaf]):
         self.parts = parts
         present = [(p, seg) for p, seg in zip(parts, segments, strict=True) if p is not None]
         if len(present) == 1:
@@ -107,7 +107,7 @@ class Engine:
         self.searcher = searcher
         self.schema = searcher.schema
         self.doc_count_all = searcher.doc_count_all()
-        self.segments = [_Segment(arrays) for _sub, arrays in leaf_segments(searcher)]
+        self.segments = [_Leaf(arrays) for _sub, arrays in leaf_segments(searcher)]
         self._avgfl: dict[str, float] = {}
         self._lengths: dict[str, np.ndarray] = {}
         self._norm: dict[str, np.ndarray] = {}
@@ -161,7 +161,7 @@ class Engine:
         reverse = sort != "date"
         if reverse not in self._date_keys:
 
-            def keys(seg: _Segment) -> np.ndarray:
+            def keys(seg: _Leaf) -> np.ndarray:
                 column = seg.arrays.numeric_column("instant")  # the instant; before it, the date
                 if column is None:
                     column = seg.arrays.numeric_column("date")
@@ -572,7 +572,7 @@ class Engine:
                 return self.column_value(seg, "path", docnum - seg.offset)
         raise IndexError(docnum)
 
-    def column_value(self, seg: _Segment, fieldname: str, local: int) -> bytes:
+    def column_value(self, seg: _Leaf, fieldname: str, local: int) -> bytes:
         """A post's value in a column of bytes (empty where it has none)."""
         column = seg.columns.get(fieldname, seg.columns)
         if column is seg.columns:
@@ -640,7 +640,7 @@ class Engine:
 
     # --- facets ---------------------------------------------------------------------------
 
-    def _count_facets(self, n: int, seg: _Segment, matched, counted) -> None:
+    def _count_facets(self, n: int, seg: _Leaf, matched, counted) -> None:
         for name, fieldname in (("categories", "categories"), ("tags", "tags"), ("years", "year")):
             names, term_of, doc_of = self._facet_table(n, seg, fieldname)
             if not len(doc_of):
@@ -651,7 +651,7 @@ class Engine:
             for index in np.flatnonzero(hits):
                 bucket[names[index]] = bucket.get(names[index], 0) + int(hits[index])
 
-    def _facet_table(self, n: int, seg: _Segment, fieldname: str):
+    def _facet_table(self, n: int, seg: _Leaf, fieldname: str):
         """A field's terms in a segment, and for each posting its term and post."""
         key = (n, fieldname)
         if key not in self._facet_tables:

@@ -177,13 +177,13 @@ class SearchkitIndex(FileIndex):
     def _read_toc(self):
         from whoosh.index import TOC
 
-        from .codec import SearchkitCodec, _Segment
+        from .codec import SearchkitCodec, SearchkitSegment
 
         found = self._current()
         schema = self._schema_for(found.analyzer)
         segments = []
         for entry in found.segments:
-            segment = _Segment(
+            segment = SearchkitSegment(
                 SearchkitCodec(),
                 INDEX_NAME,
                 doccount=entry.posts,
@@ -262,7 +262,7 @@ class _OwnTemporaryFolder:
         return getattr(self._storage, name)
 
 
-class _WriterIndex:
+class WriterIndex:
     """An index as a Whoosh writer is given it, with a temporary folder of the writer's own.
 
     Whoosh gives every writer the index's one temporary folder; the second writer's

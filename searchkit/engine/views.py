@@ -7,7 +7,7 @@ from whoosh.filedb.structfile import BufferFile
 from .. import safepickle
 
 
-class _ViewFile(BufferFile):
+class ViewFile(BufferFile):
     """Whoosh's BufferFile without the copy: reads go straight to the memory view."""
 
     def __init__(self, buf, name=None, onclose=None):
@@ -16,7 +16,7 @@ class _ViewFile(BufferFile):
         self.file = _ViewReader(buf)
 
     def subset(self, position, length, name=None):
-        return _ViewFile(self._buf[position : position + length], name=name or self._name)
+        return ViewFile(self._buf[position : position + length], name=name or self._name)
 
     def read_pickle(self):
         """A pickle of the index, read through :mod:`searchkit.safepickle`."""
