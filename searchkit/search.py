@@ -99,23 +99,22 @@ class Searcher:
 
     def _open(self) -> None:
         """Open the current generation, with the schema, analyzer and parser it was built with."""
-        from whoosh.index import EmptyIndexError
-
         self._opened = None
-        for attempt in range(40):
+
+        def once():
             self.generation, self.ix = store.open_generation(self.folder)
             try:
                 with store.reading(self.folder):
-                    try:
-                        self.searcher = self.ix.searcher(weighting=self._weighting)
-                        break
-                    except (FileNotFoundError, EmptyIndexError, UnboundLocalError):
-                        time.sleep(0.01 * (attempt + 1))  # a rebuild removed it meanwhile
+                    return self.ix.searcher(weighting=self._weighting)
             except IndexDamaged:
                 if store.current_generation(self.folder) == self.generation:
                     raise
-        else:
-            raise store.damaged(self.folder, FileNotFoundError(2, "segment files vanish"))
+                raise FileNotFoundError(2, "the generation was replaced") from None
+
+        try:
+            self.searcher = store.retried(once, 40, store.vanished)
+        except FileNotFoundError as exc:  # still vanishing after every try
+            raise store.damaged(self.folder, exc) from exc
         self._opened = _identity(self.generation)
         self.schema = self.searcher.schema
         self.config = analyzer_config(self.schema)
@@ -133,8 +132,6 @@ class Searcher:
 
     def refresh(self) -> None:
         """Move to the last committed state of the index (after an update or a rebuild)."""
-        from whoosh.index import EmptyIndexError
-
         current = store.current_generation(self.folder)
         if current is None or self._opened is None or _identity(current) != self._opened:
             # another generation, or the same name written anew (the folder removed and
@@ -152,7 +149,7 @@ class Searcher:
                     self.searcher.close()
                     self.searcher = fresh
                     self._engine_for(fresh)
-        except (IndexDamaged, EmptyIndexError, UnboundLocalError):
+        except (IndexDamaged, FileNotFoundError):
             # a rebuild switched and removed this generation meanwhile: open the new one
             self._close_searcher()
             self._open()

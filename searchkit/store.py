@@ -279,18 +279,21 @@ def open_index(folder: Path):
 def open_generation(folder: Path):
     """``(generation, Whoosh index)`` of the current generation, read again as often as a
     rebuild switching generations under us requires."""
-    failures: list[Path] = []
-    for attempt in range(40):
+    missing = IndexMissing(
+        f"no index at {folder}; build one with: searchkit index PATH --index {folder}"
+    )
+    tries: list[Path | None] = []
+
+    def once():
         generation = current_generation(folder)
+        tries.append(generation)
         if generation is None:
-            if _Pointer(folder).missing or attempt >= 3:
-                break
-            time.sleep(0.01 * (attempt + 1))  # a rebuild is switching generations
-            continue
+            if _Pointer(folder).missing or tries.count(None) > 3:
+                raise missing
+            raise _Switching(missing)  # a rebuild is switching generations
         found = generation_format(generation)
         if found is None and current_generation(folder) != generation:
-            time.sleep(0.01 * (attempt + 1))  # removed by a rebuild as we opened it
-            continue
+            raise _Switching(missing)  # removed by a rebuild as we opened it
         if found != FORMAT:
             written = f"format {found}" if found is not None else "an older format"
             raise SearchkitError(
@@ -302,11 +305,9 @@ def open_generation(folder: Path):
         except FileNotFoundError as exc:
             # A commit or a rebuild removed what we were opening: read CURRENT again.  The
             # same generation failing three times running is damage.
-            failures.append(generation)
-            if failures[-3:] == [generation] * 3:
+            if tries[-3:] == [generation] * 3:
                 raise damaged(folder, exc) from exc
-            time.sleep(0.01 * (attempt + 1))
-            continue
+            raise _Switching(damaged(folder, exc)) from exc
         except (OSError, ManifestError) as exc:
             raise damaged(folder, exc) from exc
         if ix.analyzer_version() != ANALYZER_VERSION:
@@ -315,9 +316,34 @@ def open_generation(folder: Path):
                 f"{rebuild_hint(folder)}"
             )
         return generation, ix
-    raise IndexMissing(
-        f"no index at {folder}; build one with: searchkit index PATH --index {folder}"
-    )
+
+    try:
+        return retried(once, 40, lambda exc: isinstance(exc, _Switching))
+    except _Switching as exc:
+        raise exc.error from None
+
+
+class _Switching(Exception):
+    """What was being opened changed under us (a commit or a rebuild): try again; ``error``
+    is what to say if it keeps changing."""
+
+    def __init__(self, error: SearchkitError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def retried(work, attempts: int, passing):
+    """``work()``, tried again after a short wait (longer each time) while what it raises is
+    something ``passing(exc)`` says a writer explains (a commit or a rebuild removing what was
+    being read), at most ``attempts`` times; then what it raised goes on."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except Exception as exc:
+            if attempt == attempts - 1 or not passing(exc):
+                raise
+        time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def damaged(folder: Path, exc: BaseException) -> IndexDamaged:
@@ -339,8 +365,8 @@ def damaged(folder: Path, exc: BaseException) -> IndexDamaged:
         what = "a file of it is corrupt"
     elif isinstance(exc, ValueError):
         what = "a file of it is not as it was written"
-    else:  # EmptyIndexError, or Whoosh's UnboundLocalError for the same
-        what = "its table of contents is missing"
+    else:
+        what = f"reading it failed ({type(exc).__name__})"
     return IndexDamaged(f"the index at {folder} is damaged ({what}); {rebuild_hint(folder)}")
 
 
@@ -574,20 +600,20 @@ def folder_size(path: Path) -> int:
 def read_current(folder: Path, read):
     """``read(ix)`` on the current Whoosh index of ``folder``, opened again when a writer's
     commit removes a file as it is read (that is not damage)."""
-    from whoosh.index import EmptyIndexError
 
-    for attempt in range(20):
+    def once():
         ix = open_index(folder)
-        try:
-            with reading(folder):
-                return read(ix)
-        except (IndexDamaged, EmptyIndexError, UnboundLocalError) as exc:
-            vanished = not isinstance(exc, IndexDamaged) or isinstance(
-                exc.__cause__, FileNotFoundError
-            )
-            if not vanished or attempt == 19:
-                raise
-            time.sleep(0.01 * (attempt + 1))
+        with reading(folder):
+            return read(ix)
+
+    return retried(once, 20, vanished)
+
+
+def vanished(exc: BaseException) -> bool:
+    """Whether ``exc`` says a file being read was removed (by a commit or a rebuild)."""
+    return isinstance(exc, FileNotFoundError) or (
+        isinstance(exc, IndexDamaged) and isinstance(exc.__cause__, FileNotFoundError)
+    )
 
 
 # --- the writer's lock -----------------------------------------------------------------------
