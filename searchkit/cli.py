@@ -390,6 +390,27 @@ class SearchCommand(QueryCommand):
     )
 
 
+def filter_options(func):
+    """``--since``, ``--until``, ``--tag`` and ``--category``: which posts a search or a trend
+    looks at (the API's ``since``, ``until``, ``tag`` and ``category``)."""
+    for option in reversed(
+        (
+            click.option("--since", callback=_date, metavar="DATE", help="Posts on or after DATE."),
+            click.option(
+                "--until", callback=_date, metavar="DATE", help="Posts on or before DATE."
+            ),
+            click.option(
+                "--tag", "tags", multiple=True, help="Only posts with this tag (repeatable)."
+            ),
+            click.option(
+                "--category", "categories", multiple=True, help="Only posts in this category."
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
 @cli.command(cls=SearchCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1)
 @index_option
@@ -408,10 +429,7 @@ class SearchCommand(QueryCommand):
     show_default=True,
     help="Best first, oldest first or newest first (ties: newer date, then path).",
 )
-@click.option("--since", callback=_date, metavar="DATE", help="Posts on or after DATE.")
-@click.option("--until", callback=_date, metavar="DATE", help="Posts on or before DATE.")
-@click.option("--tag", "tags", multiple=True, help="Only posts with this tag (repeatable).")
-@click.option("--category", "categories", multiple=True, help="Only posts in this category.")
+@filter_options
 @click.option(
     "--batch",
     metavar="FILE",
@@ -583,10 +601,7 @@ def _openable(hit) -> str:
     show_default=True,
     help="The period each bar counts.",
 )
-@click.option("--since", callback=_date, metavar="DATE", help="From DATE.")
-@click.option("--until", callback=_date, metavar="DATE", help="To DATE.")
-@click.option("--tag", "tags", multiple=True, help="Only posts with this tag (repeatable).")
-@click.option("--category", "categories", multiple=True, help="Only posts in this category.")
+@filter_options
 @json_option
 @click.option(
     "--csv", "csv_", is_flag=True, help="Print CSV: a period per row, a query per column."

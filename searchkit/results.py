@@ -48,6 +48,31 @@ class SearchOptions:
     #: Only what was typed: no synonyms, no pinyin read, no slip corrected.
     exact: bool = False
 
+    @classmethod
+    def from_params(cls, params) -> SearchOptions:
+        """The options of a query string (``serve``'s API): ``limit``, ``page``, ``sort``,
+        ``since``, ``until``, ``tag`` and ``category`` (each may repeat), ``facets``,
+        ``collapse`` and ``exact`` (``1``), ``match``; ``params`` has ``get`` and ``getlist``."""
+        from .dates import parse_date_option
+
+        def day(name: str, end: bool) -> date | None:
+            value = params.get(name)
+            return parse_date_option(value, end=end) if value else None
+
+        return cls(
+            limit=param_number(params, "limit", 10),
+            page=param_number(params, "page", 1),
+            sort=params.get("sort") or "relevance",
+            since=day("since", False),
+            until=day("until", True),
+            tags=tuple(params.getlist("tag")),
+            categories=tuple(params.getlist("category")),
+            facets=param_flag(params, "facets"),
+            collapse=param_flag(params, "collapse"),
+            match=params.get("match") or "auto",
+            exact=param_flag(params, "exact"),
+        )
+
     def __post_init__(self):
         """Refuse, naming the argument, what a search cannot mean."""
         for name, low, high in (
@@ -195,3 +220,19 @@ class IndexReport:
 def no_facets() -> dict[str, dict[str, int]]:
     """Facets of no posts."""
     return {"categories": {}, "tags": {}, "years": {}}
+
+
+def param_number(params, name: str, default: int) -> int:
+    """A whole number of a query string, or ``default`` when it is not given."""
+    value = params.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SearchkitError(f"{name} is a whole number, not {value!r}") from None
+
+
+def param_flag(params, name: str) -> bool:
+    """A yes-or-no of a query string (``1``, ``true``, ``yes``, ``on``)."""
+    return params.get(name, "").lower() in ("1", "true", "yes", "on")

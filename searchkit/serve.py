@@ -15,6 +15,7 @@ script puts every text of a post in the page as text, never as markup.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import queue
@@ -64,6 +65,7 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
 
     from .api import Index
     from .output import to_data, to_json
+    from .results import SearchOptions, param_number
 
     pool = _Pool(lambda: Index.open(index), SEARCHERS)
 
@@ -94,36 +96,25 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
         return endpoint
 
     def search(opened, params):
-        return opened.search(
-            params.get("q", ""),
-            limit=_number(params, "limit", 10),
-            page=_number(params, "page", 1),
-            sort=params.get("sort", "relevance"),
-            since=params.get("since") or None,
-            until=params.get("until") or None,
-            tags=params.getlist("tag"),
-            categories=params.getlist("category"),
-            facets=_flag(params, "facets"),
-            collapse=_flag(params, "collapse"),
-            match=params.get("match", "auto"),
-            exact=_flag(params, "exact"),
-        )
+        options = SearchOptions.from_params(params)
+        return opened.search(params.get("q", ""), **dataclasses.asdict(options))
 
     def trend(opened, params):
+        options = SearchOptions.from_params(params)
         return opened.trend(
             *params.getlist("q"),
             by=params.get("by", "month"),
-            since=params.get("since") or None,
-            until=params.get("until") or None,
-            tags=params.getlist("tag"),
-            categories=params.getlist("category"),
+            since=options.since,
+            until=options.until,
+            tags=options.tags,
+            categories=options.categories,
         )
 
     def post(opened, params):
         return opened.post(params.get("path", ""), params.get("q") or None)
 
     def similar(opened, params):
-        return opened.similar(params.get("path", ""), limit=_number(params, "limit", 10))
+        return opened.similar(params.get("path", ""), limit=param_number(params, "limit", 10))
 
     def stats(opened, params):
         return opened.stats()
@@ -220,20 +211,6 @@ class _HostCheck:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-def _number(params, name: str, default: int) -> int:
-    value = params.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise SearchkitError(f"{name} is a whole number, not {value!r}") from None
-
-
-def _flag(params, name: str) -> bool:
-    return params.get(name, "").lower() in ("1", "true", "yes", "on")
 
 
 def listen(host: str, port: int):
