@@ -94,7 +94,7 @@ class Searcher:
             )
         self.folder = store.index_dir(index)
         self._weighting = scoring.BM25F(B=B, K1=K1)  # the engine's constants
-        self.searcher = None
+        self.whoosh_searcher = None
         self._open()
 
     def _open(self) -> None:
@@ -112,14 +112,14 @@ class Searcher:
                 raise FileNotFoundError(2, "the generation was replaced") from None
 
         try:
-            self.searcher = store.retried(once, 40, store.vanished)
+            self.whoosh_searcher = store.retried(once, 40, store.vanished)
         except FileNotFoundError as exc:  # still vanishing after every try
             raise store.damaged(self.folder, exc) from exc
         self._opened = _identity(self.generation)
-        self.schema = self.searcher.schema
+        self.schema = self.whoosh_searcher.schema
         self.config = analyzer_config(self.schema)
         self.parser = Parser(self.schema, self.ranking.title_weight)
-        self._engine_for(self.searcher)
+        self._engine_for(self.whoosh_searcher)
 
     def _engine_for(self, searcher) -> None:
         self._texts: dict[int, tuple[str, str]] = {}
@@ -141,13 +141,13 @@ class Searcher:
             return
         try:
             with store.reading(self.folder):
-                if not self.searcher.up_to_date():
+                if not self.whoosh_searcher.up_to_date():
                     # A new searcher, not Whoosh's refresh(): that reuses the reader of each
                     # segment it knew, with the deletions it knew, and keeps segments a merge
                     # removed, so a replaced post would be found twice.
                     fresh = self.ix.searcher(weighting=self._weighting)
-                    self.searcher.close()
-                    self.searcher = fresh
+                    self.whoosh_searcher.close()
+                    self.whoosh_searcher = fresh
                     self._engine_for(fresh)
         except (IndexDamaged, FileNotFoundError):
             # a rebuild switched and removed this generation meanwhile: open the new one
@@ -156,9 +156,9 @@ class Searcher:
 
     def _close_searcher(self) -> None:
         self._opened = None
-        if self.searcher is not None:
-            self.searcher.close()
-            self.searcher = None
+        if self.whoosh_searcher is not None:
+            self.whoosh_searcher.close()
+            self.whoosh_searcher = None
 
     def close(self) -> None:
         self._close_searcher()
@@ -339,14 +339,14 @@ class Searcher:
         found = self.engine.search(
             query,
             depth,
-            filter_query,
-            options.sort,
-            options.facets,
-            postings,
-            plan.words,
-            match,
-            plan.excluded,
-            plan.runs,
+            filter_query=filter_query,
+            sort=options.sort,
+            facets=options.facets,
+            cache=postings,
+            words=plan.words,
+            match=match,
+            excluded=plan.excluded,
+            runs=plan.runs,
         )
         top, total, facets, held = found.top, found.total, found.facets, found.held
         # the posts the rewards may reorder: the best rerank_depth, and any tied with the last
@@ -437,7 +437,7 @@ class Searcher:
         """The :class:`Shares` of :func:`text_shares` for the hits ``top`` (``(docnum, score)``);
         ``cache`` the postings the engine looked up for the query."""
         words = sorted(plan.terms)
-        docs = self.searcher.doc_count() or 1
+        docs = self.whoosh_searcher.doc_count() or 1
         frequency = self.engine.doc_frequency
         idf = [math.log(docs / (1 + frequency("body", w, cache))) + 1 for w in words]
         texts = [self._text_of(docnum) for docnum, _ in top]
@@ -531,7 +531,7 @@ class Searcher:
             docnums: list[int] = []
             sketches: list[Sketch | None] = []
             made = 0
-            for arrays in reader_segments(self.searcher.reader()):
+            for arrays in reader_segments(self.whoosh_searcher.reader()):
                 near = arrays.byte_values("near")
                 for local in np.flatnonzero(arrays.live()).tolist():
                     found = Sketch.from_bytes(near[local])
@@ -580,7 +580,7 @@ class Searcher:
         path = self.post_id(path)
         candidates = [hit.path for hit in self.similar(path, pool).result.hits]
         with store.reading(self.folder):
-            docnums = [self.searcher.document_number(path=p) for p in [path, *candidates]]
+            docnums = [self.whoosh_searcher.document_number(path=p) for p in [path, *candidates]]
             docnums = [d for d in docnums if d is not None]
             stored = [self.engine.stored(d) for d in docnums]
             leaders = collapse(self.sketches(docnums), texts=lambda i: self._bare_text(stored[i]))
@@ -614,10 +614,10 @@ class Searcher:
             word = token.text
             if len(word) > 1 and not word.replace(".", "").isdigit():
                 counts[word] = counts.get(word, 0) + 1
-        docs = self.searcher.doc_count() or 1
+        docs = self.whoosh_searcher.doc_count() or 1
         weighted = []
         for word, count in counts.items():
-            frequency = self.searcher.doc_frequency("body", word)
+            frequency = self.whoosh_searcher.doc_frequency("body", word)
             if 1 < frequency < docs:  # in some other posts, but not in every one
                 weighted.append((count * math.log(docs / frequency), word))
         weighted.sort(reverse=True)
@@ -649,13 +649,13 @@ class Searcher:
         current folder, or absolute) as it was indexed."""
         self.refresh()
         with store.reading(self.folder):
-            if self.searcher.document_number(path=given) is not None:
+            if self.whoosh_searcher.document_number(path=given) is not None:
                 return given
             wanted = Path(os.path.abspath(given))
             for target in dict.fromkeys((wanted, wanted.resolve())):
                 for folder in target.parents:
                     candidate = target.relative_to(folder).as_posix()
-                    docnum = self.searcher.document_number(path=candidate)
+                    docnum = self.whoosh_searcher.document_number(path=candidate)
                     if docnum is not None and self.file_of(docnum, candidate) == str(target):
                         return candidate
         raise PostMissing(

@@ -22,13 +22,14 @@ class WhooshEngine:
     """Scores queries through an open Whoosh searcher's matchers."""
 
     def __init__(self, searcher):
-        self.searcher = searcher
+        self.whoosh_searcher = searcher
         self._arrays: Engine | None = None  # for what only the arrays answer (trend's dates)
 
     def search(
         self,
         query,
         depth: int,
+        *,
         filter_query=None,
         sort: str = "relevance",
         facets: bool = False,
@@ -40,7 +41,7 @@ class WhooshEngine:
     ) -> Found:
         """:meth:`Engine.search` (what :meth:`Engine.select` lists), every match put in the
         total order."""
-        searcher = self.searcher
+        searcher = self.whoosh_searcher
         reader = searcher.reader()
         strings = match != "any" and bool(words or excluded)
         tree = to_whoosh(positive(query) if strings else query)
@@ -100,14 +101,14 @@ class WhooshEngine:
 
     def missing(self, words: tuple, cache: dict | None = None) -> list[str]:
         """The typed strings no post holds (but a word the segmenter made up)."""
-        reader = self.searcher.reader()
+        reader = self.whoosh_searcher.reader()
         return [
             typed.text
             for typed in words
             if not typed.guessed
             and not any(
                 not reader.is_deleted(d)
-                for d in self.searcher.docs_for_query(to_whoosh(typed.node))
+                for d in self.whoosh_searcher.docs_for_query(to_whoosh(typed.node))
             )
         ]
 
@@ -115,13 +116,13 @@ class WhooshEngine:
         return self._array_engine().bytes_of(fieldname, docnum)
 
     def stored(self, docnum: int) -> dict:
-        return self.searcher.stored_fields(docnum)
+        return self.whoosh_searcher.stored_fields(docnum)
 
     def stored_at(self, path: str) -> dict | None:
-        return self.searcher.document(path=path)
+        return self.whoosh_searcher.document(path=path)
 
     def doc_frequency(self, fieldname: str, text: str, cache: dict | None = None) -> int:
-        return self.searcher.doc_frequency(fieldname, text)
+        return self.whoosh_searcher.doc_frequency(fieldname, text)
 
     def order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
         """:meth:`Engine.order_keys`, read from the stored fields."""
@@ -129,7 +130,7 @@ class WhooshEngine:
 
         out = {}
         for docnum in docnums:
-            stored = self.searcher.stored_fields(docnum)
+            stored = self.whoosh_searcher.stored_fields(docnum)
             written = (stored.get("meta") or {}).get("date")
             if written:
                 ticks = instant(datetime.fromisoformat(written))
@@ -142,7 +143,7 @@ class WhooshEngine:
     def phrase_scores(self, phrases: list, docnums, cache: dict | None = None) -> dict[int, float]:
         """:meth:`Engine.phrase_scores`, through Whoosh's phrase matchers."""
         either = wq.Or([to_whoosh(phrase) for phrase in phrases])
-        extra = self.searcher.search(either, filter=set(docnums), limit=len(docnums))
+        extra = self.whoosh_searcher.search(either, filter=set(docnums), limit=len(docnums))
         return {hit.docnum: hit.score for hit in extra}
 
     def matching(self, query, filter_query=None, words=(), match="any", excluded=()):
@@ -153,7 +154,7 @@ class WhooshEngine:
 
     def _array_engine(self) -> Engine:
         if self._arrays is None:
-            self._arrays = Engine(self.searcher)
+            self._arrays = Engine(self.whoosh_searcher)
         return self._arrays
 
 

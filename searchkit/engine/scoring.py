@@ -104,7 +104,7 @@ class Engine:
     postings are joined over the segments, and every array is as long as the index."""
 
     def __init__(self, searcher):
-        self.searcher = searcher
+        self.whoosh_searcher = searcher
         self.schema = searcher.schema
         self.doc_count_all = searcher.doc_count_all()
         self.segments = [_Leaf(arrays) for _sub, arrays in leaf_segments(searcher)]
@@ -222,7 +222,7 @@ class Engine:
 
     def _avg_length(self, fieldname: str) -> float:
         if fieldname not in self._avgfl:
-            self._avgfl[fieldname] = self.searcher.avg_field_length(fieldname) or 1
+            self._avgfl[fieldname] = self.whoosh_searcher.avg_field_length(fieldname) or 1
         return self._avgfl[fieldname]
 
     # --- evaluation -----------------------------------------------------------------------
@@ -466,6 +466,7 @@ class Engine:
         self,
         query,
         depth: int,
+        *,
         filter_query=None,
         sort: str = "relevance",
         facets: bool = False,
@@ -594,7 +595,7 @@ class Engine:
 
     def stored_at(self, path: str) -> dict | None:
         """The stored fields of the live post whose id is ``path`` (None if there is none)."""
-        docnum = self.searcher.document_number(path=path)
+        docnum = self.whoosh_searcher.document_number(path=path)
         return None if docnum is None else self.stored(docnum)
 
     def every_stored(self):
