@@ -765,10 +765,6 @@ def _signatures(ix, out: Known | None = None) -> Known:
 
     A segment's columns are decoded in one piece each and split at NULs (a path holds none),
     so a 200,000-post index is read in C loops rather than one call per post."""
-    if "sig" not in ix.schema:
-        raise SearchkitError(
-            f"{ix.storage.folder} was written by an older searchkit; run again with --rebuild"
-        )
     out = Known() if out is None else out
     with ix.reader() as reader:
         for segment in reader_segments(reader):

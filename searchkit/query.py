@@ -12,7 +12,6 @@ from .analysis import fold_text
 from .errors import QueryError
 from .nodes import AndMaybe, AndNot, Exact, Node, Not, Phrase, Term, any_of, children
 from .parser import TEXT_FIELDS
-from .ranking import Ranking
 
 #: The longest query read, in characters: a long question is a few hundred; a query of
 #: megabytes would take minutes and gigabytes to segment and score.
@@ -121,32 +120,6 @@ def _check_depth(text: str) -> None:
 
 #: NOTs one after another, each applied to the next (words side by side are not nested).
 _NOT_RUN = re.compile(r"(?:\bNOT\s+)+")
-
-
-def make_parser(schema, title_weight: float = Ranking.title_weight):
-    """Whoosh's parser over title and body, OR grouping, ``-word`` only at a word's start:
-    the reference :class:`searchkit.parser.Parser` is compared with (``negate_minus`` first)."""
-    from whoosh import qparser
-
-    parser = qparser.MultifieldParser(
-        list(TEXT_FIELDS),
-        schema,
-        fieldboosts={"title": title_weight, "body": 1.0},
-        group=qparser.OrGroup,
-    )
-    parser.remove_plugin_class(qparser.WildcardPlugin)
-    # "让-皮埃尔" and "T-92" are names, not negations; a leading "-" is made "NOT" before
-    # parsing (see negate_minus), so that "-北京" and "NOT 北京" mean the same
-    parser.add_plugin(qparser.PlusMinusPlugin(plusexpr=r"(?:^|(?<=\s))\+(?=\S)", minusexpr=r"(?!)"))
-    return parser
-
-
-_MINUS = re.compile(r'"[^"]*"|(?:^|(?<=\s))-(?=[^\s-])')
-
-
-def negate_minus(text: str) -> str:
-    """``-word`` at the start of a word (outside quotes) is ``NOT word``."""
-    return _MINUS.sub(lambda m: m.group() if m.group().startswith('"') else "NOT ", text)
 
 
 @dataclass(frozen=True)

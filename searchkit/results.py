@@ -178,7 +178,6 @@ class DupeReport:
     threshold: float
     posts: int  # posts looked at (every post of the index)
     groups: list[list[PostRef]]
-    sketched: int = 0  # posts whose sketch was made from their text (an older index)
     took_ms: float = 0.0
     group_count: int = 0  # groups found (``groups`` may hold only the largest)
     in_groups: int = 0  # posts in them

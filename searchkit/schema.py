@@ -165,11 +165,10 @@ def build_schema(config: AnalyzerConfig) -> Schema:
         date=DATETIME(stored=True, sortable=True),
         meta=STORED(),
         sig=COLUMN(VarBytesColumn()),
-        # the post's near-duplicate sketch (searchkit.dupes); an index made before it has none
+        # the post's near-duplicate sketch (searchkit.dupes)
         near=COLUMN(VarBytesColumn()),
         # the post's title and text as the rerank reads them (bare_text), so that a query
-        # reads a column instead of unpickling and folding each text; an index made before
-        # it has none
+        # reads a column instead of unpickling and folding each text
         bare=COLUMN(VarBytesColumn()),
         # the post's moment as an instant (UTC), for sorting by date: 08:00-05:00 comes after
         # 09:00+08:00; the date column keeps the post's own day, which date filters use
@@ -231,10 +230,7 @@ def _keywords(terms: list[str]) -> str:
 
 
 def document_maker(schema: Schema):
-    """:func:`post_to_document` for an index of this schema (with a near-duplicate sketch
-    when its schema has the column)."""
-    if "near" not in schema:
-        return post_to_document
+    """:func:`post_to_document` for an index of this schema (its folding)."""
     return functools.partial(post_to_document, fold=analyzer_config(schema).fold)
 
 

@@ -405,14 +405,10 @@ class Searcher:
 
     def sketches(self, docnums: list[int]) -> list:
         """Each post's near-duplicate sketch (:class:`searchkit.dupes.Sketch`), from its
-        column, or made from its text where the index has none (an index made before)."""
+        column."""
         from .dupes import Sketch
 
-        out = []
-        for docnum in docnums:
-            found = Sketch.from_bytes(self.engine.bytes_of("near", docnum))
-            out.append(found if found is not None else self._sketch_from_text(docnum))
-        return out
+        return [Sketch.from_bytes(self.engine.bytes_of("near", docnum)) for docnum in docnums]
 
     def _text_bonus(self, plan: Plan, top, bonus: dict[int, float], cache=None) -> None:
         """Add what each of ``top`` gains for the query spans, opening, rare words,
@@ -450,15 +446,7 @@ class Searcher:
         if found is None:
             if len(self._texts) >= TEXT_CACHE:
                 self._texts.clear()
-            parts = read_bare(self.engine.bytes_of("bare", docnum))
-            if parts is None:  # an index made before the column: from the stored fields
-                stored = self.engine.stored(docnum)
-                fold = self.config.fold
-                parts = (
-                    bare_text(stored.get("title", ""), fold),
-                    bare_text(stored.get("text") or "", fold),
-                )
-            title, text = parts
+            title, text = read_bare(self.engine.bytes_of("bare", docnum)) or ("", "")
             opening = max(self.ranking.lead_chars, self.ranking.opening_chars)
             found = self._texts[docnum] = (title + text, text[:opening])
         return found
@@ -530,16 +518,11 @@ class Searcher:
         with store.reading(self.folder):
             docnums: list[int] = []
             sketches: list[Sketch | None] = []
-            made = 0
             for arrays in reader_segments(self.whoosh_searcher.reader()):
                 near = arrays.byte_values("near")
                 for local in np.flatnonzero(arrays.live()).tolist():
-                    found = Sketch.from_bytes(near[local])
-                    if found is None:  # an index made before sketches: from the text
-                        found = self._sketch_from_text(arrays.offset + local)
-                        made += 1
                     docnums.append(arrays.offset + local)
-                    sketches.append(found)
+                    sketches.append(Sketch.from_bytes(near[local]))
             stored = self.engine.stored
             found_groups = group(sketches, threshold, lambda i: self._bare_text(stored(docnums[i])))
             groups = []
@@ -549,9 +532,7 @@ class Searcher:
                 groups.append(posts)
         groups.sort(key=lambda posts: (-len(posts), posts[0].date or "~", posts[0].path))
         in_groups = sum(len(posts) for posts in groups)
-        report = DupeReport(
-            threshold, len(docnums), groups[:limit], made, 0.0, len(groups), in_groups
-        )
+        report = DupeReport(threshold, len(docnums), groups[:limit], 0.0, len(groups), in_groups)
         report.took_ms = _ms(started)
         return report
 
@@ -559,12 +540,6 @@ class Searcher:
         """A post's text as its sketch saw it, folded and bare (:func:`dupes.same_story`),
         from its stored fields."""
         return folded_bare(_sketched_text(stored), self.config.fold)
-
-    def _sketch_from_text(self, docnum: int):
-        """The sketch of a post the index holds none for (an index made before them)."""
-        from .dupes import sketch
-
-        return sketch(_sketched_text(self.engine.stored(docnum)), self.config.fold)
 
     def _post_ref(self, docnum: int) -> PostRef:
         stored = self.engine.stored(docnum)

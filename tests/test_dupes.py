@@ -12,7 +12,7 @@ from conftest import write_post
 from hypothesis import given
 from hypothesis import strategies as st
 
-from searchkit import Index, schema
+from searchkit import Index
 from searchkit.cli import cli
 from searchkit.dupes import _distinct, near, similarity, sketch
 
@@ -96,7 +96,7 @@ def ix(tmp_path):
 
 def test_the_archive_groups_copies_oldest_first(ix):
     report = ix.dupes()
-    assert report.posts == 6 and report.sketched == 0
+    assert report.posts == 6
     [group] = report.groups
     assert [post.path for post in group] == [
         "_posts/2024-03-01-dc-repost.md",
@@ -131,18 +131,6 @@ def test_an_update_keeps_the_sketches_current(ix, tmp_path):
         "_posts/2024-03-03-dc-short.md",
     ]
     assert metro == ["_posts/2024-03-01-dc-repost.md", "_posts/2024-03-05-metro.md"]
-
-
-def test_an_index_without_sketches_makes_them_from_the_text(tmp_path, monkeypatch):
-    monkeypatch.setattr(schema, "document_maker", lambda _schema: schema.post_to_document)
-    from searchkit import indexer
-
-    monkeypatch.setattr(indexer, "document_maker", lambda _schema: schema.post_to_document)
-    ix = Index.create(tmp_path / "ix")
-    ix.update([_archive(tmp_path / "posts")])
-    report = ix.dupes()
-    assert report.sketched == 6 and len(report.groups[0]) == 4
-    assert ix.search("液冷 机柜", collapse=True).collapsed == 3
 
 
 def test_the_command_line(ix):

@@ -3,6 +3,8 @@ documented language the two trees are the same; where they differ, it is on purp
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -24,14 +26,42 @@ from searchkit.nodes import (
     any_of,
     to_whoosh,
 )
-from searchkit.parser import Parser
-from searchkit.query import check_syntax, make_parser, negate_minus
+from searchkit.parser import TEXT_FIELDS, Parser
+from searchkit.query import check_syntax
 from searchkit.ranking import Ranking
 from searchkit.schema import build_schema
 from searchkit.strings import STRING_WEIGHT
 
 SCHEMA = build_schema(AnalyzerConfig())
 OURS = Parser(SCHEMA, Ranking.title_weight)
+
+
+def make_parser(schema, title_weight: float = Ranking.title_weight):
+    """Whoosh's parser over title and body, OR grouping, ``-word`` only at a word's start:
+    the reference :class:`searchkit.parser.Parser` is compared with (``negate_minus`` first)."""
+    from whoosh import qparser
+
+    parser = qparser.MultifieldParser(
+        list(TEXT_FIELDS),
+        schema,
+        fieldboosts={"title": title_weight, "body": 1.0},
+        group=qparser.OrGroup,
+    )
+    parser.remove_plugin_class(qparser.WildcardPlugin)
+    # "让-皮埃尔" and "T-92" are names, not negations; a leading "-" is made "NOT" before
+    # parsing (see negate_minus), so that "-北京" and "NOT 北京" mean the same
+    parser.add_plugin(qparser.PlusMinusPlugin(plusexpr=r"(?:^|(?<=\s))\+(?=\S)", minusexpr=r"(?!)"))
+    return parser
+
+
+_MINUS = re.compile(r'"[^"]*"|(?:^|(?<=\s))-(?=[^\s-])')
+
+
+def negate_minus(text: str) -> str:
+    """``-word`` at the start of a word (outside quotes) is ``NOT word``."""
+    return _MINUS.sub(lambda m: m.group() if m.group().startswith('"') else "NOT ", text)
+
+
 WHOOSH = make_parser(SCHEMA, Ranking.title_weight)
 
 WORDS = [

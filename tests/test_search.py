@@ -457,8 +457,7 @@ def test_bm25_ranking_is_the_engines_order_and_scores(examples_index):
 
 
 def test_the_rerank_reads_each_hit_s_text_from_its_column_as_it_would_fold_it(examples):
-    """The ``bare`` column holds what the rerank would make of the stored title and text; an
-    index made before the column (no value) gives the same ranking from the stored text."""
+    """The ``bare`` column holds what the rerank would make of the stored title and text."""
     from searchkit.analysis import bare_text
     from searchkit.schema import bare_value, read_bare
 
@@ -468,15 +467,3 @@ def test_the_rerank_reads_each_hit_s_text_from_its_column_as_it_would_fold_it(ex
         stored = examples.whoosh_searcher.stored_fields(docnum)
         title, text = read_bare(examples.engine.bytes_of("bare", docnum))
         assert title == bare_text(stored["title"]) and text == bare_text(stored.get("text") or "")
-    with_column = examples.search("数据中心 液冷 香港", SearchOptions(limit=20))
-    examples._texts.clear()
-    column = examples.engine.bytes_of
-    examples.engine.bytes_of = lambda name, d: b"" if name == "bare" else column(name, d)
-    try:
-        without = examples.search("数据中心 液冷 香港", SearchOptions(limit=20))
-    finally:
-        examples.engine.bytes_of = column
-        examples._texts.clear()
-    assert [(h.path, h.score) for h in without.hits] == [
-        (h.path, h.score) for h in with_column.hits
-    ]
