@@ -259,7 +259,7 @@ def main() -> int:
             "\n## Scale\n\n"
             "The generated archive (sentences of the real posts, short posts) at each size. "
             "Peer: searchkit's previous engine, Whoosh's matchers over the same index "
-            "(`SEARCHKIT_ENGINE=whoosh`), on a quarter of the queries.\n\n" + scale_table + "\n"
+            "(the tests' reference engine), on a quarter of the queries.\n\n" + scale_table + "\n"
             "\n### Beside the tantivy anchor\n\n"
             "The lean tantivy anchor (`../shared/bench/tantivy_anchor.py`, run by "
             "`benchmarks/anchor.py`): tantivy-py over the same posts and queries, analysed as "

@@ -88,8 +88,9 @@ class Index:
     :meth:`search` it.  One open index serves many searches (close it, or use ``with``).
 
     ``ranking`` changes how hits are ranked (:class:`Ranking`; its defaults are those
-    ``make eval`` chose); ``engine`` is ``"arrays"`` (the default) or ``"whoosh"`` (the
-    reference the tests compare with).
+    ``make eval`` chose); ``engine`` makes the query engine of an open Whoosh searcher
+    (:class:`searchkit.engine.Engine`, the default; the tests give Whoosh's own matchers
+    behind the same interface, to compare with).
     """
 
     def __init__(
@@ -97,7 +98,7 @@ class Index:
         path: str | os.PathLike,
         *,
         ranking: Ranking | None = None,
-        engine: str = "arrays",
+        engine=None,
     ):
         self.folder = store.index_dir(path)
         self.ranking = ranking or Ranking()
@@ -108,9 +109,7 @@ class Index:
         self._lock = threading.RLock()
 
     @classmethod
-    def open(
-        cls, path: str | os.PathLike, *, ranking: Ranking | None = None, engine: str = "arrays"
-    ) -> Index:
+    def open(cls, path: str | os.PathLike, *, ranking: Ranking | None = None, engine=None) -> Index:
         """The index at ``path``; :class:`IndexMissing` when there is none."""
         ix = cls(path, ranking=ranking, engine=engine)
         if store.current_generation(ix.folder) is None:
@@ -127,7 +126,7 @@ class Index:
         *,
         analyzer: AnalyzerConfig | None = None,
         ranking: Ranking | None = None,
-        engine: str = "arrays",
+        engine=None,
     ) -> Index:
         """A new, empty index at ``path`` whose posts will be analysed by ``analyzer``;
         refused where an index already is."""

@@ -519,7 +519,7 @@ def search(ctx, query, index, batch, jobs, fmt, collapse, files, count, **settin
             raise click.UsageError("--batch prints JSON lines; it does not go with --pager")
         workers = jobs or os.cpu_count() or 1
         with (
-            Index.open(index, engine=_engine()) as ix,
+            Index.open(index) as ix,
             _open_batch(batch) as lines,
             writing_output(),
         ):
@@ -536,7 +536,7 @@ def search(ctx, query, index, batch, jobs, fmt, collapse, files, count, **settin
     if (files or count) and settings["match"] == "auto":
         settings["match"] = "all"  # counted as grep counts: the posts holding every word
     text = " ".join(query)
-    with Index.open(index, engine=_engine()) as ix:
+    with Index.open(index) as ix:
         if count:
             settings.update(limit=1, page=1, collapse=False, snippets=False)
             result = ix.search(text, **settings)
@@ -624,7 +624,7 @@ def trend(queries, index, by, since, until, tags, categories, json_, csv_, no_co
 
     if json_ and csv_:
         raise click.UsageError("give --json or --csv, not both")
-    with Index.open(index, engine=_engine()) as ix:
+    with Index.open(index) as ix:
         found = ix.trend(
             *queries, by=by, since=since, until=until, tags=tags, categories=categories
         )
@@ -674,12 +674,6 @@ def _raw_lines(fd: int):
             yield line + b"\n"
     if pending:
         yield pending
-
-
-def _engine() -> str:
-    """``SEARCHKIT_ENGINE``: ``whoosh`` runs queries through Whoosh's matchers (the reference
-    the benchmarks measure against)."""
-    return os.environ.get("SEARCHKIT_ENGINE") or "arrays"
 
 
 @contextlib.contextmanager
@@ -764,7 +758,7 @@ def similar(path, index, limit, fmt):
     from .api import Index
     from .output import emit
 
-    with Index.open(index, engine=_engine()) as ix:
+    with Index.open(index) as ix:
         found = ix.similar(path, limit)
     emit(found, fmt)
     sys.exit(EXIT_HITS if found.result.hits else EXIT_NO_HITS)

@@ -16,7 +16,7 @@ from .analysis import bare_text, fold_text, folded_bare
 from .engine import K1, SCORE_DECIMALS, B, Engine
 from .engine.arrays import reader_segments
 from .engine.scoring import through_ties
-from .errors import IndexDamaged, PostMissing, QueryError, SearchkitError
+from .errors import IndexDamaged, PostMissing, QueryError
 from .highlight import Snippet, find_matches, make_snippet
 from .nodes import (
     AndNot,
@@ -72,26 +72,21 @@ TEXT_CACHE = 4096
 
 #: The engines: numpy over the posting arrays (the default), or Whoosh's matchers (the
 #: reference the tests compare with, and the peer ``make bench`` measures).
-ENGINES = ("arrays", "whoosh")
-
-
 class Searcher:
     """An open index that answers queries; reuse it for many queries (``--batch``)."""
 
     def __init__(
         self,
         index: str | Path | None = None,
-        engine: str | None = None,
+        engine=None,
         ranking: Ranking | None = None,
     ):
+        """``engine`` makes the engine of an open Whoosh searcher (:class:`Engine`; the tests
+        give Whoosh's own matchers behind the same interface, to compare with)."""
         from whoosh import scoring
 
         self.ranking = ranking or Ranking()
-        self.engine_name = engine or ENGINES[0]
-        if self.engine_name not in ENGINES:
-            raise SearchkitError(
-                f"unknown engine {self.engine_name!r}; use one of {', '.join(ENGINES)}"
-            )
+        self.engine_kind = engine or Engine
         self.folder = store.index_dir(index)
         self._weighting = scoring.BM25F(B=B, K1=K1)  # the engine's constants
         self.whoosh_searcher = None
@@ -124,11 +119,7 @@ class Searcher:
     def _engine_for(self, searcher) -> None:
         self._texts: dict[int, tuple[str, str]] = {}
         with store.reading(self.folder):
-            if self.engine_name == "arrays":
-                kind = Engine
-            else:
-                from .engine.reference import WhooshEngine as kind
-            self.engine = kind(searcher)
+            self.engine = self.engine_kind(searcher)
 
     def refresh(self) -> None:
         """Move to the last committed state of the index (after an update or a rebuild)."""

@@ -138,7 +138,6 @@ def test_the_analyzer_given_to_create_is_kept(tmp_path):
 
 def test_the_library_reads_no_environment_and_forks_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("SEARCHKIT_INDEX", str(tmp_path / "elsewhere"))
-    monkeypatch.setenv("SEARCHKIT_ENGINE", "no-such-engine")
     monkeypatch.setattr(os, "fork", _no_fork)
     from searchkit import indexer
 

@@ -10,6 +10,7 @@ import pytest
 from conftest import EXAMPLES, FINEWS, needs_shared
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference_engine import WhooshEngine
 from whoosh.matching.binary import AndNotMatcher
 
 from searchkit.indexer import index_paths
@@ -54,7 +55,7 @@ def _engines(tmp_path_factory):
     changed = sorted(posts.rglob("*.md"))[3]
     changed.write_text(changed.read_text("utf-8").replace("。", "。数据中心的高温。", 1), "utf-8")
     index_paths([posts], folder, jobs=1)
-    arrays, whoosh = Searcher(folder, engine="arrays"), Searcher(folder, engine="whoosh")
+    arrays, whoosh = Searcher(folder, engine=None), Searcher(folder, engine=WhooshEngine)
     yield arrays, whoosh
     arrays.close()
     whoosh.close()

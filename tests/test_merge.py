@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 from conftest import EXAMPLES
+from reference_engine import WhooshEngine
 from whoosh import index as whoosh_index
 
 from searchkit import Index
@@ -77,8 +78,8 @@ def test_every_post_is_there_exactly_once(updated):
 def test_merged_index_answers_as_the_whoosh_engine_does(updated, text):
     folder, _, _ = updated
     with (
-        Index.open(folder, engine="arrays") as arrays,
-        Index.open(folder, engine="whoosh") as whoosh,
+        Index.open(folder, engine=None) as arrays,
+        Index.open(folder, engine=WhooshEngine) as whoosh,
     ):
         a, b = arrays.search(text, limit=20), whoosh.search(text, limit=20)
         assert a.total == b.total and [h.path for h in a.hits] == [h.path for h in b.hits]

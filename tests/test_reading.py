@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import FINEWS, SHARED, needs_shared, write_post
+from reference_engine import WhooshEngine
 
 from searchkit import Index
 from searchkit.cli import cli
@@ -80,7 +81,7 @@ def test_sorting_by_date_orders_instants(tmp_path):
         tmp_path / "p", "_posts/b.md", "title: 北京\ndate: 2022-06-09 09:00:00 +08:00", "报道"
     )
     index_paths([tmp_path / "p"], tmp_path / "ix", jobs=1)
-    for engine in ("arrays", "whoosh"):
+    for engine in (None, WhooshEngine):
         with Index.open(tmp_path / "ix", engine=engine) as ix:
             oldest = [hit.title for hit in ix.search("报道", sort="date").hits]
             newest = [hit.title for hit in ix.search("报道", sort="-date").hits]

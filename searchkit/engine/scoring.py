@@ -14,8 +14,8 @@ matches (a term's postings read from each segment and joined, numbered as in the
 * the best ``depth`` come from ``argpartition``, ties going to the earlier post as in Whoosh;
   the total is the number of posts matched.
 
-``Searcher(..., engine="whoosh")`` runs the whole query through Whoosh's matchers instead
-(:mod:`searchkit.engine.reference`): the reference the tests compare with.
+The tests run the same trees through Whoosh's own matchers behind this interface
+(``tests/reference_engine.py``) and compare.
 """
 
 from __future__ import annotations

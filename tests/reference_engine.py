@@ -13,9 +13,9 @@ from datetime import datetime
 import numpy as np
 from whoosh import query as wq
 
-from ..nodes import positive, to_whoosh
-from ..results import no_facets
-from .scoring import SCORE_DECIMALS, Engine, Found, through_ties
+from searchkit.engine.scoring import SCORE_DECIMALS, Engine, Found, through_ties
+from searchkit.nodes import positive, to_whoosh
+from searchkit.results import no_facets
 
 
 class WhooshEngine:
@@ -126,7 +126,7 @@ class WhooshEngine:
 
     def order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
         """:meth:`Engine.order_keys`, read from the stored fields."""
-        from ..schema import instant
+        from searchkit.schema import instant
 
         out = {}
         for docnum in docnums:
