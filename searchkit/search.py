@@ -6,16 +6,15 @@ import math
 import os
 import time
 from datetime import datetime
-from itertools import groupby
 from pathlib import Path
 
 import numpy as np
 
 from . import store
 from .analysis import bare_text, fold_text, folded_bare
-from .engine import K1, SCORE_DECIMALS, B, Engine
+from .engine import K1, B, Engine
 from .engine.arrays import reader_segments
-from .engine.scoring import through_ties
+from .engine.order import reordered, through_ties
 from .errors import IndexDamaged, PostMissing, QueryError
 from .highlight import Snippet, find_matches, make_snippet
 from .nodes import (
@@ -347,7 +346,7 @@ class Searcher:
             self._text_bonus(plan, top[:rerank], bonus, postings)
         stored_fields = self.engine.stored
         if not options.collapse:
-            ranked = _order(top, bonus, wanted, self._order_keys, stored_fields, held)[first:]
+            ranked = reordered(top, bonus, wanted, self._order_keys, stored_fields, held)[first:]
             hits = [
                 self._hit(first + i + 1, score, fields, plan.marks, options, docnum)
                 for i, (score, docnum, fields) in enumerate(ranked)
@@ -366,7 +365,7 @@ class Searcher:
         from .dupes import collapse
 
         size = max(wanted * COLLAPSE_POOL, rerank)
-        pool = _order(top, bonus, size, self._order_keys, stored_fields, held)
+        pool = reordered(top, bonus, size, self._order_keys, stored_fields, held)
         leaders = collapse(
             self.sketches([docnum for _score, docnum, _fields in pool]),
             texts=lambda i: self._bare_text(pool[i][2]),  # the hit's stored fields, read
@@ -691,32 +690,3 @@ def _ms(started: float) -> float:
 
 def _has_filters(options: SearchOptions) -> bool:
     return bool(options.since or options.until or options.tags or options.categories)
-
-
-def _order(top, bonus: dict[int, float], wanted: int, keys, stored_fields, held=None):
-    """The first ``wanted`` hits: ``(score plus any bonus, docnum, stored fields)``.
-
-    ``top`` is in the total order ((holds every word,) score, newer date, path); the posts a
-    bonus was given (the best ``rerank_depth``, as bonuses are never negative) are put in that
-    order again by their new scores, ``keys`` giving each one's ``(date key, path)``.
-    ``held`` are the posts holding every word when those rank first.
-    """
-    if bonus:
-        moved = max(i for i, (docnum, _) in enumerate(top) if docnum in bonus) + 1
-        head = [(round(score + bonus.get(d, 0.0), SCORE_DECIMALS), d) for d, score in top[:moved]]
-
-        def rank(row):  # the posts holding every word first, when they rank first
-            return (row[1] not in held, -row[0]) if held is not None else -row[0]
-
-        head.sort(key=rank)
-        runs = [list(run) for _, run in groupby(head, rank)]
-        # the keys of the rows tied on score only (reading a path costs a column read)
-        tied = [d for run in runs if len(run) > 1 for _, d in run]
-        order = keys(tied) if tied else {}
-        for run in runs:
-            if len(run) > 1:
-                run.sort(key=lambda row: order[row[1]])
-        rows = [row for run in runs for row in run] + [(score, d) for d, score in top[moved:]]
-    else:
-        rows = [(score, d) for d, score in top]
-    return [(score, docnum, stored_fields(docnum)) for score, docnum in rows[:wanted]]

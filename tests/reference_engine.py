@@ -13,7 +13,8 @@ from datetime import datetime
 import numpy as np
 from whoosh import query as wq
 
-from searchkit.engine.scoring import SCORE_DECIMALS, Engine, Found, through_ties
+from searchkit.engine.order import SCORE_DECIMALS, through_ties
+from searchkit.engine.scoring import Engine, Found
 from searchkit.nodes import positive, to_whoosh
 from searchkit.results import no_facets
 

@@ -738,7 +738,7 @@ def test_a_bug_in_our_own_query_code_is_not_a_query_error(archive, monkeypatch):
     assert quiet.exit_code == 2 and "internal error: TypeError: a bug" in quiet.stderr
     assert "Traceback" not in quiet.stderr
     monkeypatch.undo()
-    monkeypatch.setattr(search_module, "_order", broken)  # inside the reading of the index
+    monkeypatch.setattr(search_module, "reordered", broken)  # inside the reading of the index
     with Index.open(folder) as searcher, pytest.raises(TypeError):
         searcher.search("数据中心")  # the files are as written: a bug, not damage
     loud = run("search", "数据中心", "--index", folder, env={"SEARCHKIT_DEBUG": "1"})

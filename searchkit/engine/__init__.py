@@ -16,21 +16,22 @@ made on the format's own extension points:
 
 The modules, each with one job:
 
-* :mod:`.storage` - the index folder as Whoosh sees it: no link written through, pickles
-  read through the allow-list, snapshots and temporary folders;
+* :mod:`.storage` - the index folder as Whoosh sees it: no link written through, the index
+  read from its manifest, pickles read through the allow-list, snapshots and temporary folders;
 * :mod:`.postings` - how a term's postings are written and read;
 * :mod:`.codec` - Whoosh's codec, segment and per-document reader over those postings;
 * :mod:`.building` - turning analysed posts into a segment;
 * :mod:`.commits` - committing segments and merging them in tiers;
 * :mod:`.arrays` - a segment read as numpy arrays;
-* :mod:`.scoring` - the query engine over those arrays.
-* :mod:`.reference` - whole queries through Whoosh's matchers, behind the same interface:
-  the reference the tests compare the query engine with.
+* :mod:`.scoring` - the query engine over those arrays;
+* :mod:`.order` - the one order of results, for the engine and after the rewards;
+* :mod:`.manifest` - a commit's schema and segments as plain, checked values.
 
 Anything that names a private Whoosh attribute is in this package and marked so; a Whoosh
 upgrade touches it only.  The format is versioned by :data:`searchkit.store.FORMAT`.
 """
 
-from .scoring import K1, SCORE_DECIMALS, B, Engine, Found
+from .order import SCORE_DECIMALS
+from .scoring import K1, B, Engine, Found
 
 __all__ = ["B", "K1", "SCORE_DECIMALS", "Engine", "Found"]

@@ -44,14 +44,12 @@ from ..nodes import (
     positive,
 )
 from .arrays import STORED, leaf_segments
+from .order import SCORE_DECIMALS, first_in_order
 from .postings import Postings, decode_many
 
 #: BM25F's parameters (Whoosh's defaults, with which every ``make eval`` number was measured).
 K1 = 1.2
 B = 0.75
-#: Scores are rounded to this many decimals: two posts a few ulps apart are tied, and the
-#: total order (score, newer date, path) holds whichever way a sum was added up.
-SCORE_DECIMALS = 6
 #: The day in the units of Whoosh's date columns (microseconds).
 _DAY = 86_400_000_000
 
@@ -512,7 +510,9 @@ class Engine:
         keys = [dates]  # by date: the date, then the path
         if relevance:  # (holds every run whole,) score, newer date, then the path
             keys = [~tiers, -values, dates] if whole is not None else [-values, dates]
-        order = self._in_order(docnums, keys, depth, len(keys) - 1 if relevance else len(keys))
+        order = first_in_order(
+            docnums, keys, depth, len(keys) - 1 if relevance else len(keys), self.path_of
+        )
         top = [(int(d), float(s)) for d, s in zip(docnums[order], values[order], strict=True)]
         held = set(docnums[order][tiers[order]].tolist()) if whole is not None else None
         return Found(top, total, _sorted_facets(found), counted, held)
@@ -535,36 +535,6 @@ class Engine:
             if term is not None and self.live()[term.ids].any():
                 return True
         return bool(self._eval(node, cache)[1].any())
-
-    def _in_order(self, docnums, keys: list[np.ndarray], depth: int, scored: int) -> np.ndarray:
-        """The first ``depth`` rows in the total order, and the rows tied with the last of
-        them on the first ``scored`` keys (the rank a reranking sees): ``keys`` (the first
-        the most significant), then the post's path (read only for rows tied on every key)."""
-        order = np.lexsort((docnums, *reversed(keys)))
-        keep = min(depth, len(order))
-        if not keep:
-            return order[:0]
-        # the rows tied with the last one kept compete for its place: take them all
-        last = order[keep - 1]
-        rest = order[keep:]
-        tied = np.ones(len(rest), dtype=bool)
-        for key in keys[:scored]:
-            tied &= key[rest] == key[last]
-        end = keep + (int(np.argmin(tied)) if not tied.all() else len(rest))
-        head = order[:end].copy()
-        changed = np.zeros(max(len(head) - 1, 0), dtype=bool)
-        for key in keys:
-            values = key[head]
-            changed |= values[1:] != values[:-1]
-        bounds = np.flatnonzero(changed) + 1
-        starts = [0, *bounds.tolist()]
-        ends = [*bounds.tolist(), len(head)]
-        for a, b in zip(starts, ends, strict=True):
-            if b - a > 1:
-                run = head[a:b]
-                paths = [self.path_of(int(docnums[i])) for i in run]
-                head[a:b] = run[sorted(range(b - a), key=paths.__getitem__)]
-        return head  # with the rows tied with the last kept: a reranking takes them all
 
     def path_of(self, docnum: int) -> bytes:
         """A post's path (its id), as the bytes of its column."""
@@ -794,22 +764,6 @@ def _sorted_facets(counted):
         )
         for name, counts in counted.items()
     }
-
-
-def through_ties(top: list[tuple[int, float]], count: int, held=None) -> int:
-    """``count``, or more to take in every post ranked as the last of the first ``count``
-    (its score, and whether it holds every word when ``held`` names those): which of tied
-    posts are reranked must not depend on how ties are broken."""
-    if count <= 0 or count >= len(top):
-        return min(max(count, 0), len(top))
-
-    def rank(row):
-        return (held is not None and row[0] in held, row[1])
-
-    last = rank(top[count - 1])
-    while count < len(top) and rank(top[count]) == last:
-        count += 1
-    return count
 
 
 #: The most bytes a post's stored fields inflate to (a post keeps at most a million
