@@ -25,22 +25,6 @@ SEARCHKIT = str(BIN / "searchkit")
 WORK = HERE / "work"
 
 
-def peak_rss(cmd: list[str]) -> tuple[float, float]:
-    """Run ``cmd``; return (seconds, peak RSS MiB of the largest process in its tree)."""
-    started = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        os.execv(cmd[0], cmd)
-    _, status, usage = os.wait4(pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])} failed")
-    return seconds, usage.ru_maxrss / 1024
-
-
 def corpus_stats(root: Path) -> tuple[int, int, int]:
     files = [p for p in root.rglob("*.md")]
     size = sum(p.stat().st_size for p in files)
@@ -70,11 +54,6 @@ def pick_queries(root: Path, count: int, seed: int = 7) -> list[str]:
     return queries
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 PEER_BUILD = "import sys; sys.path.insert(0, {root!r}); from benchmarks.peer import build_peer; from pathlib import Path; build_peer(Path({corpus!r}), Path({out!r}))"
 PEER_UPDATE = """
 import sys, frontmatter
@@ -90,6 +69,7 @@ w.commit()
 
 def bench_corpus(name: str, corpus: Path, queries: list[str], cold_runs: int) -> dict:
     sys.path.insert(0, str(HERE.parent))
+    from benchmarks.measure import peak_rss, percentile
     from benchmarks.scale import warm as warm_times
 
     ours_ix, peer_ix = WORK / f"{name}-ours", WORK / f"{name}-peer"

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import time
@@ -51,20 +50,6 @@ def read_queries(path: Path) -> list[tuple[str, str]]:
         qid, _, text = line.partition("\t")
         rows.append((qid, text))
     return rows
-
-
-def metrics(ranked: dict[str, list[str]], relevant: dict[str, str]) -> dict[str, float]:
-    mrr = recall = ndcg = first = 0.0
-    for qid, doc in relevant.items():
-        paths = ranked.get(qid, [])[:10]
-        if doc in paths:
-            rank = paths.index(doc) + 1
-            mrr += 1 / rank
-            recall += 1
-            ndcg += 1 / math.log2(1 + rank)
-            first += rank == 1
-    n = len(relevant) or 1
-    return {"MRR@10": mrr / n, "P@1": first / n, "Recall@10": recall / n, "nDCG@10": ndcg / n}
 
 
 def digest(ranked: dict[str, list[str]]) -> str:
@@ -112,6 +97,7 @@ NEWS_PEER_SAMPLE = 150
 
 def news(shared: Path, work: Path, with_peer: bool) -> None:
     """zh-news: headline -> story, in two halves, with the peer on a sample of each."""
+    from benchmarks.measure import metrics
     from benchmarks.peer import PeerSearcher, build_peer
 
     root = shared / "eval" / "zh-news"
@@ -165,6 +151,7 @@ def news(shared: Path, work: Path, with_peer: bool) -> None:
 
 def main() -> int:
     sys.path.insert(0, str(HERE.parent))
+    from benchmarks.measure import metrics
     from benchmarks.peer import PeerSearcher, build_peer
 
     parser = argparse.ArgumentParser(description=__doc__)

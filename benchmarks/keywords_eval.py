@@ -99,7 +99,7 @@ def run_searchkit(searchkit: str, rows, index: Path, work: Path, match: str | No
 
 
 def report(shared: Path, work: Path, index: Path, searchkit: str, peer_dir: Path | None) -> None:
-    from benchmarks.eval import metrics
+    from benchmarks.measure import metrics
 
     posts = shared / "eval" / "zh-news" / "posts"
     rows = make_queries(posts, index)

@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from benchmarks.bench import percentile
+from benchmarks.measure import percentile
 
 CLIENTS = 8
 #: Requests sent at once in the burst phase, and half-sent in the trickle phase.

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from benchmarks import anchor
-from benchmarks.bench import peak_rss, percentile
+from benchmarks.measure import peak_rss, percentile
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
