@@ -378,7 +378,7 @@ def _sync_posts(paths, generation, config, jobs, report, progress, drafts, commi
     digests = existing.digest_of()
 
     refreshed: dict[Key, tuple[int, float, str]] = {}
-    before = {seg.segment_id() for seg in ix._segments()}  # private: the committed segments
+    before = ix.segment_ids()  # the committed segments
     commit_every = max(1, commit_every)
     chunks = [to_read[n : n + commit_every] for n in range(0, len(to_read), commit_every)]
     maker = document_maker(ix.schema)

@@ -96,19 +96,18 @@ class Searcher:
         self._opened = None
 
         def once():
+            # (opening the generation tries again itself, and says what it found)
             self.generation, self.ix = store.open_generation(self.folder)
             try:
                 with store.reading(self.folder):
                     return self.ix.searcher(weighting=self._weighting)
-            except IndexDamaged:
-                if store.current_generation(self.folder) == self.generation:
-                    raise
-                raise FileNotFoundError(2, "the generation was replaced") from None
+            except IndexDamaged as exc:
+                replaced = store.current_generation(self.folder) != self.generation
+                if replaced or isinstance(exc.__cause__, FileNotFoundError):
+                    raise store.Again(exc) from exc.__cause__  # a rebuild removed it meanwhile
+                raise
 
-        try:
-            self.whoosh_searcher = store.retried(once, 40, store.vanished)
-        except FileNotFoundError as exc:  # still vanishing after every try
-            raise store.damaged(self.folder, exc) from exc
+        self.whoosh_searcher = store.retried(once, 40)
         self._opened = _identity(self.generation)
         self.schema = self.whoosh_searcher.schema
         self.config = analyzer_config(self.schema)

@@ -290,10 +290,10 @@ def open_generation(folder: Path):
         if generation is None:
             if _Pointer(folder).missing or tries.count(None) > 3:
                 raise missing
-            raise _Switching(missing)  # a rebuild is switching generations
+            raise Again(missing)  # a rebuild is switching generations
         found = generation_format(generation)
         if found is None and current_generation(folder) != generation:
-            raise _Switching(missing)  # removed by a rebuild as we opened it
+            raise Again(missing)  # removed by a rebuild as we opened it
         if found != FORMAT:
             written = f"format {found}" if found is not None else "an older format"
             raise SearchkitError(
@@ -307,7 +307,7 @@ def open_generation(folder: Path):
             # same generation failing three times running is damage.
             if tries[-3:] == [generation] * 3:
                 raise damaged(folder, exc) from exc
-            raise _Switching(damaged(folder, exc)) from exc
+            raise Again(damaged(folder, exc)) from exc
         except (OSError, ManifestError) as exc:
             raise damaged(folder, exc) from exc
         if ix.analyzer_version() != ANALYZER_VERSION:
@@ -317,31 +317,28 @@ def open_generation(folder: Path):
             )
         return generation, ix
 
-    try:
-        return retried(once, 40, lambda exc: isinstance(exc, _Switching))
-    except _Switching as exc:
-        raise exc.error from None
+    return retried(once, 40)
 
 
-class _Switching(Exception):
-    """What was being opened changed under us (a commit or a rebuild): try again; ``error``
-    is what to say if it keeps changing."""
+class Again(Exception):
+    """What was being read changed under us (a commit or a rebuild removed it): try again;
+    ``error`` is what to say if it keeps changing."""
 
     def __init__(self, error: SearchkitError):
         super().__init__(str(error))
         self.error = error
 
 
-def retried(work, attempts: int, passing):
-    """``work()``, tried again after a short wait (longer each time) while what it raises is
-    something ``passing(exc)`` says a writer explains (a commit or a rebuild removing what was
-    being read), at most ``attempts`` times; then what it raised goes on."""
+def retried(work, attempts: int):
+    """``work()``, tried again after a short wait (longer each time) while it raises
+    :class:`Again`, at most ``attempts`` times; then the error it carries is raised.  Any
+    other exception goes on at once."""
     for attempt in range(attempts):
         try:
             return work()
-        except Exception as exc:
-            if attempt == attempts - 1 or not passing(exc):
-                raise
+        except Again as again:
+            if attempt == attempts - 1:
+                raise again.error from again.__cause__
         time.sleep(0.01 * (attempt + 1))
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -602,18 +599,16 @@ def read_current(folder: Path, read):
     commit removes a file as it is read (that is not damage)."""
 
     def once():
-        ix = open_index(folder)
-        with reading(folder):
-            return read(ix)
+        ix = open_index(folder)  # (which tries again itself, and says what it found)
+        try:
+            with reading(folder):
+                return read(ix)
+        except IndexDamaged as exc:
+            if isinstance(exc.__cause__, FileNotFoundError):
+                raise Again(exc) from exc.__cause__  # a commit removed what was read
+            raise
 
-    return retried(once, 20, vanished)
-
-
-def vanished(exc: BaseException) -> bool:
-    """Whether ``exc`` says a file being read was removed (by a commit or a rebuild)."""
-    return isinstance(exc, FileNotFoundError) or (
-        isinstance(exc, IndexDamaged) and isinstance(exc.__cause__, FileNotFoundError)
-    )
+    return retried(once, 20)
 
 
 # --- the writer's lock -----------------------------------------------------------------------

@@ -170,6 +170,10 @@ class SearchkitIndex(FileIndex):
     def latest_generation(self):
         return self._current().generation
 
+    def segment_ids(self) -> set[str]:
+        """The committed segments, named as Whoosh's ``segment_id()`` names them."""
+        return {f"{INDEX_NAME}_{entry.id}" for entry in self._current().segments}
+
     def analyzer_version(self) -> int:
         """The version of the analyzer the index was built with."""
         return self._current().analyzer["version"]
