@@ -76,7 +76,9 @@ def mixed_index(tmp_path_factory):
     posts = root / "posts"
     many = INLINE_LIMIT * 20
     for i in range(many):
-        filler = "。".join(f"第{n}段普通的文字" for n in range(i * 5))
+        # a few long posts (positions past 255, and past 65,535 in the last), the rest short
+        length = 13_200 if i == many - 1 else 2_000 if i % 256 == 0 else (i % 16) * 5
+        filler = "。".join(f"第{n}段普通的文字" for n in range(length))
         body = f"{filler}。常见词语出现在每一篇。独有标记{i}号在这里。数据中心液冷技术"
         write_post(posts, f"_posts/2023-01-01-p{i}.md", f"title: 常见标题 {i}", body)
     index_paths([posts], root / "ix", jobs=2)
@@ -100,7 +102,7 @@ def test_rare_and_common_words_and_phrases_are_found(mixed_index):
         assert common.total == many
         phrase = searcher.search('"数据中心液冷"', SearchOptions(limit=5))
         assert phrase.total == many
-        # the last post is long: its words sit at positions above 255
+        # the last post is long: its words sit at positions above 65,535
         late = searcher.search(f'"独有标记{many - 1}号"', SearchOptions(limit=5))
         assert [hit.path for hit in late.hits] == [f"_posts/2023-01-01-p{many - 1}.md"]
 
