@@ -12,7 +12,7 @@ import numpy as np
 
 from . import store
 from .analysis import bare_text, fold_text, folded_bare
-from .engine import K1, B, Engine
+from .engine import Engine
 from .engine.arrays import reader_segments
 from .engine.order import reordered, through_ties
 from .errors import IndexDamaged, PostMissing, QueryError
@@ -82,12 +82,9 @@ class Searcher:
     ):
         """``engine`` makes the engine of an open Whoosh searcher (:class:`Engine`; the tests
         give Whoosh's own matchers behind the same interface, to compare with)."""
-        from whoosh import scoring
-
         self.ranking = ranking or Ranking()
         self.engine_kind = engine or Engine
         self.folder = store.index_dir(index)
-        self._weighting = scoring.BM25F(B=B, K1=K1)  # the engine's constants
         self.whoosh_searcher = None
         self._open()
 
@@ -100,7 +97,7 @@ class Searcher:
             self.generation, self.ix = store.open_generation(self.folder)
             try:
                 with store.reading(self.folder):
-                    return self.ix.searcher(weighting=self._weighting)
+                    return self.ix.open_searcher()
             except IndexDamaged as exc:
                 replaced = store.current_generation(self.folder) != self.generation
                 if replaced or isinstance(exc.__cause__, FileNotFoundError):
@@ -134,7 +131,7 @@ class Searcher:
                     # A new searcher, not Whoosh's refresh(): that reuses the reader of each
                     # segment it knew, with the deletions it knew, and keeps segments a merge
                     # removed, so a replaced post would be found twice.
-                    fresh = self.ix.searcher(weighting=self._weighting)
+                    fresh = self.ix.open_searcher()
                     self.whoosh_searcher.close()
                     self.whoosh_searcher = fresh
                     self._engine_for(fresh)

@@ -59,7 +59,7 @@ def _index_stats(folder: Path, ix) -> IndexStats:
     fold = analyzer_config(ix.schema).fold
     from .engine.scoring import Engine
 
-    with ix.searcher() as searcher:
+    with ix.open_searcher() as searcher:
         documents = searcher.doc_count()
         for stored in Engine(searcher).every_stored():
             # counted as the index keeps them: folded, so that both scripts count as one
@@ -92,7 +92,7 @@ def show_post(path: str, index: str | Path) -> StoredPost:
     from .engine.scoring import Engine
 
     def stored_fields(ix):
-        with ix.searcher() as searcher:
+        with ix.open_searcher() as searcher:
             return Engine(searcher).stored_at(path)
 
     stored = store.read_current(folder, stored_fields)

@@ -170,6 +170,15 @@ class SearchkitIndex(FileIndex):
     def latest_generation(self):
         return self._current().generation
 
+    def open_searcher(self):
+        """A Whoosh searcher of the last commit, weighting as the engine scores (BM25F with
+        :data:`searchkit.engine.scoring.K1` and ``B``, for Whoosh's own matchers)."""
+        from whoosh.scoring import BM25F
+
+        from .scoring import K1, B
+
+        return self.searcher(weighting=BM25F(B=B, K1=K1))
+
     def segment_ids(self) -> set[str]:
         """The committed segments, named as Whoosh's ``segment_id()`` names them."""
         return {f"{INDEX_NAME}_{entry.id}" for entry in self._current().segments}
