@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from .analysis import fold_text
+from .analysis import AnalyzerConfig, ChineseAnalyzer, fold_text
 from .dates import parse_date_option
 from .errors import QueryError
 from .nodes import (
@@ -262,7 +262,7 @@ class Parser:
                 return Term(fieldname, words[0], boost)
             return Phrase(fieldname, tuple(words), item.slop, boost)
         if fieldname in TEXT_FIELDS:
-            return field_type.parse_node(fieldname, item.text, boost)
+            return word_node(field_type.analyzer, fieldname, item.text, boost)
         texts = list(field_type.process_text(item.text, mode="query"))
         return any_of(Term(fieldname, text, boost) for text in texts)
 
@@ -389,3 +389,47 @@ def _apply(node: Node, fn) -> Node:
     if kind is Not:
         return Not(fn(node.child))
     return node
+
+
+#: Weight of the shorter words search mode finds inside a query word (``影视作品``:
+#: ``影视``, ``视作``, ``作品``) beside the word itself.  Chosen with ``make eval``.
+WORD_PARTS = 0.8
+
+
+def word_node(analyzer, fieldname: str, qstring: str, boost: float = 1.0) -> Node:
+    """A query word: the words of jieba's default cut in full, and the shorter words
+    search mode finds inside them (``影视作品``: ``影视``, ``视作``, ``作品``) at
+    ``WORD_PARTS`` of their weight, so that a long word does not outweigh a rare name."""
+    seen: set[str] = set()
+    terms: list[Term] = []
+    last = None
+    parts = WORD_PARTS
+    for text, pos, made_up in query_words(analyzer, qstring):
+        if pos != last:  # a word of the default cut
+            last = pos
+            weight = boost
+            # the pairs of a made-up word stand for it in full
+            parts = 1.0 if made_up else WORD_PARTS
+        else:
+            weight = boost * parts
+        if text not in seen:
+            seen.add(text)
+            terms.append(Term(fieldname, text, weight))
+    return any_of(terms)
+
+
+_QUERY_WORDS: dict[tuple[AnalyzerConfig, str], tuple[tuple[str, int, bool], ...]] = {}
+
+
+def query_words(analyzer: ChineseAnalyzer, qstring: str) -> tuple[tuple[str, int, bool], ...]:
+    """``(word, position, made up)`` of a query string, cut once for all the fields a query
+    asks (title and body)."""
+    key = (analyzer.config, qstring)
+    found = _QUERY_WORDS.get(key)
+    if found is None:
+        if len(_QUERY_WORDS) > 1024:
+            _QUERY_WORDS.clear()
+        tokens = analyzer(qstring, positions=True, mode="query-terms")
+        found = tuple((t.text, t.pos, analyzer.made_up(t.text)) for t in tokens)
+        _QUERY_WORDS[key] = found
+    return found

@@ -220,7 +220,7 @@ def _typed_words(analyzer, text: str, holds=None) -> list[Typed]:
     post holds its string, however its text is cut.  A single character the cut left beside
     a word is read with it when some post holds the two together (``holds``): the segmenter
     splits a name it does not know (马克龙: 马克, 龙), a person typed one string."""
-    from .schema import query_words
+    from .parser import query_words
     from .strings import STRING_WEIGHT
 
     cut: dict[int, tuple[str, bool]] = {}

@@ -19,14 +19,10 @@ from .analysis import (
     keyword_analyzer,
 )
 from .engine.postings import CompactPositions
-from .nodes import Term, any_of, to_whoosh
+from .nodes import to_whoosh
 
 if TYPE_CHECKING:
     from .documents import Post
-
-#: Weight of the shorter words search mode finds inside a query word (``影视作品``:
-#: ``影视``, ``视作``, ``作品``) beside the word itself.  Chosen with ``make eval``.
-WORD_PARTS = 0.8
 
 
 class ChineseText(TEXT):
@@ -61,30 +57,12 @@ class ChineseText(TEXT):
     def self_parsing(self) -> bool:
         return True
 
-    def parse_node(self, fieldname, qstring, boost=1.0):
-        """A query word: the words of jieba's default cut in full, and the shorter words
-        search mode finds inside them (``影视作品``: ``影视``, ``视作``, ``作品``) at
-        ``WORD_PARTS`` of their weight, so that a long word does not outweigh a rare name."""
-        seen: set[str] = set()
-        terms: list[Term] = []
-        last = None
-        parts = WORD_PARTS
-        for text, pos, made_up in query_words(self.analyzer, qstring):
-            if pos != last:  # a word of the default cut
-                last = pos
-                weight = boost
-                # the pairs of a made-up word stand for it in full
-                parts = 1.0 if made_up else WORD_PARTS
-            else:
-                weight = boost * parts
-            if text not in seen:
-                seen.add(text)
-                terms.append(Term(fieldname, text, weight))
-        return any_of(terms)
-
     def parse_query(self, fieldname, qstring, boost=1.0):
-        """:meth:`parse_node` for Whoosh's parser (the reference the tests compare with)."""
-        return to_whoosh(self.parse_node(fieldname, qstring, boost))
+        """A query word as :func:`searchkit.parser.word_node` reads it, for Whoosh's parser
+        (the reference the tests compare with)."""
+        from .parser import word_node
+
+        return to_whoosh(word_node(self.analyzer, fieldname, qstring, boost))
 
     def parse_range(self, fieldname, start, end, startexcl, endexcl, boost=1.0):
         return None  # the parser's own term range
@@ -117,23 +95,6 @@ class StringPairs(TEXT):
         from .strings import pair_keys
 
         return None, pair_keys(fold_text(value, self.fold))
-
-
-_QUERY_WORDS: dict[tuple[AnalyzerConfig, str], tuple[tuple[str, int, bool], ...]] = {}
-
-
-def query_words(analyzer: ChineseAnalyzer, qstring: str) -> tuple[tuple[str, int, bool], ...]:
-    """``(word, position, made up)`` of a query string, cut once for all the fields a query
-    asks (title and body)."""
-    key = (analyzer.config, qstring)
-    found = _QUERY_WORDS.get(key)
-    if found is None:
-        if len(_QUERY_WORDS) > 1024:
-            _QUERY_WORDS.clear()
-        tokens = analyzer(qstring, positions=True, mode="query-terms")
-        found = tuple((t.text, t.pos, analyzer.made_up(t.text)) for t in tokens)
-        _QUERY_WORDS[key] = found
-    return found
 
 
 def bare_value(title: str, text: str | None, fold: str) -> bytes:

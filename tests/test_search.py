@@ -199,7 +199,7 @@ def test_a_name_glued_to_its_neighbour_in_the_question_is_still_found(tmp_path):
 
 def test_the_words_inside_a_long_query_word_weigh_less_than_it(examples):
     from searchkit.nodes import Term, leaves
-    from searchkit.schema import WORD_PARTS
+    from searchkit.parser import WORD_PARTS
 
     parsed = examples.parse("影视作品")
     boosts = {(t.field, t.text): t.boost for t in leaves(parsed) if isinstance(t, Term)}
