@@ -13,7 +13,6 @@ import numpy as np
 from . import store
 from .analysis import bare_text, fold_text, folded_bare
 from .engine import Engine
-from .engine.arrays import reader_segments
 from .engine.order import reordered, through_ties
 from .errors import IndexDamaged, PostMissing, QueryError
 from .highlight import Snippet, find_matches, make_snippet
@@ -419,7 +418,7 @@ class Searcher:
         """The :class:`Shares` of :func:`text_shares` for the hits ``top`` (``(docnum, score)``);
         ``cache`` the postings the engine looked up for the query."""
         words = sorted(plan.terms)
-        docs = self.whoosh_searcher.doc_count() or 1
+        docs = self.engine.doc_count() or 1
         frequency = self.engine.doc_frequency
         idf = [math.log(docs / (1 + frequency("body", w, cache))) + 1 for w in words]
         texts = [self._text_of(docnum) for docnum, _ in top]
@@ -504,7 +503,7 @@ class Searcher:
         with store.reading(self.folder):
             docnums: list[int] = []
             sketches: list[Sketch | None] = []
-            for arrays in reader_segments(self.whoosh_searcher.reader()):
+            for arrays in self.engine.segment_arrays():
                 near = arrays.byte_values("near")
                 for local in np.flatnonzero(arrays.live()).tolist():
                     docnums.append(arrays.offset + local)
@@ -541,7 +540,7 @@ class Searcher:
         path = self.post_id(path)
         candidates = [hit.path for hit in self.similar(path, pool).result.hits]
         with store.reading(self.folder):
-            docnums = [self.whoosh_searcher.document_number(path=p) for p in [path, *candidates]]
+            docnums = [self.engine.docnum_of(p) for p in [path, *candidates]]
             docnums = [d for d in docnums if d is not None]
             stored = [self.engine.stored(d) for d in docnums]
             leaders = collapse(self.sketches(docnums), texts=lambda i: self._bare_text(stored[i]))
@@ -575,10 +574,10 @@ class Searcher:
             word = token.text
             if len(word) > 1 and not word.replace(".", "").isdigit():
                 counts[word] = counts.get(word, 0) + 1
-        docs = self.whoosh_searcher.doc_count() or 1
+        docs = self.engine.doc_count() or 1
         weighted = []
         for word, count in counts.items():
-            frequency = self.whoosh_searcher.doc_frequency("body", word)
+            frequency = self.engine.doc_frequency("body", word)
             if 1 < frequency < docs:  # in some other posts, but not in every one
                 weighted.append((count * math.log(docs / frequency), word))
         weighted.sort(reverse=True)
@@ -610,13 +609,13 @@ class Searcher:
         current folder, or absolute) as it was indexed."""
         self.refresh()
         with store.reading(self.folder):
-            if self.whoosh_searcher.document_number(path=given) is not None:
+            if self.engine.docnum_of(given) is not None:
                 return given
             wanted = Path(os.path.abspath(given))
             for target in dict.fromkeys((wanted, wanted.resolve())):
                 for folder in target.parents:
                     candidate = target.relative_to(folder).as_posix()
-                    docnum = self.whoosh_searcher.document_number(path=candidate)
+                    docnum = self.engine.docnum_of(candidate)
                     if docnum is not None and self.file_of(docnum, candidate) == str(target):
                         return candidate
         raise PostMissing(

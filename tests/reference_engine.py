@@ -119,6 +119,17 @@ class WhooshEngine:
     def stored(self, docnum: int) -> dict:
         return self.whoosh_searcher.stored_fields(docnum)
 
+    def doc_count(self) -> int:
+        return self.whoosh_searcher.doc_count()
+
+    def docnum_of(self, path: str) -> int | None:
+        return self.whoosh_searcher.document_number(path=path)
+
+    def segment_arrays(self) -> list:
+        from searchkit.engine.arrays import reader_segments
+
+        return list(reader_segments(self.whoosh_searcher.reader()))
+
     def stored_at(self, path: str) -> dict | None:
         return self.whoosh_searcher.document(path=path)
 

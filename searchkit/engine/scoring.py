@@ -563,6 +563,18 @@ class Engine:
         data = self.bytes_of(STORED, docnum)
         return checked_fields(safepickle.loads(_inflated(data))) if data else {}
 
+    def doc_count(self) -> int:
+        """How many posts the index holds (not counting deleted ones)."""
+        return self.whoosh_searcher.doc_count()
+
+    def docnum_of(self, path: str) -> int | None:
+        """The number of the live post whose id is ``path`` (None if there is none)."""
+        return self.whoosh_searcher.document_number(path=path)
+
+    def segment_arrays(self) -> list:
+        """Each segment as arrays (:class:`searchkit.engine.arrays.SegmentArrays`), in order."""
+        return [leaf.arrays for leaf in self.segments]
+
     def stored_at(self, path: str) -> dict | None:
         """The stored fields of the live post whose id is ``path`` (None if there is none)."""
         docnum = self.whoosh_searcher.document_number(path=path)
