@@ -21,7 +21,6 @@ import json
 import os
 import pickle
 import re
-import stat
 import struct
 import time
 import zlib
@@ -93,19 +92,8 @@ MAX_TABLE = 512 * 1024 * 1024
 def read_small(path: Path, limit: int = MAX_SMALL) -> bytes:
     """The bytes of a file searchkit wrote in an index folder, read only if it is a regular
     file (not a link, a pipe or a device) of at most ``limit`` bytes; an ``OSError`` saying
-    why otherwise."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(path, flags)
-    try:
-        found = os.fstat(fd)
-        if not stat.S_ISREG(found.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        if found.st_size > limit:
-            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            return handle.read(limit + 1)[:limit]
-    finally:
-        os.close(fd)
+    why otherwise (:func:`searchkit.engine.storage.read_regular`)."""
+    return engine_storage.read_regular(str(path), limit)
 
 
 def generation_format(generation: Path) -> int | None:
@@ -485,7 +473,7 @@ def _table_and_segments(generation: Path) -> tuple[str, tuple[str, ...]]:
     table of contents of the same commit, and each segment's); raises what reading the
     manifest raises when it cannot be read."""
     number, segments = engine_storage.committed_table(generation)
-    prefixes = (f"_{_INDEX_NAME}_{number}.toc", *(f"{_INDEX_NAME}_{s}." for s in segments))
+    prefixes = (f"_{_INDEX_NAME}_{number}.toc", *(f"{segment}." for segment in segments))
     return MANIFEST, prefixes
 
 

@@ -1,5 +1,6 @@
-"""The index folder as Whoosh sees it: storage that never writes through a link, pickles
-read through the allow-list (:mod:`searchkit.safepickle`), snapshots and temporary folders."""
+"""The index folder as Whoosh sees it: storage that never writes through a link, the index
+read from its manifest (:mod:`searchkit.engine.manifest`), pickles read through the allow-list
+(:mod:`searchkit.safepickle`), snapshots and temporary folders."""
 
 from __future__ import annotations
 
@@ -181,7 +182,7 @@ class SearchkitIndex(FileIndex):
 
     def segment_ids(self) -> set[str]:
         """The committed segments, named as Whoosh's ``segment_id()`` names them."""
-        return {f"{INDEX_NAME}_{entry.id}" for entry in self._current().segments}
+        return {whoosh_id(entry.id) for entry in self._current().segments}
 
     def analyzer_version(self) -> int:
         """The version of the analyzer the index was built with."""
@@ -212,11 +213,17 @@ class SearchkitIndex(FileIndex):
         return os.lstat(os.path.join(self.storage.folder, manifest.MANIFEST)).st_mtime
 
 
+def whoosh_id(segment_id: str) -> str:
+    """A segment's id as Whoosh's ``segment_id()`` gives it (how its files' names begin)."""
+    return f"{INDEX_NAME}_{segment_id}"
+
+
 def committed_table(generation) -> tuple[int, tuple[str, ...]]:
-    """The number of the newest commit of a generation and the ids of the segments it
-    names; raises :class:`manifest.ManifestError` or ``OSError`` when none can be read."""
+    """The number of the newest commit of a generation and the segments it names (as
+    :func:`whoosh_id` names them); raises :class:`manifest.ManifestError` or ``OSError`` when
+    none can be read."""
     found = read_manifest(generation)
-    return found.generation, tuple(entry.id for entry in found.segments)
+    return found.generation, tuple(whoosh_id(entry.id) for entry in found.segments)
 
 
 def remove_unnamed_files(generation) -> None:
@@ -226,8 +233,7 @@ def remove_unnamed_files(generation) -> None:
 
     storage = index_storage(generation)
     number, segments = committed_table(generation)
-    named = [_Named(f"{INDEX_NAME}_{segment}") for segment in segments]
-    clean_files(storage, INDEX_NAME, number, named)
+    clean_files(storage, INDEX_NAME, number, [_Named(segment) for segment in segments])
 
 
 class _Named:
