@@ -68,8 +68,6 @@ SHORT_RUN = 4
 TEXT_CACHE = 4096
 
 
-#: The engines: numpy over the posting arrays (the default), or Whoosh's matchers (the
-#: reference the tests compare with, and the peer ``make bench`` measures).
 class Searcher:
     """An open index that answers queries; reuse it for many queries (``--batch``)."""
 

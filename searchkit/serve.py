@@ -5,7 +5,8 @@ the index's last commit, so a finished ``index`` run is picked up without a rest
 :mod:`searchkit.output` turns each result into the same JSON ``--json`` prints.  Searches run
 in parallel in worker processes (uvicorn's supervisor, one per core up to four, sharing the
 listening socket and the index's pages); within a process a search is mostly Python, so one
-index answers one request at a time (:data:`SEARCHERS`; more threads measured slower).  A
+index answers one request at a time (more indexes in one process measured slower: on zh-news,
+200 searches at once took 3.9 s with one, 4.6 s with two and 5.7 s with four).  A
 client has :data:`DEADLINE` seconds to send a whole request (headers and body), whatever it
 sends meanwhile: a connection that trickles is closed.  Read-only: nothing here writes.  The page and its
 script are files of the package (``searchkit/web/``), served as they are: no CDN, and the
@@ -14,11 +15,9 @@ script puts every text of a post in the page as text, never as markup.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import queue
 import threading
 from pathlib import Path
 
@@ -28,11 +27,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from .errors import IndexMissing, PostMissing, QueryError, SearchkitError
 
 WEB = Path(__file__).resolve().parent / "web"
-#: The searches a worker process answers at once, each with an index of its own (its
-#: searcher, its caches); more requests wait for one to be free.  A search holds the
-#: interpreter most of its time: on zh-news, 200 searches at once took 3.9 s with one, 4.6 s
-#: with two and 5.7 s with four in one process.
-SEARCHERS = 1
 #: Worker processes at most (one per core below it).
 MOST_WORKERS = 4
 #: What a worker process is told by the one that started it.
@@ -67,7 +61,16 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
     from .output import to_data, to_json
     from .results import SearchOptions, param_number
 
-    pool = _Pool(lambda: Index.open(index), SEARCHERS)
+    holder: list[Index] = []
+    opening = threading.Lock()
+
+    def opened() -> Index:
+        """The process's index, opened at its first request (a missing index is said each
+        time until it is there); it answers one request at a time."""
+        with opening:
+            if not holder:
+                holder.append(Index.open(index))
+            return holder[0]
 
     def answer(value) -> Response:
         data = value if isinstance(value, dict) else to_data(value)
@@ -77,15 +80,12 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
         return JSONResponse({"error": message}, status_code=status)
 
     def handled(work):
-        """Run ``work(params)``: a SearchkitError is a JSON error, never a traceback."""
+        """Run ``work(index, params)``: a SearchkitError is a JSON error, never a traceback."""
 
         async def endpoint(request):
-            def run(params):
-                with pool.one() as opened:
-                    return work(opened, params)
-
             try:  # in a worker thread: a search does not hold up the page's files meanwhile
-                return answer(await run_in_threadpool(run, request.query_params))
+                params = request.query_params
+                return answer(await run_in_threadpool(lambda: work(opened(), params)))
             except IndexMissing as exc:
                 return failure(503, str(exc))
             except PostMissing as exc:
@@ -154,40 +154,6 @@ def make_app(index: str | Path, hosts: list[str] | None = None):
         middleware=middleware,
         exception_handlers={404: missing, 405: missing, 500: broken, Exception: broken},
     )
-
-
-class _Pool:
-    """Up to ``size`` indexes made by ``make``, each lent to one request at a time."""
-
-    def __init__(self, make, size: int):
-        self._make = make
-        self._size = size
-        self._made = 0
-        self._free: queue.LifoQueue = queue.LifoQueue()
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def one(self):
-        try:
-            found = self._free.get_nowait()
-        except queue.Empty:
-            found = self._new() or self._free.get()
-        try:
-            yield found
-        finally:
-            self._free.put(found)
-
-    def _new(self):
-        with self._lock:
-            if self._made >= self._size:
-                return None
-            self._made += 1
-        try:
-            return self._make()  # (a missing index raises: it is not counted)
-        except BaseException:
-            with self._lock:
-                self._made -= 1
-            raise
 
 
 class _HostCheck:

@@ -224,32 +224,6 @@ def test_concurrent_requests_each_get_their_own_answer(examples_index):
         stop_server(proc)
 
 
-def test_the_pool_lends_each_index_to_one_request_at_a_time():
-    import threading
-
-    from searchkit.serve import _Pool
-
-    made = []
-    pool = _Pool(lambda: made.append(object()) or made[-1], 2)
-    inside = threading.Barrier(2)
-    held = []
-
-    def hold():
-        with pool.one() as lent:
-            held.append(lent)
-            inside.wait(timeout=10)
-
-    threads = [threading.Thread(target=hold) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(made) == 2 and held[0] is not held[1]  # two at once: two indexes
-    with pool.one() as first, pool.one() as second:
-        assert {id(first), id(second)} == {id(x) for x in made}  # reused, none made
-    assert len(made) == 2
-
-
 def _with_host(base: str, host: str, route: str = "/api/stats") -> tuple[int, bytes]:
     import http.client
 
