@@ -9,7 +9,7 @@ from whoosh.writing import SegmentWriter
 
 from .building import SegmentBuilder
 from .codec import SearchkitCodec
-from .storage import WriterIndex, read_manifest, write_manifest
+from .storage import WriterIndex, write_manifest
 
 #: Segments within a factor of this of each other in size are one tier; a tier of this many
 #: segments is merged into one, so that each post is rewritten about log(N) / log(8) times.
@@ -58,8 +58,7 @@ def commit_segments(ix, writer, segments: list, before: set[str] | None = None) 
     writer._close_segment()
     toc = TOC(writer.schema, final, writer.generation)
     toc.write(writer.storage, writer.indexname)  # for Whoosh's own tools: searchkit reads
-    analyzer = read_manifest(ix.storage.folder).analyzer  # the manifest, written last
-    write_manifest(writer.storage, writer.generation, analyzer, final)
+    write_manifest(writer.storage, writer.generation, ix.analyzer_settings(), final)  # last
     # Remove what the new table of contents no longer names: the older tables and the
     # segments merged away or emptied.  Whoosh's own clean-up removes every segment file it
     # does not name, and would take those a builder is writing for the next commit.

@@ -155,6 +155,7 @@ class SearchkitIndex(FileIndex):
         self._schema_for = schema_for
         self._seen: tuple | None = None
         self._manifest: manifest.Manifest | None = None
+        self._schema_of: tuple | None = None  # (manifest, the schema made for it)
         self._lock = threading.Lock()
         self._current()  # a missing or damaged manifest fails here
 
@@ -184,9 +185,13 @@ class SearchkitIndex(FileIndex):
         """The committed segments, named as Whoosh's ``segment_id()`` names them."""
         return {whoosh_id(entry.id) for entry in self._current().segments}
 
+    def analyzer_settings(self) -> dict:
+        """The analyzer's configuration the index was built with, as plain values."""
+        return self._current().analyzer
+
     def analyzer_version(self) -> int:
         """The version of the analyzer the index was built with."""
-        return self._current().analyzer["version"]
+        return self.analyzer_settings()["version"]
 
     def _read_toc(self):
         from whoosh.index import TOC
@@ -194,7 +199,10 @@ class SearchkitIndex(FileIndex):
         from .codec import SearchkitCodec, SearchkitSegment
 
         found = self._current()
-        schema = self._schema_for(found.analyzer)
+        made = self._schema_of
+        if made is None or made[0] is not found:  # made once for each manifest read
+            made = self._schema_of = (found, self._schema_for(found.analyzer))
+        schema = made[1]
         segments = []
         for entry in found.segments:
             segment = SearchkitSegment(
