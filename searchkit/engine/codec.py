@@ -23,7 +23,14 @@ from whoosh.system import _INT_SIZE, _LONG_SIZE
 from whoosh.util.numeric import byte_to_length
 
 from .. import safepickle
-from .postings import INLINE_LIMIT, MATCHER_BLOCK, PositionValues, read_postings, write_postings
+from .postings import (
+    INLINE_LIMIT,
+    MATCHER_BLOCK,
+    TERMINFO,
+    PositionValues,
+    read_postings,
+    write_postings,
+)
 from .views import ViewFile
 
 
@@ -60,7 +67,7 @@ class SearchkitCodec(W3Codec):
 def term_info(data: bytes) -> W3TermInfo:
     """A term's entry in the term dictionary: W3's, with postings kept inline read through
     :mod:`searchkit.safepickle` (Whoosh reads them with ``pickle``)."""
-    layout = W3TermInfo._struct  # private: the entry's fixed part
+    layout = TERMINFO
     values = layout.unpack(data[: layout.size])
     info = W3TermInfo()
     info._weight, info._df = values[1], values[2]

@@ -577,7 +577,7 @@ class Engine:
 
     def stored_at(self, path: str) -> dict | None:
         """The stored fields of the live post whose id is ``path`` (None if there is none)."""
-        docnum = self.whoosh_searcher.document_number(path=path)
+        docnum = self.docnum_of(path)
         return None if docnum is None else self.stored(docnum)
 
     def every_stored(self):
