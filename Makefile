@@ -23,8 +23,9 @@ run: install
 	$(BIN)/searchkit index examples/posts --index index --rebuild
 	$(BIN)/searchkit search 数据中心 液冷 --index index --limit 3
 
+# Two test processes (pytest-xdist): most tests wait on a subprocess or the disk.
 test: install browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 # Debian's Chromium for the browser test (tests/test_browser.py), where it can be installed;
 # where it cannot, that test says so and is skipped.

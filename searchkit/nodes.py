@@ -2,9 +2,8 @@
 
 Small immutable values (equal and hashable by their fields), built through :func:`any_of`
 and :func:`all_of`, which keep a tree in one normal form: nested ORs and ANDs flattened,
-repeats and empty parts left out, a compound of one part replaced by the part.  Each node
-has its Whoosh equivalent (:func:`to_whoosh`) for the reference engine and for the tests that
-compare the parser with Whoosh's.
+repeats and empty parts left out, a compound of one part replaced by the part.  (The tests
+give each node its Whoosh equivalent, ``tests/reference_engine.py``, to compare with.)
 """
 
 from __future__ import annotations
@@ -207,62 +206,3 @@ def leaves(node: Node):
         yield node
     for child in children(node):
         yield from leaves(child)
-
-
-def to_whoosh(node: Node):
-    """The Whoosh query of a tree, for the reference engine."""
-    from whoosh import query as wq
-
-    kind = type(node)
-    if kind is Term:
-        return wq.Term(node.field, node.text, boost=node.boost)
-    if kind is Phrase:
-        return wq.Phrase(node.field, list(node.words), slop=node.slop, boost=node.boost)
-    if kind is Exact:
-        from .strings import exact_parts
-
-        parts = []
-        for kind_, field, words in exact_parts(node.text):
-            if kind_ == "prefix":
-                parts.append(_prefix_query(field, words[0], node.boost))
-            elif len(words) == 1:
-                parts.append(wq.Term(field, words[0], boost=node.boost))
-            else:
-                parts.append(wq.Phrase(field, list(words), slop=1, boost=node.boost))
-        return parts[0] if len(parts) == 1 else wq.And(parts)
-    if kind is DateRange:
-        return wq.NumericRange(node.field, node.start, node.end, constantscore=True)
-    if kind is Or:
-        return wq.Or([to_whoosh(child) for child in node.children])
-    if kind is And:
-        return wq.And([to_whoosh(child) for child in node.children])
-    if kind in (AndNot, AndMaybe, Require):
-        whoosh_kind = {AndNot: wq.AndNot, AndMaybe: wq.AndMaybe, Require: wq.Require}[kind]
-        return whoosh_kind(to_whoosh(node.a), to_whoosh(node.b))
-    if kind is Not:
-        return wq.Not(to_whoosh(node.child))
-    if kind is Every:
-        return wq.Every()
-    if kind is Nothing:
-        return wq.NullQuery
-    raise TypeError(f"not a query node: {node!r}")
-
-
-def _prefix_query(field: str, text: str, boost: float):
-    """Whoosh's query for the terms of ``field`` starting with ``text``, each scored as a
-    term and boosted (Whoosh's own prefix query drops the boost of its terms)."""
-    from whoosh import query as wq
-
-    class BoostedPrefix(wq.Prefix):
-        def matcher(self, searcher, context=None):
-            terms = [
-                wq.Term(self.fieldname, word, boost=self.boost)
-                for word in self._btexts(searcher.reader())
-            ]
-            if not terms:
-                from whoosh import matching
-
-                return matching.NullMatcher()
-            return wq.Or(terms).matcher(searcher, context)
-
-    return BoostedPrefix(field, text, boost=boost, constantscore=False)

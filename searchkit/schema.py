@@ -19,20 +19,14 @@ from .analysis import (
     keyword_analyzer,
 )
 from .engine.postings import CompactPositions
-from .nodes import to_whoosh
 
 if TYPE_CHECKING:
     from .documents import Post
 
 
 class ChineseText(TEXT):
-    """A TEXT field for Chinese.
-
-    Query words are segmented in search mode (``学术研究`` also asks for ``学术`` and ``研究``),
-    while phrases, which Whoosh tokenizes through :meth:`tokenize`, keep the default cut.
-    Positions are stored compactly, and indexing goes straight from the analyzer's tuples to
-    postings, without Whoosh's token objects.
-    """
+    """A TEXT field for Chinese: positions are stored compactly, and indexing goes straight
+    from the analyzer's tuples to postings, without Whoosh's token objects."""
 
     def __init__(self, analyzer: ChineseAnalyzer, stored: bool = False):
         super().__init__(analyzer=analyzer, stored=stored)
@@ -48,24 +42,6 @@ class ChineseText(TEXT):
         """The analyzer's word table and the entries of ``value``'s words in it: what a
         segment builder makes its postings from (:class:`searchkit.engine.building.TokenStreams`)."""
         return self.analyzer.entries(value)
-
-    def process_text(self, qstring, mode="", **kwargs):
-        if mode == "query":
-            mode = "query-terms"
-        return super().process_text(qstring, mode=mode, **kwargs)
-
-    def self_parsing(self) -> bool:
-        return True
-
-    def parse_query(self, fieldname, qstring, boost=1.0):
-        """A query word as :func:`searchkit.parser.word_node` reads it, for Whoosh's parser
-        (the reference the tests compare with)."""
-        from .parser import word_node
-
-        return to_whoosh(word_node(self.analyzer, fieldname, qstring, boost))
-
-    def parse_range(self, fieldname, start, end, startexcl, endexcl, boost=1.0):
-        return None  # the parser's own term range
 
 
 class StringPairs(TEXT):

@@ -77,12 +77,12 @@ class Searcher:
         engine=None,
         ranking: Ranking | None = None,
     ):
-        """``engine`` makes the engine of an open Whoosh searcher (:class:`Engine`; the tests
-        give Whoosh's own matchers behind the same interface, to compare with)."""
+        """``engine`` makes the engine of an open searcher of the index (:class:`Engine`; the
+        tests give Whoosh's own matchers behind the same interface, to compare with)."""
         self.ranking = ranking or Ranking()
         self.engine_kind = engine or Engine
         self.folder = store.index_dir(index)
-        self.whoosh_searcher = None
+        self.engine = None
         self._open()
 
     def _open(self) -> None:
@@ -93,25 +93,29 @@ class Searcher:
             # (opening the generation tries again itself, and says what it found)
             self.generation, self.ix = store.open_generation(self.folder)
             try:
-                with store.reading(self.folder):
-                    return self.ix.open_searcher()
+                return self._engine_of(self.ix)
             except IndexDamaged as exc:
                 replaced = store.current_generation(self.folder) != self.generation
                 if replaced or isinstance(exc.__cause__, FileNotFoundError):
                     raise store.Again(exc) from exc.__cause__  # a rebuild removed it meanwhile
                 raise
 
-        self.whoosh_searcher = store.retried(once, 40)
+        self.engine = store.retried(once, 40)
         self._opened = _identity(self.generation)
-        self.schema = self.whoosh_searcher.schema
+        self.schema = self.engine.schema
         self.config = analyzer_config(self.schema)
         self.parser = Parser(self.schema, self.ranking.title_weight)
-        self._engine_for(self.whoosh_searcher)
 
-    def _engine_for(self, searcher) -> None:
+    def _engine_of(self, ix):
+        """The engine over a searcher of ``ix`` newly opened."""
         self._texts: dict[int, tuple[str, str]] = {}
         with store.reading(self.folder):
-            self.engine = self.engine_kind(searcher)
+            searcher = ix.open_searcher()
+            try:
+                return self.engine_kind(searcher)
+            except BaseException:
+                searcher.close()
+                raise
 
     def refresh(self) -> None:
         """Move to the last committed state of the index (after an update or a rebuild)."""
@@ -119,32 +123,31 @@ class Searcher:
         if current is None or self._opened is None or _identity(current) != self._opened:
             # another generation, or the same name written anew (the folder removed and
             # built again): open it; a failure leaves nothing open, so the next call retries
-            self._close_searcher()
+            self._close_engine()
             self._open()
             return
         try:
             with store.reading(self.folder):
-                if not self.whoosh_searcher.up_to_date():
-                    # A new searcher, not Whoosh's refresh(): that reuses the reader of each
-                    # segment it knew, with the deletions it knew, and keeps segments a merge
-                    # removed, so a replaced post would be found twice.
-                    fresh = self.ix.open_searcher()
-                    self.whoosh_searcher.close()
-                    self.whoosh_searcher = fresh
-                    self._engine_for(fresh)
+                fresh = None if self.engine.up_to_date() else self._engine_of(self.ix)
+            # A new searcher, not Whoosh's refresh(): that reuses the reader of each segment
+            # it knew, with the deletions it knew, and keeps segments a merge removed, so a
+            # replaced post would be found twice.
+            if fresh is not None:
+                self.engine.close()
+                self.engine = fresh
         except (IndexDamaged, FileNotFoundError):
             # a rebuild switched and removed this generation meanwhile: open the new one
-            self._close_searcher()
+            self._close_engine()
             self._open()
 
-    def _close_searcher(self) -> None:
+    def _close_engine(self) -> None:
         self._opened = None
-        if self.whoosh_searcher is not None:
-            self.whoosh_searcher.close()
-            self.whoosh_searcher = None
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
 
     def close(self) -> None:
-        self._close_searcher()
+        self._close_engine()
 
     def __enter__(self):
         return self

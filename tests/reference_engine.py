@@ -1,6 +1,7 @@
 """The reference engine: whole queries run through Whoosh's own matchers, behind the
 interface of :class:`~searchkit.engine.scoring.Engine`, so that a test can run any query
-through both and compare (``Searcher(..., engine="whoosh")``, ``SEARCHKIT_ENGINE=whoosh``).
+through both and compare (``Searcher(..., engine=WhooshEngine)``), and the Whoosh query of each
+node (:func:`to_whoosh`).
 
 It puts every match in the same total order as the array engine (score rounded to
 ``SCORE_DECIMALS``, newer instant, path) in Python: correct and slow, by design."""
@@ -15,8 +16,25 @@ from whoosh import query as wq
 
 from searchkit.engine.order import SCORE_DECIMALS, through_ties
 from searchkit.engine.scoring import Engine, Found
-from searchkit.nodes import positive, to_whoosh
+from searchkit.nodes import (
+    And,
+    AndMaybe,
+    AndNot,
+    DateRange,
+    Every,
+    Exact,
+    Node,
+    Not,
+    Nothing,
+    Or,
+    Phrase,
+    Require,
+    Term,
+    positive,
+)
+from searchkit.parser import word_node
 from searchkit.results import no_facets
+from searchkit.schema import ChineseText
 
 
 class WhooshEngine:
@@ -24,7 +42,14 @@ class WhooshEngine:
 
     def __init__(self, searcher):
         self.whoosh_searcher = searcher
+        self.schema = searcher.schema
         self._arrays: Engine | None = None  # for what only the arrays answer (trend's dates)
+
+    def up_to_date(self) -> bool:
+        return self.whoosh_searcher.up_to_date()
+
+    def close(self) -> None:
+        self.whoosh_searcher.close()
 
     def search(
         self,
@@ -195,3 +220,92 @@ def _facets(results) -> dict[str, dict[str, int]]:
         else:
             out[name] = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
     return out
+
+
+def to_whoosh(node: Node):
+    """The Whoosh query of a tree."""
+    kind = type(node)
+    if kind is Term:
+        return wq.Term(node.field, node.text, boost=node.boost)
+    if kind is Phrase:
+        return wq.Phrase(node.field, list(node.words), slop=node.slop, boost=node.boost)
+    if kind is Exact:
+        from searchkit.strings import exact_parts
+
+        parts = []
+        for kind_, field, words in exact_parts(node.text):
+            if kind_ == "prefix":
+                parts.append(_prefix_query(field, words[0], node.boost))
+            elif len(words) == 1:
+                parts.append(wq.Term(field, words[0], boost=node.boost))
+            else:
+                parts.append(wq.Phrase(field, list(words), slop=1, boost=node.boost))
+        return parts[0] if len(parts) == 1 else wq.And(parts)
+    if kind is DateRange:
+        return wq.NumericRange(node.field, node.start, node.end, constantscore=True)
+    if kind is Or:
+        return wq.Or([to_whoosh(child) for child in node.children])
+    if kind is And:
+        return wq.And([to_whoosh(child) for child in node.children])
+    if kind in (AndNot, AndMaybe, Require):
+        whoosh_kind = {AndNot: wq.AndNot, AndMaybe: wq.AndMaybe, Require: wq.Require}[kind]
+        return whoosh_kind(to_whoosh(node.a), to_whoosh(node.b))
+    if kind is Not:
+        return wq.Not(to_whoosh(node.child))
+    if kind is Every:
+        return wq.Every()
+    if kind is Nothing:
+        return wq.NullQuery
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def _prefix_query(field: str, text: str, boost: float):
+    """Whoosh's query for the terms of ``field`` starting with ``text``, each scored as a
+    term and boosted (Whoosh's own prefix query drops the boost of its terms)."""
+
+    class BoostedPrefix(wq.Prefix):
+        def matcher(self, searcher, context=None):
+            terms = [
+                wq.Term(self.fieldname, word, boost=self.boost)
+                for word in self._btexts(searcher.reader())
+            ]
+            if not terms:
+                from whoosh import matching
+
+                return matching.NullMatcher()
+            return wq.Or(terms).matcher(searcher, context)
+
+    return BoostedPrefix(field, text, boost=boost, constantscore=False)
+
+
+class _ParsedText(ChineseText):
+    """A body or title field as Whoosh's own query parser should read it: a query word as
+    :func:`searchkit.parser.word_node` reads it (search mode: ``学术研究`` also asks for
+    ``学术`` and ``研究``)."""
+
+    def process_text(self, qstring, mode="", **kwargs):
+        if mode == "query":
+            mode = "query-terms"
+        return super().process_text(qstring, mode=mode, **kwargs)
+
+    def self_parsing(self) -> bool:
+        return True
+
+    def parse_query(self, fieldname, qstring, boost=1.0):
+        return to_whoosh(word_node(self.analyzer, fieldname, qstring, boost))
+
+    def parse_range(self, fieldname, start, end, startexcl, endexcl, boost=1.0):
+        return None  # the parser's own term range
+
+
+def whoosh_schema(schema):
+    """``schema`` with its Chinese text fields parsed by Whoosh's parser as searchkit parses
+    them: the reference :class:`searchkit.parser.Parser` is compared with."""
+    parsed = schema.copy()
+    for name, field in schema.items():
+        if type(field) is ChineseText:
+            twin = _ParsedText.__new__(_ParsedText)
+            twin.__dict__.update(field.__dict__)
+            parsed.remove(name)
+            parsed.add(name, twin)
+    return parsed

@@ -10,11 +10,10 @@ import pytest
 from conftest import EXAMPLES, FINEWS, needs_shared
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference_engine import WhooshEngine
+from reference_engine import WhooshEngine, to_whoosh
 from whoosh.matching.binary import AndNotMatcher
 
 from searchkit.indexer import index_paths
-from searchkit.nodes import to_whoosh
 from searchkit.search import Searcher, SearchOptions
 
 #: Words of the example posts and of the news sample, common and rare, and some in neither.
@@ -77,7 +76,7 @@ def same(arrays, whoosh, text, options):
 def test_the_index_has_segments_and_a_deletion(engines):
     arrays, whoosh = engines
     assert len(arrays.engine.segments) >= 2
-    assert whoosh.whoosh_searcher.reader().has_deletions()
+    assert whoosh.engine.whoosh_searcher.reader().has_deletions()
 
 
 @pytest.mark.parametrize(
@@ -136,7 +135,7 @@ def test_similar_is_the_same(engines):
 def test_not_excludes_a_post_before_the_first_positive_one(engines):
     arrays, _ = engines
     hits = arrays.search("中心 NOT 数据", SearchOptions(limit=50)).hits
-    texts = [arrays.whoosh_searcher.document(path=h.path)["text"] + h.title for h in hits]
+    texts = [arrays.engine.whoosh_searcher.document(path=h.path)["text"] + h.title for h in hits]
     assert texts and all("中心" in text and "数据" not in text for text in texts)
 
 
@@ -147,10 +146,12 @@ def test_date_order_keeps_undated_posts_last_and_shows_relevance(engines):
         dates = [h.date for h in hits if h.date]
         assert dates and [h.date for h in hits[: len(dates)]] == dates  # undated at the end
         assert dates == sorted(dates, reverse=sort == "-date")
-        bm25 = arrays.whoosh_searcher.search(
+        bm25 = arrays.engine.whoosh_searcher.search(
             to_whoosh(arrays.parse("数据 OR 电力 OR 银行")), limit=None
         )
-        relevance = {arrays.whoosh_searcher.stored_fields(h.docnum)["path"]: h.score for h in bm25}
+        relevance = {
+            arrays.engine.whoosh_searcher.stored_fields(h.docnum)["path"]: h.score for h in bm25
+        }
         assert all(h.score == pytest.approx(relevance[h.path], abs=1e-4) for h in hits)
 
 

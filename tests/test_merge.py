@@ -67,11 +67,13 @@ def test_updates_merge_their_small_segments(updated):
 def test_every_post_is_there_exactly_once(updated):
     folder, fresh, _ = updated
     with Searcher(folder) as merged, Searcher(fresh) as once:  # the segments themselves
-        reader = merged.whoosh_searcher.reader()
-        paths = [stored["path"] for stored in merged.whoosh_searcher.all_stored_fields()]
-        assert len(paths) == len(set(paths)) == once.whoosh_searcher.doc_count()
+        reader = merged.engine.whoosh_searcher.reader()
+        paths = [stored["path"] for stored in merged.engine.whoosh_searcher.all_stored_fields()]
+        assert len(paths) == len(set(paths)) == once.engine.whoosh_searcher.doc_count()
         assert reader.doc_count() == len(paths)
-        assert sorted(paths) == sorted(s["path"] for s in once.whoosh_searcher.all_stored_fields())
+        assert sorted(paths) == sorted(
+            s["path"] for s in once.engine.whoosh_searcher.all_stored_fields()
+        )
 
 
 @pytest.mark.parametrize("text", ["数据中心 液冷", "补充的内容", '"数据中心"', "电力 NOT 高温"])
@@ -97,7 +99,7 @@ def test_merged_posts_keep_their_stored_fields_lengths_and_columns(updated):
     folder, fresh, _ = updated
     with Searcher(folder) as merged, Searcher(fresh) as once:  # the segments themselves
         assert len(merged.engine.segments) < MERGE_FACTOR
-        a, b = merged.whoosh_searcher.reader(), once.whoosh_searcher.reader()
+        a, b = merged.engine.whoosh_searcher.reader(), once.engine.whoosh_searcher.reader()
         by_path = {s["path"]: n for n, s in enumerate(b.all_stored_fields())}
         sig_a, sig_b = a.column_reader("sig"), b.column_reader("sig")
         date_a, date_b = a.column_reader("date"), b.column_reader("date")

@@ -8,6 +8,7 @@ import re
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from reference_engine import to_whoosh, whoosh_schema
 
 from searchkit.analysis import AnalyzerConfig
 from searchkit.errors import QueryError
@@ -24,7 +25,6 @@ from searchkit.nodes import (
     Term,
     all_of,
     any_of,
-    to_whoosh,
 )
 from searchkit.parser import TEXT_FIELDS, Parser
 from searchkit.query import check_syntax
@@ -43,7 +43,7 @@ def make_parser(schema, title_weight: float = Ranking.title_weight):
 
     parser = qparser.MultifieldParser(
         list(TEXT_FIELDS),
-        schema,
+        whoosh_schema(schema),
         fieldboosts={"title": title_weight, "body": 1.0},
         group=qparser.OrGroup,
     )

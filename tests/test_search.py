@@ -7,11 +7,11 @@ import pytest
 from conftest import SEED_PATH, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_engine import to_whoosh
 
 from searchkit.dates import parse_date_option
 from searchkit.errors import QueryError
 from searchkit.highlight import find_matches, make_snippet
-from searchkit.nodes import to_whoosh
 from searchkit.search import (
     Plan,
     Ranking,
@@ -226,11 +226,11 @@ def test_total_is_the_number_of_matching_posts(examples, text, options):
     found = examples.search(text, replace(options, match="all"))
     plan = examples.plan(text)
     kept = examples._filter(options)
-    allowed = set(examples.whoosh_searcher.docs_for_query(to_whoosh(kept))) if kept else None
+    allowed = set(examples.engine.whoosh_searcher.docs_for_query(to_whoosh(kept))) if kept else None
     wanted = [typed.text for typed in plan.words]
     unwanted = [node.text for node in plan.excluded]
     count = 0
-    for docnum, stored in enumerate(examples.whoosh_searcher.all_stored_fields()):
+    for docnum, stored in enumerate(examples.engine.whoosh_searcher.all_stored_fields()):
         if allowed is not None and docnum not in allowed:
             continue
         folded = fold_text(stored.get("title", "")) + "\n" + fold_text(stored.get("text") or "")
@@ -243,13 +243,13 @@ def test_a_question_counts_the_posts_its_words_match(examples):
     """A question is ranked by relevance, and counts what its query matches (said so)."""
     text = "数据中心用了什么液冷技术？"
     found = examples.search(text)
-    whoosh = examples.whoosh_searcher.search(to_whoosh(examples.parse(text)), limit=None)
+    whoosh = examples.engine.whoosh_searcher.search(to_whoosh(examples.parse(text)), limit=None)
     assert found.counted == "query" and found.total == len(whoosh) == whoosh.scored_length()
 
 
 def _shares(searcher, text: str) -> dict[str, Shares]:
     """``path -> Shares`` (each a number) of each hit of ``text``."""
-    results = searcher.whoosh_searcher.search(to_whoosh(searcher.parse(text)), limit=10)
+    results = searcher.engine.whoosh_searcher.search(to_whoosh(searcher.parse(text)), limit=10)
     top = [(hit.docnum, hit.score) for hit in results]
     shares = searcher.text_shares(searcher.plan(text), top)
     return {
@@ -312,7 +312,9 @@ def test_the_runs_each_text_holds_are_those_a_substring_test_finds(texts, size, 
 def test_the_runs_held_on_real_posts(news):
     from searchkit.ranking import Runs, _held
 
-    texts = [news._text_of(docnum)[0] for docnum in range(news.whoosh_searcher.doc_count_all())]
+    texts = [
+        news._text_of(docnum)[0] for docnum in range(news.engine.whoosh_searcher.doc_count_all())
+    ]
     for size in (1, 2, 3):
         parts = sorted({text[i : i + size] for text in texts[:20] for i in range(0, 200, 37)})
         parts = [part for part in parts if len(part) == size and "\0" not in part]
@@ -451,7 +453,7 @@ def test_bm25_ranking_is_the_engines_order_and_scores(examples_index):
     with Searcher(examples_index, ranking=Ranking.bm25()) as searcher:
         text = "数据中心，液冷"  # a headline: ranked by the query's scores alone
         hits = searcher.search(text, SearchOptions(limit=5)).hits
-        whoosh = searcher.whoosh_searcher.search(to_whoosh(searcher.parse(text)), limit=5)
+        whoosh = searcher.engine.whoosh_searcher.search(to_whoosh(searcher.parse(text)), limit=5)
         assert [hit.path for hit in hits] == [found["path"] for found in whoosh]
         assert [hit.score for hit in hits] == [round(found.score, 4) for found in whoosh]
 
@@ -463,7 +465,7 @@ def test_the_rerank_reads_each_hit_s_text_from_its_column_as_it_would_fold_it(ex
 
     assert read_bare(bare_value("標題，一", "正文：二。", "t2s")) == ("标题一", "正文二")
     assert read_bare(b"") is None
-    for docnum in range(examples.whoosh_searcher.doc_count_all()):
-        stored = examples.whoosh_searcher.stored_fields(docnum)
+    for docnum in range(examples.engine.whoosh_searcher.doc_count_all()):
+        stored = examples.engine.whoosh_searcher.stored_fields(docnum)
         title, text = read_bare(examples.engine.bytes_of("bare", docnum))
         assert title == bare_text(stored["title"]) and text == bare_text(stored.get("text") or "")

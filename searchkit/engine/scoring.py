@@ -115,6 +115,13 @@ class Engine:
         self._prefixes: dict[tuple[str, str], list[str]] = {}
         self._facet_tables: dict[tuple[int, str], tuple[list[str], np.ndarray, np.ndarray]] = {}
 
+    def up_to_date(self) -> bool:
+        """Whether the generation it reads has had no commit since it was opened."""
+        return self.whoosh_searcher.up_to_date()
+
+    def close(self) -> None:
+        self.whoosh_searcher.close()
+
     # --- the index as whole arrays --------------------------------------------------------
 
     def _joined(self, part, dtype, fill) -> np.ndarray:
