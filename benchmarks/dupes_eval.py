@@ -86,7 +86,8 @@ def _front(title: str, day: str) -> str:
 
 def build_archive(shared: Path, work: Path) -> tuple[Path, dict[str, str], dict[str, str]]:
     """The archive folder, each post's story (by path) and each added post's edit."""
-    from searchkit.documents import Problem, read_post, walk
+    from searchkit.documents import Problem, read_post
+    from searchkit.walking import walk
 
     posts_root = shared / "eval" / "zh-news" / "posts"
     folder = work / "dupes-posts"

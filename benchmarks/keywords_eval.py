@@ -30,8 +30,9 @@ PEER_SAMPLE = 150
 def make_queries(posts: Path, index: Path) -> list[tuple[str, str, list[str]]]:
     """``(qid, query, words)`` with the post each came from as ``qrels[qid]``."""
     from searchkit import Index
-    from searchkit.documents import read_post, walk
+    from searchkit.documents import read_post
     from searchkit.query import typed_words
+    from searchkit.walking import walk
 
     rng = random.Random(SEED)
     sources = sorted(walk([str(posts)], []), key=lambda source: source.path)
@@ -64,7 +65,8 @@ def make_queries(posts: Path, index: Path) -> list[tuple[str, str, list[str]]]:
 def folded_texts(posts: Path) -> dict[str, str]:
     """Each post's title and text, folded as searchkit folds them."""
     from searchkit.analysis import fold_text
-    from searchkit.documents import read_post, walk
+    from searchkit.documents import read_post
+    from searchkit.walking import walk
 
     texts = {}
     for source in walk([str(posts)], []):

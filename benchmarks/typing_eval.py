@@ -28,8 +28,9 @@ def make_sets(posts: Path, ix) -> dict[str, list[tuple[str, str]]]:
     from pypinyin import Style, lazy_pinyin
 
     from searchkit.dictionary import known_words
-    from searchkit.documents import read_post, walk
+    from searchkit.documents import read_post
     from searchkit.query import typed_words
+    from searchkit.walking import walk
 
     rng = random.Random(SEED)
     analyzer = ix.searcher().schema["body"].analyzer

@@ -14,16 +14,7 @@ from pathlib import Path
 
 from . import store
 from .analysis import AnalyzerConfig, read_stopwords, read_userdict
-from .documents import (
-    FolderFiles,
-    Post,
-    Problem,
-    SkipFile,
-    SourceFile,
-    file_id,
-    read_post,
-    walk_batches,
-)
+from .documents import Post, Problem, SkipFile, SourceFile, read_post
 from .engine.arrays import reader_segments
 from .engine.commits import cancel, commit_segments, open_writer
 from .engine.storage import create_whoosh_index
@@ -31,6 +22,7 @@ from .errors import AnalyzerMismatch, SearchkitError
 from .results import IndexReport
 from .schema import analyzer_config, build_schema, document_maker, read_signature
 from .store import open_whoosh
+from .walking import FolderFiles, file_id, walk_batches
 from .writer import Builders, build_here, paused_gc, shares
 
 #: Commit at least this often during a long build, so that a crash loses little.

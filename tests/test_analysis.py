@@ -92,7 +92,8 @@ def test_index_positions_match_the_analyzer_tokens():
     from conftest import EXAMPLES
 
     from searchkit.analysis import normalize, segment, word_positions
-    from searchkit.documents import SkipFile, read_post, walk
+    from searchkit.documents import SkipFile, read_post
+    from searchkit.walking import walk
 
     config = AnalyzerConfig()
     texts = [
@@ -171,7 +172,8 @@ def test_the_stream_of_each_word_equals_merging_search_mode_into_the_cut():
     from conftest import EXAMPLES
 
     from searchkit.analysis import _merged_stream, word_stream, word_table
-    from searchkit.documents import SkipFile, read_post, walk
+    from searchkit.documents import SkipFile, read_post
+    from searchkit.walking import walk
 
     config = AnalyzerConfig()
     texts = ["台湾的艺评家高千惠表示", "总书记首站来到霍州市，学术研究与影视作品。", "。。", ""]

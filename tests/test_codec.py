@@ -110,8 +110,9 @@ def test_rare_and_common_words_and_phrases_are_found(mixed_index):
 def _documents(fold: str | None = None):
     from conftest import EXAMPLES
 
-    from searchkit.documents import SkipFile, read_post, walk
+    from searchkit.documents import SkipFile, read_post
     from searchkit.schema import post_to_document
+    from searchkit.walking import walk
 
     docs = []
     for source in walk([EXAMPLES], []):

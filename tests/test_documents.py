@@ -5,9 +5,10 @@ from conftest import DASH_PATH, FINEWS, SEED, SEED_PATH, needs_shared, write_pos
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searchkit import documents
+from searchkit import walking
 from searchkit.bodytext import body_to_text
-from searchkit.documents import Problem, SkipFile, decode, parse_date, read_post, walk
+from searchkit.documents import Problem, SkipFile, decode, parse_date, read_post
+from searchkit.walking import walk
 
 
 def read_all(*roots):
@@ -156,7 +157,7 @@ def test_two_processes_find_the_same_files_as_one(tmp_path, monkeypatch):
     (tmp_path / "_posts" / "dangling.md").symlink_to(tmp_path / "missing.md")
     write_post(tmp_path, "about.md", "title: about", "关于")
     (tmp_path / "static.html").write_text("<p>不是文章</p>", encoding="utf-8")
-    monkeypatch.setattr(documents, "PARALLEL_STAT", 10)
+    monkeypatch.setattr(walking, "PARALLEL_STAT", 10)
 
     def found(jobs):
         problems: list[Problem] = []
@@ -170,9 +171,9 @@ def test_two_processes_find_the_same_files_as_one(tmp_path, monkeypatch):
 
 
 def test_a_file_that_cannot_be_looked_up_says_why():
-    [info] = documents.stat_many(["/no/such/folder/post.md"])
+    [info] = walking.stat_many(["/no/such/folder/post.md"])
     assert isinstance(info, FileNotFoundError)
-    packed = documents._unpack(documents._pack([info, (7, 1.5, 2, 3)]))
+    packed = walking._unpack(walking._pack([info, (7, 1.5, 2, 3)]))
     assert isinstance(packed[0], OSError) and packed[0].errno == info.errno
     assert packed[1] == (7, 1.5, 2, 3)
 
@@ -185,18 +186,17 @@ def test_looking_up_a_folder_as_columns_in_two_processes_gives_what_one_does(tmp
     """A large folder's files are looked up by this process and a child (which takes two
     thirds of them while the caller's other work runs here): the same columns as one
     process, the other work done once; a file that cannot be looked up gives None."""
-    from searchkit import documents
 
     for i in range(40):
         (tmp_path / f"p{i:02}.md").write_text("x" * i, encoding="utf-8")
     paths = sorted(str(p) for p in tmp_path.iterdir())
-    monkeypatch.setattr(documents, "PARALLEL_STAT", 10)
+    monkeypatch.setattr(walking, "PARALLEL_STAT", 10)
     calls = []
-    alone = documents.stat_columns(paths, jobs=1)
-    shared = documents.stat_columns(paths, jobs=2, meanwhile=lambda: calls.append(1))
+    alone = walking.stat_columns(paths, jobs=1)
+    shared = walking.stat_columns(paths, jobs=2, meanwhile=lambda: calls.append(1))
     assert shared == alone and calls == [1]
     assert alone[0] == [len("x" * i) for i in range(40)] and alone[4] == [1] * 40
-    assert documents.stat_columns(paths + [str(tmp_path / "gone.md")], jobs=2) is None
+    assert walking.stat_columns(paths + [str(tmp_path / "gone.md")], jobs=2) is None
 
 
 @settings(max_examples=300, deadline=None)

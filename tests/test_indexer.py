@@ -131,10 +131,10 @@ def test_a_failing_builder_process_fails_the_run_in_one_line(tmp_path):
     from whoosh import index as whoosh_index
 
     from searchkit.analysis import AnalyzerConfig
-    from searchkit.documents import walk
     from searchkit.errors import SearchkitError
     from searchkit.indexer import _read
     from searchkit.schema import build_schema, post_to_document
+    from searchkit.walking import walk
     from searchkit.writer import Builders, shares
 
     def build_parallel(ix, work, to_document, read):
@@ -297,9 +297,9 @@ def test_builders_do_not_read_the_table_of_contents_a_commit_replaces(tmp_path):
     from whoosh import index as whoosh_index
 
     from searchkit.analysis import AnalyzerConfig
-    from searchkit.documents import walk
     from searchkit.indexer import _read
     from searchkit.schema import build_schema, post_to_document
+    from searchkit.walking import walk
     from searchkit.writer import Builders, shares
 
     posts = tmp_path / "posts"
@@ -325,9 +325,9 @@ def test_builders_handed_two_rounds_return_each_round_whole_and_in_order(tmp_pat
     from whoosh import index as whoosh_index
 
     from searchkit.analysis import AnalyzerConfig
-    from searchkit.documents import walk
     from searchkit.indexer import _read
     from searchkit.schema import build_schema, post_to_document
+    from searchkit.walking import walk
     from searchkit.writer import Builders, shares
 
     posts = tmp_path / "posts"

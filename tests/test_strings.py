@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from searchkit import Index
 from searchkit.analysis import fold_text
 from searchkit.cli import cli
-from searchkit.documents import read_post, walk
+from searchkit.documents import read_post
 from searchkit.indexer import index_paths
 from searchkit.strings import key_text, pair_keys, pairs_of, positions_by_pair
+from searchkit.walking import walk
 
 POSTS = {
     # a name inside a longer organisation name; a given name alone
