@@ -64,8 +64,8 @@ def make_queries(posts: Path, index: Path) -> list[tuple[str, str, list[str]]]:
 
 def folded_texts(posts: Path) -> dict[str, str]:
     """Each post's title and text, folded as searchkit folds them."""
-    from searchkit.analysis import fold_text
     from searchkit.documents import read_post
+    from searchkit.folding import fold_text
     from searchkit.walking import walk
 
     texts = {}

@@ -24,8 +24,8 @@ TYPED = 200
 
 def folded_posts(posts: Path) -> dict[str, str]:
     """Each post's title and text, folded as searchkit folds them, one after the other."""
-    from searchkit.analysis import fold_text
     from searchkit.documents import read_post
+    from searchkit.folding import fold_text
     from searchkit.walking import walk
 
     texts = {}

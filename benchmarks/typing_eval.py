@@ -64,7 +64,7 @@ def make_sets(posts: Path, ix) -> dict[str, list[tuple[str, str]]]:
 
 
 def _top3(ix, query: str, word: str, exact: bool) -> bool:
-    from searchkit.analysis import fold_text
+    from searchkit.folding import fold_text
 
     for hit in ix.search(query, limit=3, exact=exact, snippets=False).hits:
         post = ix.post(hit.path)

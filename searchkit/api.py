@@ -46,7 +46,8 @@ DateLike = date | str | None
 def plausible(config) -> bool:
     """Whether an analyzer configuration read from an index is one searchkit could have
     written: a known folding, and word lists of plain text."""
-    from .analysis import FOLDS, AnalyzerConfig
+    from .analysis import AnalyzerConfig
+    from .folding import FOLDS
 
     return (
         isinstance(config, AnalyzerConfig)

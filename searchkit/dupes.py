@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import folded_bare
+from .folding import folded_bare
 
 #: Characters per shingle: short enough that a changed character spoils few, long enough that
 #: common phrases of Chinese news (4 characters, 新闻联播) are not a shingle of their own.
@@ -120,7 +120,7 @@ class Sketch:
 
 
 def sketch(text: str, fold: str = "t2s") -> Sketch:
-    """The sketch of a post's text (given folded, as :class:`~searchkit.analysis.Folded`,
+    """The sketch of a post's text (given folded, as :class:`~searchkit.folding.Folded`,
     it is not folded again)."""
     bare = folded_bare(text, fold)
     numbers = sorted({number for number in _NUMBER.findall(bare)})

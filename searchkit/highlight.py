@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .analysis import normalize
+from .folding import normalize
 
 FRAGMENT_CHARS = 96
 MAX_FRAGMENTS = 3

@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from .analysis import AnalyzerConfig, ChineseAnalyzer, fold_text
+from .analysis import AnalyzerConfig, ChineseAnalyzer
 from .dates import parse_date_option
 from .errors import QueryError
+from .folding import fold_text
 from .nodes import (
     NOTHING,
     And,

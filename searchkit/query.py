@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .analysis import fold_text
 from .errors import QueryError
+from .folding import fold_text
 from .nodes import AndMaybe, AndNot, Exact, Node, Not, Phrase, Term, any_of, children
 from .parser import TEXT_FIELDS
 

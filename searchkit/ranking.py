@@ -185,7 +185,7 @@ _YI_WAN = re.compile(r"([0-9]+)亿([0-9]{1,4})万")
 
 
 def query_numbers(bare: str) -> frozenset[tuple[str, ...]]:
-    """The numbers of a bare query (:func:`~searchkit.analysis.bare_text`), each as the
+    """The numbers of a bare query (:func:`~searchkit.folding.bare_text`), each as the
     ways a text may hold it: a run of digits as itself (a text holding ``2023年`` or the
     longer figure a headline rounds, ``31041`` of ``31041.5``, holds it), and ``3亿845万``
     as its leading digits, ``30845``, or as written."""

@@ -10,15 +10,9 @@ from typing import TYPE_CHECKING
 from whoosh.columns import NumericColumn, VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
-from .analysis import (
-    AnalyzerConfig,
-    ChineseAnalyzer,
-    Folded,
-    bare_text,
-    fold_text,
-    keyword_analyzer,
-)
+from .analysis import AnalyzerConfig, ChineseAnalyzer
 from .engine.postings import CompactPositions
+from .folding import Folded, bare_text, fold_text, keyword_analyzer
 
 if TYPE_CHECKING:
     from .documents import Post

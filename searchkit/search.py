@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .analysis import bare_text, fold_text, folded_bare
 from .engine import Engine
 from .engine.order import reordered, through_ties
 from .errors import IndexDamaged, PostMissing, QueryError
+from .folding import bare_text, fold_text, folded_bare
 from .highlight import Snippet, find_matches, make_snippet
 from .nodes import (
     AndNot,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import store
-from .analysis import fold_text
 from .errors import PostMissing
+from .folding import fold_text
 from .schema import analyzer_config
 
 

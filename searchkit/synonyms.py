@@ -12,8 +12,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from .analysis import fold_text
 from .errors import SearchkitError
+from .folding import fold_text
 
 SHIPPED = Path(__file__).resolve().parent / "synonyms.txt"
 KEPT = "SYNONYMS.txt"

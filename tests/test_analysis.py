@@ -3,7 +3,8 @@ import pickle
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from searchkit.analysis import AnalyzerConfig, ChineseAnalyzer, normalize, read_userdict
+from searchkit.analysis import AnalyzerConfig, ChineseAnalyzer, read_userdict
+from searchkit.folding import normalize
 
 
 def texts(analyzer, value, mode="index"):
@@ -91,8 +92,9 @@ def test_index_positions_match_the_analyzer_tokens():
     """The indexer's fast path gives exactly the tokens and positions of ``segment``."""
     from conftest import EXAMPLES
 
-    from searchkit.analysis import normalize, segment, word_positions
+    from searchkit.analysis import segment, word_positions
     from searchkit.documents import SkipFile, read_post
+    from searchkit.folding import normalize
     from searchkit.walking import walk
 
     config = AnalyzerConfig()
@@ -142,7 +144,7 @@ def test_made_up_words_also_give_their_character_pairs():
 
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
 def test_fold_text_is_the_text_normalize_gives(text):
-    from searchkit.analysis import fold_text
+    from searchkit.folding import fold_text
 
     assert fold_text(text) == normalize(text)[0]
 
@@ -207,13 +209,13 @@ _NFKC_MIX = st.text(
 def test_the_fast_nfkc_is_nfkc(text):
     import unicodedata
 
-    from searchkit.analysis import nfkc
+    from searchkit.folding import nfkc
 
     assert nfkc(text) == unicodedata.normalize("NFKC", text)
 
 
 def test_the_fast_nfkc_recomposes_a_mark_after_a_full_width_letter():
-    from searchkit.analysis import nfkc
+    from searchkit.folding import nfkc
 
     # Ａ is A to NFKC, and A with a combining acute is Á: the mark must not be left apart
     assert nfkc("Ａ\u0301，ｇｄｐ") == "\u00c1,gdp"

@@ -128,14 +128,14 @@ def test_posts_folded_once_give_the_terms_the_analyzer_gives_folding_them(tmp_pa
     sketch and the body field; the index holds the same terms, postings and positions as
     when the analyzer folds the whole body field (traditional posts and full-width marks
     among the examples), and OpenCC does not see the body field again."""
-    from searchkit import analysis
-    from searchkit.analysis import Folded
+    from searchkit import folding
+    from searchkit.folding import Folded
 
     plain, once = _documents(), _documents(fold="t2s")
     assert all(type(doc["body"]) is Folded for doc in once)
     assert any("國" in doc["body"] or "臺" in doc["body"] for doc in plain)
     _build_segment(tmp_path / "plain", plain, streams=True)
-    converter = analysis._converter("t2s")
+    converter = folding._converter("t2s")
     seen: list[str] = []
 
     class Watched:
@@ -143,7 +143,7 @@ def test_posts_folded_once_give_the_terms_the_analyzer_gives_folding_them(tmp_pa
             seen.append(text)
             return converter.convert(text)
 
-    monkeypatch.setattr(analysis, "_converter", lambda _fold: Watched())
+    monkeypatch.setattr(folding, "_converter", lambda _fold: Watched())
     _build_segment(tmp_path / "once", once, streams=True)
     bodies = {str(doc["body"]) for doc in once}
     assert seen and not bodies.intersection(seen)

@@ -9,7 +9,8 @@ import pytest
 from conftest import SHARED, needs_shared
 
 from searchkit import dictionary
-from searchkit.analysis import AnalyzerConfig, fold_text
+from searchkit.analysis import AnalyzerConfig
+from searchkit.folding import fold_text
 
 needs_table = pytest.mark.skipif(
     dictionary.WORDS.is_file() is False, reason="the table is made by make install"

@@ -54,7 +54,7 @@ def test_copies_are_near_and_twins_and_other_stories_are_not():
 
 
 def test_a_text_folded_beforehand_gives_the_sketch_of_the_text():
-    from searchkit.analysis import Folded, fold_text
+    from searchkit.folding import Folded, fold_text
 
     for text in (STORY, TRADITIONAL, "气温３８℃，湿度６０％。" * 8):
         ours = sketch(Folded(fold_text(text), "t2s"))
@@ -279,8 +279,8 @@ SECOND_WELCOME = (
 
 
 def test_words_swapped_by_a_formula_make_another_story_and_copies_swap_none():
-    from searchkit.analysis import folded_bare
     from searchkit.dupes import same_story, swapped_words
+    from searchkit.folding import folded_bare
 
     def bare(text):
         return folded_bare(text, "t2s")

@@ -221,7 +221,7 @@ def test_the_words_inside_a_long_query_word_weigh_less_than_it(examples):
 def test_total_is_the_number_of_matching_posts(examples, text, options):
     """A few keywords count the posts whose folded title or text holds every one (and none
     of those negated), as grep over the folded posts would."""
-    from searchkit.analysis import fold_text
+    from searchkit.folding import fold_text
 
     found = examples.search(text, replace(options, match="all"))
     plan = examples.plan(text)
@@ -460,7 +460,7 @@ def test_bm25_ranking_is_the_engines_order_and_scores(examples_index):
 
 def test_the_rerank_reads_each_hit_s_text_from_its_column_as_it_would_fold_it(examples):
     """The ``bare`` column holds what the rerank would make of the stored title and text."""
-    from searchkit.analysis import bare_text
+    from searchkit.folding import bare_text
     from searchkit.schema import bare_value, read_bare
 
     assert read_bare(bare_value("標題，一", "正文：二。", "t2s")) == ("标题一", "正文二")

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchkit import Index
-from searchkit.analysis import fold_text
 from searchkit.cli import cli
 from searchkit.documents import read_post
+from searchkit.folding import fold_text
 from searchkit.indexer import index_paths
 from searchkit.strings import key_text, pair_keys, pairs_of, positions_by_pair
 from searchkit.walking import walk

@@ -23,7 +23,7 @@ import re
 import stat
 from dataclasses import dataclass
 
-from ..analysis import FOLDS
+from ..folding import FOLDS
 
 #: The manifest's file in a generation folder.
 MANIFEST = "MANIFEST.json"
