@@ -202,7 +202,7 @@ def test_queries_nested_past_the_limit_or_not_text_are_query_errors(built, query
 
 
 def test_a_stored_field_of_shared_lists_or_a_loop_is_damage_not_walked():
-    from searchkit.engine.scoring import checked_fields
+    from searchkit.engine.stored import checked_fields
     from searchkit.errors import IndexDamaged
 
     tree: list = ["x"]

@@ -21,13 +21,11 @@ The tests run the same trees through Whoosh's own matchers behind this interface
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 from itertools import accumulate
 
 import numpy as np
 
-from .. import safepickle
 from ..nodes import (
     And,
     AndMaybe,
@@ -44,8 +42,11 @@ from ..nodes import (
     positive,
 )
 from .arrays import STORED, leaf_segments
+from .facets import Facets
 from .order import SCORE_DECIMALS, first_in_order
-from .postings import Postings, decode_many
+from .positions import Positions, members
+from .postings import Postings
+from .stored import stored_fields
 
 #: BM25F's parameters (Whoosh's defaults, with which every ``make eval`` number was measured).
 K1 = 1.2
@@ -113,7 +114,7 @@ class Engine:
         self._date_keys: dict[bool, np.ndarray] = {}
         self._columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._prefixes: dict[tuple[str, str], list[str]] = {}
-        self._facet_tables: dict[tuple[int, str], tuple[list[str], np.ndarray, np.ndarray]] = {}
+        self._facets = Facets(self.schema, self.segments)
 
     def up_to_date(self) -> bool:
         """Whether the generation it reads has had no commit since it was opened."""
@@ -188,6 +189,10 @@ class Engine:
         if found is cache:
             found = cache[key] = self._read_term(fieldname, text)
         return found
+
+    def _postings_in(self, cache: dict):
+        """A word's postings (``(field, word)``), read through ``cache``."""
+        return lambda fieldname, text: self._postings(fieldname, text, cache)
 
     def _read_term(self, fieldname: str, text) -> _Term | None:
         field = self.schema[fieldname] if fieldname in self.schema.names() else None
@@ -379,7 +384,7 @@ class Engine:
             matched &= day <= np.uint64(node.end)
         return np.ones(self.doc_count_all), matched
 
-    def _phrase_rows(self, node: Phrase, cache: dict, found: _Positions | None = None):
+    def _phrase_rows(self, node: Phrase, cache: dict, found: Positions | None = None):
         """The posts holding the phrase's words in order, each within ``slop`` of the last,
         and their scores: as Whoosh's span queries score, the sum of the words' scores.
         ``found``: the positions of the query's words in the posts to look at, when only a
@@ -393,8 +398,9 @@ class Engine:
             # binary search, not by sorting them all together
             candidates = min((t.ids for t in terms), key=len)
             for term in terms:
-                candidates = candidates[_members(term.ids, candidates)]
-            found = _Positions(candidates, [(node.field, word) for word in node.words], self, cache)
+                candidates = candidates[members(term.ids, candidates)]
+            words = [(node.field, word) for word in node.words]
+            found = Positions(candidates, words, self._postings_in(cache))
         words = [found.of[node.field, word] for word in node.words]
         # Each position as (post << 32 | position), in order: the ends of the spans of the
         # words so far are kept where the next word follows the nearest end before it
@@ -496,16 +502,11 @@ class Engine:
                 whole &= self._eval(node, cache)[1]
             if whole.all() or not whole.any():
                 whole = None  # one tier
-        found = None
-        if facets:
-            found = {"categories": {}, "tags": {}, "years": {}}
-            for n, seg in enumerate(self.segments):
-                inside = matched[seg.offset : seg.offset + seg.size]
-                self._count_facets(n, seg, inside, found)
+        counts = self._facets.count(matched) if facets else None
         docnums = np.flatnonzero(matched)
         total = len(docnums)
         if not total:
-            return Found([], total, _sorted_facets(found), counted)
+            return Found([], total, counts, counted)
         values = np.round(scores[docnums], SCORE_DECIMALS)  # ulps apart: tied
         tiers = whole[docnums] if whole is not None else np.zeros(total, dtype=bool)
         if relevance:
@@ -522,7 +523,7 @@ class Engine:
         )
         top = [(int(d), float(s)) for d, s in zip(docnums[order], values[order], strict=True)]
         held = set(docnums[order][tiers[order]].tolist()) if whole is not None else None
-        return Found(top, total, _sorted_facets(found), counted, held)
+        return Found(top, total, counts, counted, held)
 
     def missing(self, words: tuple, cache: dict | None = None) -> list[str]:
         """The typed strings no post holds (but a word the segmenter made up)."""
@@ -568,7 +569,7 @@ class Engine:
         """A post's stored fields: Whoosh's ``_stored`` column (a zlib-compressed pickle per
         post) read as any column is, and unpickled by :mod:`searchkit.safepickle`."""
         data = self.bytes_of(STORED, docnum)
-        return checked_fields(safepickle.loads(_inflated(data))) if data else {}
+        return stored_fields(data)
 
     def doc_count(self) -> int:
         """How many posts the index holds (not counting deleted ones)."""
@@ -621,131 +622,12 @@ class Engine:
         words = list(
             dict.fromkeys((phrase.field, word) for phrase in phrases for word in phrase.words)
         )
-        found = _Positions(wanted, words, self, cache)
+        found = Positions(wanted, words, self._postings_in(cache))
         for phrase in phrases:
             docs, scores = self._phrase_rows(phrase, cache, found)
             for doc, score in zip(docs.tolist(), scores.tolist(), strict=True):
                 out[doc] = out.get(doc, 0.0) + score
         return out
-
-    # --- facets ---------------------------------------------------------------------------
-
-    def _count_facets(self, n: int, seg: _Leaf, matched, counted) -> None:
-        for name, fieldname in (("categories", "categories"), ("tags", "tags"), ("years", "year")):
-            names, term_of, doc_of = self._facet_table(n, seg, fieldname)
-            if not len(doc_of):
-                counted.setdefault(name, {})
-                continue
-            hits = np.bincount(term_of[matched[doc_of]], minlength=len(names))
-            bucket = counted.setdefault(name, {})
-            for index in np.flatnonzero(hits):
-                bucket[names[index]] = bucket.get(names[index], 0) + int(hits[index])
-
-    def _facet_table(self, n: int, seg: _Leaf, fieldname: str):
-        """A field's terms in a segment, and for each posting its term and post."""
-        key = (n, fieldname)
-        if key not in self._facet_tables:
-            names, terms, docs = [], [], []
-            field = self.schema[fieldname]
-            for btext, postings in seg.arrays.terms(fieldname):
-                terms.append(np.full(len(postings), len(names), dtype=np.int64))
-                docs.append(postings.ids.astype(np.int64))
-                names.append(str(field.from_bytes(btext)))
-            self._facet_tables[key] = (
-                names,
-                np.concatenate(terms) if terms else np.zeros(0, np.int64),
-                np.concatenate(docs) if docs else np.zeros(0, np.int64),
-            )
-        return self._facet_tables[key]
-
-
-class _WordPositions:
-    """One word's positions in a few posts: ``posts`` (indexes among them, in order) hold
-    it, ``rows`` are those posts' postings of its term, ``keys`` each position as
-    ``(post << 32 | position)``, in order."""
-
-    __slots__ = ("posts", "rows", "keys")
-
-    def __init__(self, posts: np.ndarray, rows: np.ndarray, keys: np.ndarray):
-        self.posts, self.rows, self.keys = posts, rows, keys
-
-
-class _Positions:
-    """The positions of words (``(field, word)``) in some posts (``posts``, in order), read
-    for all the words together: a segment's postings share one mapped file, and every
-    word's positions in it are decoded in one numpy pass, those kept inline in another
-    (a posting at a time, the Python work per posting outweighed the decoding)."""
-
-    def __init__(self, posts: np.ndarray, words: list, engine: Engine, cache: dict):
-        self.posts = posts
-        self.of: dict = {}
-        held = []
-        # buffer id -> [buffer, starts, stops, how many so far]; the inline values; and per
-        # word, in the order of its segments, (group, first, how many) of its postings
-        groups: dict = {}
-        inline: list[bytes] = []
-        pieces: dict = {}
-        for key in words:
-            term = engine._postings(key[0], key[1], cache)
-            if term is None:
-                continue
-            where = np.flatnonzero(_members(term.ids, posts))
-            rows = np.searchsorted(term.ids, posts[where])
-            held.append((key, where, rows))
-            mine = pieces[key] = []
-            bounds = np.searchsorted(rows, term.starts).tolist()
-            for n, part in enumerate(term.parts):
-                lo, hi = bounds[n], bounds[n + 1]
-                if lo == hi:
-                    continue
-                found = part.position_spans(rows[lo:hi] - term.starts[n])
-                if found is None:
-                    found = [b""] * (hi - lo)
-                if isinstance(found, list):
-                    mine.append((None, len(inline), hi - lo))
-                    inline.extend(found)
-                    continue
-                buffer, starts, stops = found
-                group = groups.setdefault(id(buffer), [buffer, [], [], 0])
-                mine.append((id(buffer), group[3], hi - lo))
-                group[1].append(starts)
-                group[2].append(stops)
-                group[3] += hi - lo
-        decoded = {}  # group -> (counts, where each posting's positions start, positions)
-        for name, (buffer, starts, stops, _) in groups.items():
-            data = np.frombuffer(buffer, dtype=np.uint8)
-            decoded[name] = _decoded(data, np.concatenate(starts), np.concatenate(stops))
-        if inline:
-            sizes = np.fromiter(map(len, inline), dtype=np.int64, count=len(inline))
-            stops = np.cumsum(sizes)
-            data = np.frombuffer(b"".join(inline), dtype=np.uint8)
-            decoded[None] = _decoded(data, stops - sizes, stops)
-        for key, where, rows in held:
-            counts, positions = [], []
-            for name, first, many in pieces[key]:
-                group_counts, begins, group_positions = decoded[name]
-                counts.append(group_counts[first : first + many])
-                positions.append(group_positions[begins[first] : begins[first + many]])
-            counts = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-            positions = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
-            keys = (np.repeat(where, counts) << 32) | positions
-            self.of[key] = _WordPositions(where, rows, keys)
-
-
-def _decoded(data: np.ndarray, starts: np.ndarray, stops: np.ndarray):
-    """:func:`decode_many`, with where each posting's positions begin (and the end) as
-    Python numbers."""
-    counts, positions = decode_many(data, starts, stops)
-    return counts, [0, *accumulate(counts.tolist())], positions
-
-
-def _members(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Which of ``wanted`` (sorted) are in ``ids`` (sorted): binary search, O(k log n)."""
-    if not len(ids):
-        return np.zeros(len(wanted), dtype=bool)
-    at = np.searchsorted(ids, wanted)
-    at[at == len(ids)] = len(ids) - 1
-    return ids[at] == wanted
 
 
 def _best(local: np.ndarray, values: np.ndarray, depth: int):
@@ -770,65 +652,3 @@ def _date_keys(values: np.ndarray, reverse: bool) -> np.ndarray:
         keys = -keys
     keys[missing] = np.iinfo(np.int64).max
     return keys
-
-
-def _sorted_facets(counted):
-    if counted is None:
-        return None
-    return {
-        name: dict(
-            sorted(counts.items())
-            if name == "years"  # a time line, in order
-            else sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        )
-        for name, counts in counted.items()
-    }
-
-
-#: The most bytes a post's stored fields inflate to (a post keeps at most a million
-#: characters of text): zlib can make a thousand times its input, and an index's bytes do not
-#: choose how much is allocated.
-MAX_STORED_BYTES = 32 * 1024 * 1024
-
-
-def _inflated(data: bytes) -> bytes:
-    from ..errors import IndexDamaged
-
-    inflate = zlib.decompressobj()
-    out = inflate.decompress(data, MAX_STORED_BYTES)
-    if inflate.unconsumed_tail:
-        raise IndexDamaged("a post's stored fields are larger than searchkit writes")
-    return out
-
-
-#: The most values one post's stored fields may hold (its tags, categories...): what a post
-#: read from a file can have (searchkit keeps at most 1,000 tags and 1,000 categories).
-MAX_STORED_VALUES = 10_000
-
-
-def checked_fields(stored) -> dict:
-    """A post's stored fields as searchkit writes them: a dict of names to text, numbers,
-    dates, lists of text, and the ``meta`` dict of plain values; anything else (a nested tree
-    of lists, a list holding itself) is damage, said as such rather than walked."""
-    from datetime import datetime
-
-    from ..errors import IndexDamaged
-
-    plain = (str, int, float, bool, type(None), datetime)
-    if not isinstance(stored, dict) or len(stored) > 64:
-        raise IndexDamaged("a post's stored fields are not what searchkit writes")
-    count = 0
-    for name, value in stored.items():
-        if not isinstance(name, str):
-            raise IndexDamaged("a post's stored fields are not what searchkit writes")
-        if isinstance(value, list | tuple):
-            count += len(value)
-            ok = all(isinstance(item, plain) for item in value)
-        elif isinstance(value, dict):
-            count += len(value)
-            ok = all(isinstance(k, str) and isinstance(v, plain) for k, v in value.items())
-        else:
-            ok = isinstance(value, plain)
-        if not ok or count > MAX_STORED_VALUES:
-            raise IndexDamaged(f"a post's stored field {name[:40]!r} is not what searchkit writes")
-    return stored
