@@ -191,7 +191,7 @@ def test_moved_mtimes_are_recorded_so_the_next_run_reads_nothing(tmp_path, monke
 
 
 def test_the_table_of_indexed_posts_reads_as_a_mapping():
-    from searchkit.indexer import Known
+    from searchkit.known import Known
 
     known = Known()
     known.extend([("/a", "x.md"), ("/a", "y.md")], [10, 20], [1.5, 2.5], ["d1", "d2"])
