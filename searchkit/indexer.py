@@ -18,6 +18,7 @@ from .engine.commits import cancel, commit_segments, open_writer
 from .engine.storage import create_whoosh_index
 from .errors import AnalyzerMismatch, SearchkitError
 from .known import LIBRARY_ROOT, Found, Key, Known, apart, moved_away, signatures
+from .lock import write_lock
 from .results import IndexReport
 from .schema import analyzer_config, build_schema, document_maker, read_signature
 from .store import open_whoosh
@@ -129,7 +130,7 @@ def index_paths(
         from .synonyms import read_file
 
         synonyms = "" if synonyms.strip().lower() == "none" else read_file(synonyms)
-    with store.write_lock(folder, lock_timeout), store.writing(folder):
+    with write_lock(folder, lock_timeout), store.writing(folder):
         report = IndexReport(index=str(folder), rebuilt=rebuild)
         recovered = None if rebuild else store.recover_pointer(folder)
         if recovered:
@@ -187,7 +188,7 @@ def create_index(
 ) -> Path:
     """An empty index at ``index`` with this analyzer; refused where an index already is."""
     folder = store.index_dir(index)
-    with store.write_lock(folder, lock_timeout), store.writing(folder):
+    with write_lock(folder, lock_timeout), store.writing(folder):
         if store.current_generation(folder) is not None:
             raise SearchkitError(
                 f"{folder} already holds an index; open it, or rebuild it with its posts"
@@ -210,7 +211,7 @@ def write_posts(
     started = time.monotonic()
     given = {post.path: _given_post(post) for post in posts}
     gone_paths = set(delete)
-    with store.write_lock(folder, lock_timeout), store.writing(folder):
+    with write_lock(folder, lock_timeout), store.writing(folder):
         generation = store.current_generation(folder)
         if generation is None:
             raise SearchkitError(f"no index in {folder}; create one first")

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from conftest import write_post
 from test_reliability import make_archive
 
-from searchkit import Index, store
+from searchkit import Index, lock, store
 from searchkit.cli import cli
 from searchkit.errors import IndexDamaged, SearchkitError
 from searchkit.indexer import index_paths
@@ -106,13 +106,13 @@ def test_a_lock_whose_writer_has_ended_is_named_as_such(tmp_path):
     (folder / "LOCK").write_text(
         json.dumps({"pid": dead.pid, "host": os.uname().nodename, "since": "x", "command": "c"})
     )
-    with store.write_lock(folder, timeout=1):
+    with lock.write_lock(folder, timeout=1):
         (folder / "LOCK").write_text(
             json.dumps({"pid": dead.pid, "host": os.uname().nodename, "since": "x", "command": "c"})
         )
         with (
             pytest.raises(SearchkitError, match=f"pid {dead.pid}, which wrote the lock, has ended"),
-            store.write_lock(folder, timeout=0),
+            lock.write_lock(folder, timeout=0),
         ):
             pass
 

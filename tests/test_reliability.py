@@ -15,7 +15,7 @@ from conftest import write_post
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from searchkit import Index, store
+from searchkit import Index, lock, store
 from searchkit.cli import cli
 from searchkit.errors import QueryError
 from searchkit.indexer import index_paths
@@ -36,7 +36,7 @@ def test_second_writer_waits_then_names_the_holder(tmp_path):
     posts = make_archive(tmp_path / "posts", 3)
     folder = tmp_path / "ix"
     index_paths([posts], folder, jobs=1)
-    with store.write_lock(folder, timeout=1):
+    with lock.write_lock(folder, timeout=1):
         result = CliRunner().invoke(
             cli, ["index", str(posts), "--index", str(folder), "--wait", "0.3"]
         )
