@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import QueryError
-from .folding import fold_text
+from .folding import bare_text, fold_text
 from .nodes import AndMaybe, AndNot, Exact, Node, Not, Phrase, Term, any_of, children
 from .parser import TEXT_FIELDS
 
@@ -330,3 +330,94 @@ def positive_terms(node: Node) -> Iterator[str]:
         return
     for child in children(node):
         yield from positive_terms(child)
+
+
+def parse(parser, text: str) -> Node:
+    """The tree of ``text`` as ``parser`` (:class:`searchkit.parser.Parser`) reads it, after
+    the checks every query gets (text, not too long, balanced)."""
+    if not isinstance(text, str):
+        raise QueryError(f"a query is text, not {type(text).__name__}")
+    if len(text) > MAX_QUERY:
+        raise QueryError(
+            f"query too long: {len(text):,} characters (at most {MAX_QUERY:,}); "
+            "shorten it to its key words"
+        )
+    if text.count('"') % 2:
+        # an odd quote is a stray character of the text (often in pasted questions)
+        cut = text.rfind('"')
+        text = text[:cut] + " " + text[cut + 1 :]
+    check_syntax(text)
+    return parser.parse(text)
+
+
+def proximity(analyzer, ranking, text: str) -> list[Phrase]:
+    """Phrases rewarding posts where the query's words stand next to each other.
+
+    Each pair of neighbouring words becomes a phrase (a little slop allowed); its score is
+    added to the best-ranked posts the query already matches (:class:`searchkit.ranking.Reranker`).
+    """
+    if ranking.proximity <= 0 or SYNTAX.search(text):
+        return []
+    words = [(t.text, t.pos) for t in analyzer(text, positions=True, mode="query")]
+    pairs = {
+        (a, b)
+        for (a, pa), (b, pb) in zip(words, words[1:], strict=False)
+        if a != b and pb - pa <= 2
+    }
+    return [
+        Phrase(field, (a, b), ranking.proximity_slop, ranking.proximity * weight)
+        for a, b in sorted(pairs)
+        for field, weight in (("body", 1.0), ("title", ranking.title_weight))
+    ]
+
+
+def make_plan(text: str, parser, ranking, holds, groups=None) -> Plan:
+    """Read ``text`` once into what a search needs: the tree ``parser`` makes, the strings
+    typed (``holds(string)``: whether some post holds it; ``groups``: synonyms, or None), the
+    phrases of the proximity reward (``ranking``), and what the rewards and highlights look
+    for."""
+    analyzer = parser.schema["body"].analyzer
+    query = parse(parser, text)
+    typing = typed_strings(analyzer, text, holds, groups)
+    typed = typing.words if typing else ()
+    # what the rewards look for: the query less its negations (-香港 and NOT 香港 alike)
+    folded = bare_text(typing.wanted if typing else text, parser.fold)
+    terms = frozenset(positive_terms(query))
+    return Plan(
+        text=text,
+        query=query,
+        words=typed,
+        excluded=typing.excluded if typing else (),
+        runs=typing.runs if typing else (),
+        phrases=proximity(analyzer, ranking, text),
+        grams=char_grams(folded, 3),
+        terms=terms,
+        marks=terms | {t.text for t in typed} | {also for t in typed for also in t.also},
+        synonyms={t.text: list(t.also) for t in typed if t.also},
+        chars=char_grams(folded, 1),
+        pairs=char_grams(folded, 2),
+        numbers=query_numbers(folded),
+    )
+
+
+def char_grams(folded: str, size: int) -> frozenset[str]:
+    """The runs of ``size`` characters of a folded text that are letters or digits only."""
+    runs = (folded[i : i + size] for i in range(len(folded) - size + 1))
+    return frozenset(run for run in runs if run.isalnum())
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+#: A number in hundreds of millions and ten thousands (``3亿845万``), as a headline writes a
+#: figure that a story gives in full (``308458509``).
+_YI_WAN = re.compile(r"([0-9]+)亿([0-9]{1,4})万")
+
+
+def query_numbers(bare: str) -> frozenset[tuple[str, ...]]:
+    """The numbers of a bare query (:func:`~searchkit.folding.bare_text`), each as the
+    ways a text may hold it: a run of digits as itself (a text holding ``2023年`` or the
+    longer figure a headline rounds, ``31041`` of ``31041.5``, holds it), and ``3亿845万``
+    as its leading digits, ``30845``, or as written."""
+    joined = {(a + b.zfill(4), f"{a}亿{b}万") for a, b in _YI_WAN.findall(bare)}
+    return frozenset({(run,) for run in _DIGITS.findall(_YI_WAN.sub("亿万", bare))} | joined)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from .errors import SearchkitError
+from .schema import read_bare
 
 if TYPE_CHECKING:
     from .query import Plan
@@ -115,6 +116,71 @@ def text_shares(
     )
 
 
+#: How many posts' folded texts a reranker keeps (``--batch`` meets a post again and again).
+TEXT_CACHE = 4096
+
+
+class Reranker:
+    """What the best hits of a query gain beside their engine score: the proximity of its
+    words (phrase scores) and the query spans, opening, rare words, characters and numbers
+    their texts hold (:class:`Ranking`); the search reorders them by it
+    (:func:`searchkit.engine.order.reordered`)."""
+
+    def __init__(self, engine, ranking: Ranking):
+        self.engine = engine
+        self.ranking = ranking
+        self._texts: dict[int, tuple[str, str]] = {}
+
+    def bonus(self, plan: Plan, top, postings: dict) -> dict[int, float]:
+        """Each of ``top``'s (``(docnum, score)``) gain; ``postings`` what the engine looked up
+        for the query."""
+        if not top:
+            return {}
+        bonus: dict[int, float] = {}
+        if plan.phrases:
+            # phrase scores for the best hits only: a few position reads, not a phrase
+            # search over the whole archive
+            best = {docnum for docnum, _ in top}
+            bonus = self.engine.phrase_scores(plan.phrases, best, postings)
+        if not (plan.chars or plan.terms):
+            return bonus
+        shares = self.shares(plan, top, postings)
+        ranking = self.ranking
+        scores = np.array([score for _, score in top], dtype=float)
+        of_best = (
+            ranking.lead * shares.lead
+            + ranking.cover * shares.cover
+            + ranking.chars * shares.chars
+            + ranking.pairs * shares.pairs
+            + ranking.numbers * shares.numbers
+        )
+        gains = ranking.span * shares.span * scores + of_best * scores.max()
+        for (docnum, _), gain in zip(top, gains.tolist(), strict=True):
+            bonus[docnum] = bonus.get(docnum, 0.0) + gain
+        return bonus
+
+    def shares(self, plan: Plan, top, cache=None) -> Shares:
+        """The :class:`Shares` of :func:`text_shares` for the hits ``top``."""
+        words = sorted(plan.terms)
+        docs = self.engine.doc_count() or 1
+        frequency = self.engine.doc_frequency
+        idf = [math.log(docs / (1 + frequency("body", w, cache))) + 1 for w in words]
+        texts = [self._text_of(docnum) for docnum, _ in top]
+        return text_shares(plan, words, idf, texts, self.ranking)
+
+    def _text_of(self, docnum: int) -> tuple[str, str]:
+        """A post's title and text as :func:`~searchkit.folding.bare_text` makes them, and the
+        opening of its text."""
+        found = self._texts.get(docnum)
+        if found is None:
+            if len(self._texts) >= TEXT_CACHE:
+                self._texts.clear()
+            title, text = read_bare(self.engine.bytes_of("bare", docnum)) or ("", "")
+            opening = max(self.ranking.lead_chars, self.ranking.opening_chars)
+            found = self._texts[docnum] = (title + text, text[:opening])
+        return found
+
+
 #: From how many trigrams and pairs of a query the whole texts are searched as :class:`Runs`
 #: (a headline's twenty or more, where a few numpy passes beat a test per run and text); a
 #: few words' handful, and the short openings, are tested run by run.
@@ -168,26 +234,3 @@ def _by_rarity(held: np.ndarray) -> np.ndarray:
         return np.zeros(len(held))
     rarity = np.log((len(held) + 1) / (held.sum(axis=0) + 0.5))
     return held @ (rarity / rarity.sum())
-
-
-def char_grams(folded: str, size: int) -> frozenset[str]:
-    """The runs of ``size`` characters of a folded text that are letters or digits only."""
-    runs = (folded[i : i + size] for i in range(len(folded) - size + 1))
-    return frozenset(run for run in runs if run.isalnum())
-
-
-_DIGITS = re.compile(r"[0-9]+")
-
-
-#: A number in hundreds of millions and ten thousands (``3亿845万``), as a headline writes a
-#: figure that a story gives in full (``308458509``).
-_YI_WAN = re.compile(r"([0-9]+)亿([0-9]{1,4})万")
-
-
-def query_numbers(bare: str) -> frozenset[tuple[str, ...]]:
-    """The numbers of a bare query (:func:`~searchkit.folding.bare_text`), each as the
-    ways a text may hold it: a run of digits as itself (a text holding ``2023年`` or the
-    longer figure a headline rounds, ``31041`` of ``31041.5``, holds it), and ``3亿845万``
-    as its leading digits, ``30845``, or as written."""
-    joined = {(a + b.zfill(4), f"{a}亿{b}万") for a, b in _YI_WAN.findall(bare)}
-    return frozenset({(run,) for run in _DIGITS.findall(_YI_WAN.sub("亿万", bare))} | joined)

@@ -14,7 +14,7 @@ from . import store
 from .engine import Engine
 from .engine.order import reordered, through_ties
 from .errors import IndexDamaged, PostMissing, QueryError
-from .folding import bare_text, fold_text, folded_bare
+from .folding import fold_text, folded_bare
 from .highlight import Snippet, find_matches, make_snippet
 from .nodes import (
     AndNot,
@@ -23,7 +23,6 @@ from .nodes import (
     Exact,
     Node,
     Nothing,
-    Phrase,
     Term,
     all_of,
     any_of,
@@ -31,17 +30,14 @@ from .nodes import (
 )
 from .parser import Parser
 from .query import (
-    MAX_QUERY,
-    SYNTAX,
     Plan,
     Typed,
-    check_syntax,
     informative,
+    make_plan,
     match_mode,
-    positive_terms,
-    typed_strings,
+    parse,
 )
-from .ranking import Ranking, Shares, char_grams, query_numbers, text_shares
+from .ranking import Ranking, Reranker
 from .results import (
     SORTS,
     DupeReport,
@@ -52,7 +48,7 @@ from .results import (
     SimilarResult,
     no_facets,
 )
-from .schema import analyzer_config, read_bare, read_signature, whole_text
+from .schema import analyzer_config, read_signature, whole_text
 
 #: With collapsing, how many hits per hit shown are looked at for near-duplicates.
 COLLAPSE_POOL = 3
@@ -61,11 +57,6 @@ COLLAPSE_POOL = 3
 #: A run typed without spaces up to this long that no post holds whole is read as a word
 #: of the same sound when the archive has one (a longer run is several words).
 SHORT_RUN = 4
-
-
-#: How many posts' folded texts a searcher keeps for the rewards (``--batch`` meets a
-#: post again and again).
-TEXT_CACHE = 4096
 
 
 class Searcher:
@@ -101,6 +92,7 @@ class Searcher:
                 raise
 
         self.engine = store.retried(once, 40)
+        self.reranker = Reranker(self.engine, self.ranking)
         self._opened = _identity(self.generation)
         self.schema = self.engine.schema
         self.config = analyzer_config(self.schema)
@@ -108,7 +100,6 @@ class Searcher:
 
     def _engine_of(self, ix):
         """The engine over a searcher of ``ix`` newly opened."""
-        self._texts: dict[int, tuple[str, str]] = {}
         with store.reading(self.folder):
             searcher = ix.open_searcher()
             try:
@@ -135,6 +126,7 @@ class Searcher:
             if fresh is not None:
                 self.engine.close()
                 self.engine = fresh
+                self.reranker = Reranker(fresh, self.ranking)
         except (IndexDamaged, FileNotFoundError):
             # a rebuild switched and removed this generation meanwhile: open the new one
             self._close_engine()
@@ -156,41 +148,8 @@ class Searcher:
         self.close()
 
     def parse(self, text: str) -> Node:
-        if not isinstance(text, str):
-            raise QueryError(f"a query is text, not {type(text).__name__}")
-        if len(text) > MAX_QUERY:
-            raise QueryError(
-                f"query too long: {len(text):,} characters (at most {MAX_QUERY:,}); "
-                "shorten it to its key words"
-            )
-        if text.count('"') % 2:
-            # an odd quote is a stray character of the text (often in pasted questions)
-            cut = text.rfind('"')
-            text = text[:cut] + " " + text[cut + 1 :]
-        check_syntax(text)
-        return self.parser.parse(text)
-
-    def proximity(self, text: str) -> list[Phrase]:
-        """Phrases rewarding posts where the query's words stand next to each other.
-
-        Each pair of neighbouring words becomes a phrase (a little slop allowed); its score is
-        added to the best-ranked posts the query already matches (see :meth:`search`).
-        """
-        ranking = self.ranking
-        if ranking.proximity <= 0 or SYNTAX.search(text):
-            return []
-        analyzer = self.schema["body"].analyzer
-        words = [(t.text, t.pos) for t in analyzer(text, positions=True, mode="query")]
-        pairs = {
-            (a, b)
-            for (a, pa), (b, pb) in zip(words, words[1:], strict=False)
-            if a != b and pb - pa <= 2
-        }
-        return [
-            Phrase(field, (a, b), ranking.proximity_slop, ranking.proximity * weight)
-            for a, b in sorted(pairs)
-            for field, weight in (("body", 1.0), ("title", ranking.title_weight))
-        ]
+        """The tree of a query, as this index's parser reads it."""
+        return parse(self.parser, text)
 
     def _filter(self, options: SearchOptions) -> Node | None:
         parts: list[Node] = []
@@ -225,29 +184,8 @@ class Searcher:
     def plan(self, text: str, exact: bool = False) -> Plan:
         """Read ``text`` once into what a search needs (:class:`Plan`); ``exact``: without
         synonyms."""
-        query = self.parse(text)
-        phrases = self.proximity(text)
         groups = None if exact else self._synonyms()
-        typing = typed_strings(self.schema["body"].analyzer, text, self._holds, groups)
-        typed = typing.words if typing else ()
-        # what the rewards look for: the query less its negations (-香港 and NOT 香港 alike)
-        folded = bare_text(typing.wanted if typing else text, self.config.fold)
-        terms = frozenset(positive_terms(query))
-        return Plan(
-            text=text,
-            query=query,
-            words=typing.words if typing else (),
-            excluded=typing.excluded if typing else (),
-            runs=typing.runs if typing else (),
-            phrases=phrases,
-            grams=char_grams(folded, 3),
-            terms=terms,
-            marks=terms | {t.text for t in typed} | {also for t in typed for also in t.also},
-            synonyms={t.text: list(t.also) for t in typed if t.also},
-            chars=char_grams(folded, 1),
-            pairs=char_grams(folded, 2),
-            numbers=query_numbers(folded),
-        )
+        return make_plan(text, self.parser, self.ranking, self._holds, groups)
 
     def _synonyms(self) -> dict[str, tuple[str, ...]]:
         from .synonyms import for_index
@@ -337,9 +275,7 @@ class Searcher:
         top, total, facets, held = found.top, found.total, found.facets, found.held
         # the posts the rewards may reorder: the best rerank_depth, and any tied with the last
         rerank = through_ties(top, rerank, held)
-        bonus = self._proximity_bonus(plan.phrases, top[:rerank], postings) if relevance else {}
-        if relevance:
-            self._text_bonus(plan, top[:rerank], bonus, postings)
+        bonus = self.reranker.bonus(plan, top[:rerank], postings) if relevance else {}
         stored_fields = self.engine.stored
         if not options.collapse:
             ranked = reordered(top, bonus, wanted, self._order_keys, stored_fields, held)[first:]
@@ -396,59 +332,10 @@ class Searcher:
 
         return [Sketch.from_bytes(self.engine.bytes_of("near", docnum)) for docnum in docnums]
 
-    def _text_bonus(self, plan: Plan, top, bonus: dict[int, float], cache=None) -> None:
-        """Add what each of ``top`` gains for the query spans, opening, rare words,
-        characters and numbers its text holds (:class:`Ranking`)."""
-        if not top or not (plan.chars or plan.terms):
-            return
-        shares = self.text_shares(plan, top, cache)
-        ranking = self.ranking
-        scores = np.array([score for _, score in top], dtype=float)
-        of_best = (
-            ranking.lead * shares.lead
-            + ranking.cover * shares.cover
-            + ranking.chars * shares.chars
-            + ranking.pairs * shares.pairs
-            + ranking.numbers * shares.numbers
-        )
-        gains = ranking.span * shares.span * scores + of_best * scores.max()
-        for (docnum, _), gain in zip(top, gains.tolist(), strict=True):
-            bonus[docnum] = bonus.get(docnum, 0.0) + gain
-
-    def text_shares(self, plan: Plan, top, cache=None) -> Shares:
-        """The :class:`Shares` of :func:`text_shares` for the hits ``top`` (``(docnum, score)``);
-        ``cache`` the postings the engine looked up for the query."""
-        words = sorted(plan.terms)
-        docs = self.engine.doc_count() or 1
-        frequency = self.engine.doc_frequency
-        idf = [math.log(docs / (1 + frequency("body", w, cache))) + 1 for w in words]
-        texts = [self._text_of(docnum) for docnum, _ in top]
-        return text_shares(plan, words, idf, texts, self.ranking)
-
-    def _text_of(self, docnum: int) -> tuple[str, str]:
-        """A post's title and text as :func:`bare_text` makes them, and the opening of its
-        text."""
-        found = self._texts.get(docnum)
-        if found is None:
-            if len(self._texts) >= TEXT_CACHE:
-                self._texts.clear()
-            title, text = read_bare(self.engine.bytes_of("bare", docnum)) or ("", "")
-            opening = max(self.ranking.lead_chars, self.ranking.opening_chars)
-            found = self._texts[docnum] = (title + text, text[:opening])
-        return found
-
     def _order_keys(self, docnums: list[int], sort: str = "relevance") -> dict[int, tuple]:
         """``(date key, path)`` of each post: the order of posts of equal score (newer date,
         then path; oldest date first for ``sort`` ``date``; no date last)."""
         return self.engine.order_keys(docnums, sort)
-
-    def _proximity_bonus(self, phrases: list, top, postings: dict) -> dict[int, float]:
-        """Phrase scores for the best-ranked hits only: the reward reorders the top of the
-        list at the cost of a few position reads, not a phrase search over the whole archive."""
-        if not phrases or not top:
-            return {}
-        best = {docnum for docnum, _ in top}
-        return self.engine.phrase_scores(phrases, best, postings)
 
     def trend(self, queries: list[str], by: str = "month", options: SearchOptions | None = None):
         """How many posts match each of ``queries`` per ``by`` (``day``, ``week``, ``month``,

@@ -11,7 +11,8 @@ from whoosh import index as whoosh_index
 from searchkit.engine.codec import SearchkitCodec
 from searchkit.engine.postings import INLINE_LIMIT, CompactPositions
 from searchkit.indexer import index_paths
-from searchkit.search import Searcher, SearchOptions
+from searchkit.results import SearchOptions
+from searchkit.search import Searcher
 from searchkit.store import current_generation
 
 

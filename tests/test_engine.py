@@ -14,7 +14,8 @@ from reference_engine import WhooshEngine, to_whoosh
 from whoosh.matching.binary import AndNotMatcher
 
 from searchkit.indexer import index_paths
-from searchkit.search import Searcher, SearchOptions
+from searchkit.results import SearchOptions
+from searchkit.search import Searcher
 
 #: Words of the example posts and of the news sample, common and rare, and some in neither.
 WORDS = [

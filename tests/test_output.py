@@ -22,7 +22,7 @@ from searchkit.output import (
     to_data,
     wrap,
 )
-from searchkit.search import Hit, SearchResult, SimilarResult
+from searchkit.results import Hit, SearchResult, SimilarResult
 from searchkit.stats import IndexStats, StoredPost
 
 

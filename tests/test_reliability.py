@@ -148,7 +148,7 @@ def test_any_query_gives_results_or_a_query_error(small, text):
 
 
 def test_a_long_query_is_answered_and_one_past_the_cap_is_refused(small):
-    from searchkit.search import MAX_QUERY
+    from searchkit.query import MAX_QUERY
 
     longest = ("数据中心 " * MAX_QUERY)[:MAX_QUERY]
     assert small.search(longest).total >= 1

@@ -12,14 +12,10 @@ from reference_engine import to_whoosh
 from searchkit.dates import parse_date_option
 from searchkit.errors import QueryError
 from searchkit.highlight import find_matches, make_snippet
-from searchkit.search import (
-    Plan,
-    Ranking,
-    Searcher,
-    SearchOptions,
-    Shares,
-    text_shares,
-)
+from searchkit.query import Plan
+from searchkit.ranking import Ranking, Shares, text_shares
+from searchkit.results import SearchOptions
+from searchkit.search import Searcher
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +247,7 @@ def _shares(searcher, text: str) -> dict[str, Shares]:
     """``path -> Shares`` (each a number) of each hit of ``text``."""
     results = searcher.engine.whoosh_searcher.search(to_whoosh(searcher.parse(text)), limit=10)
     top = [(hit.docnum, hit.score) for hit in results]
-    shares = searcher.text_shares(searcher.plan(text), top)
+    shares = searcher.reranker.shares(searcher.plan(text), top)
     return {
         hit["path"]: Shares(*(float(part[i]) for part in shares)) for i, hit in enumerate(results)
     }
@@ -313,7 +309,8 @@ def test_the_runs_held_on_real_posts(news):
     from searchkit.ranking import Runs, _held
 
     texts = [
-        news._text_of(docnum)[0] for docnum in range(news.engine.whoosh_searcher.doc_count_all())
+        news.reranker._text_of(docnum)[0]
+        for docnum in range(news.engine.whoosh_searcher.doc_count_all())
     ]
     for size in (1, 2, 3):
         parts = sorted({text[i : i + size] for text in texts[:20] for i in range(0, 200, 37)})
