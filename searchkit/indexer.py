@@ -14,7 +14,7 @@ from pathlib import Path
 from . import store
 from .analysis import AnalyzerConfig, read_stopwords, read_userdict
 from .documents import Post, Problem, SkipFile, SourceFile, read_post
-from .engine.commits import cancel, commit_segments, open_writer
+from .engine.commits import cancel, commit_segments, delete_posts, open_writer
 from .engine.storage import create_whoosh_index
 from .errors import AnalyzerMismatch, SearchkitError
 from .known import LIBRARY_ROOT, Found, Key, Known, apart, moved_away, signatures
@@ -169,17 +169,16 @@ def _write_readings(folder: Path) -> None:
     """The readings of the index's words, for queries typed in pinyin or with a slip of the
     input method (:mod:`searchkit.readings`)."""
     from . import readings
-    from .engine.arrays import word_counts
+    from .engine.arrays import index_segments, word_counts
 
     generation = store.current_generation(folder)
     if generation is None:
         return
-    ix = open_whoosh(generation)
-    with ix.reader() as reader:
-        posts = reader.doc_count()
+    with index_segments(open_whoosh(generation)) as segments:
+        posts = sum(int(segment.live().sum()) for segment in segments)
         if not readings.stale(folder, generation, posts):
             return
-        counts = word_counts(reader, "body", readings.is_word)
+        counts = word_counts(segments, "body", readings.is_word)
     readings.refresh(folder, generation, counts.items(), posts)
 
 
@@ -518,18 +517,9 @@ def _commit_chunk(ix, built, gone, existing, digests, report, refreshed, before=
 
 def _delete(writer, keys: set[Key]) -> int:
     """Delete the posts with these ``(root, path)`` keys; returns how many there were."""
-    if not keys:
-        return 0
-    reader = writer.searcher().reader()
-    if reader.doc_count_all() == 0:
-        return 0
-    sigs = reader.column_reader("sig", translate=False)
-    count = 0
-    for root, path in sorted(keys):
-        if not reader.doc_frequency("path", path):
-            continue
-        for docnum in reader.postings("path", path).all_ids():
-            if not reader.is_deleted(docnum) and read_signature(sigs[docnum])[0] == root:
-                writer.delete_document(docnum)
-                count += 1
-    return count
+    roots: dict[str, set[str]] = {}
+    for root, path in keys:
+        roots.setdefault(path, set()).add(root)
+    return delete_posts(
+        writer, sorted(roots), lambda path, sig: read_signature(sig)[0] in roots[path]
+    )

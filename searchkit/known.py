@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from itertools import compress, repeat
 
-from .engine.arrays import reader_segments
+from .engine.arrays import index_segments
 from .schema import read_signature
 from .walking import FolderFiles, file_id
 
@@ -236,8 +236,8 @@ def signatures(ix, out: Known | None = None) -> Known:
     A segment's columns are decoded in one piece each and split at NULs (a path holds none),
     so a 200,000-post index is read in C loops rather than one call per post."""
     out = Known() if out is None else out
-    with ix.reader() as reader:
-        for segment in reader_segments(reader):
+    with index_segments(ix) as segments:
+        for segment in segments:
             live = segment.live().tolist()
             joined_sigs = segment.joined_values("sig")
             joined_paths = segment.joined_values("path") if joined_sigs else None

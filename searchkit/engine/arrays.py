@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from array import array
 
 import numpy as np
@@ -240,13 +241,20 @@ def leaf_segments(searcher) -> list[tuple[object, SegmentArrays]]:
     ]
 
 
-def word_counts(reader, fieldname: str, keep) -> dict[str, int]:
+@contextlib.contextmanager
+def index_segments(ix):
+    """The non-empty segments of an index as it is now (:class:`SegmentArrays`), while open."""
+    with ix.reader() as reader:
+        yield reader_segments(reader)
+
+
+def word_counts(segments: list[SegmentArrays], fieldname: str, keep) -> dict[str, int]:
     """``word -> posts holding it`` of the terms of a field that ``keep`` matches, read from
     the term dictionaries' records without decoding a posting (deleted posts counted)."""
     from .postings import TERMINFO
 
     counts: dict[str, int] = {}
-    for seg in reader_segments(reader):
+    for seg in segments:
         for key, entry in seg.term_entries(fieldname):
             word = key.decode("utf-8", "replace")
             if keep(word):

@@ -148,3 +148,21 @@ def _merged(ix, segments: list):
     finally:
         for reader in readers:
             reader.close()
+
+
+def delete_posts(writer, paths, keep) -> int:
+    """Delete, through ``writer``, the live posts at each of ``paths`` whose signature column
+    ``keep(path, sig)`` accepts; returns how many there were."""
+    reader = writer.searcher().reader()
+    if reader.doc_count_all() == 0:
+        return 0
+    sigs = reader.column_reader("sig", translate=False)
+    count = 0
+    for path in paths:
+        if not reader.doc_frequency("path", path):
+            continue
+        for docnum in reader.postings("path", path).all_ids():
+            if not reader.is_deleted(docnum) and keep(path, sigs[docnum]):
+                writer.delete_document(docnum)
+                count += 1
+    return count
