@@ -113,9 +113,10 @@ def test_a_post_that_became_a_pipe_or_a_link_outside_is_skipped(tmp_path):
 
 
 @pytest.fixture
-def built(tmp_path) -> Path:
+def built(tmp_path, examples_index) -> Path:
+    """An index of the example posts of this test's own (a copy of the session's)."""
     folder = tmp_path / "index"
-    index_paths([EXAMPLES], folder, jobs=1)
+    shutil.copytree(examples_index, folder, symlinks=True)
     return folder
 
 
