@@ -56,39 +56,37 @@ class SegmentArrays:
         except (TermNotFound, KeyError):
             return 0
 
-    def prefixed(self, fieldname: str, prefix: bytes) -> list[bytes]:
-        """The terms of a field that start with ``prefix``, in order."""
-        if fieldname not in self._terms.indexed_field_names():
-            return []
-        found = []
-        for name, btext in self._terms.terms_from(fieldname, prefix):
-            if name != fieldname or not btext.startswith(prefix):
-                break
-            found.append(btext)
-        return found
+    def prefixed(self, fieldname: str, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        """``(term bytes, entry bytes)`` of the terms of a field that start with ``prefix``,
+        in order, read in one pass over the term dictionary's records (no term looked up
+        again: :meth:`entry_postings` reads each one's postings)."""
+        return list(self.term_entries(fieldname, prefix))
 
     def field_names(self) -> list[str]:
         return list(self._terms.indexed_field_names())
 
-    def term_entries(self, fieldname: str):
-        """``(term bytes, entry bytes)`` of every term of a field, in order, read straight from
-        the term dictionary's records (:meth:`terms` decodes each entry and its postings)."""
+    def term_entries(self, fieldname: str, prefix: bytes = b""):
+        """``(term bytes, entry bytes)`` of every term of a field (starting with ``prefix``),
+        in order, read straight from the term dictionary's records (:meth:`terms` decodes
+        each entry and its postings)."""
         terms = self._terms
         if fieldname not in terms.indexed_field_names():
             return
         tindex = terms._tindex  # private from here on: the term dictionary, an ordered hash
-        prefix = pack_ushort(terms._fieldmap[fieldname])
-        pos = tindex.closest_key_pos(prefix)
+        field = pack_ushort(terms._fieldmap[fieldname])
+        start = field + prefix
+        pos = tindex.closest_key_pos(start)
         if pos is None:
             return
         end = tindex.endofdata
         buf, base = buffer_of(tindex.dbfile, pos, end - pos)
         at, stop = base, base + end - pos
         unpack, width = _LENGTHS.unpack_from, _LENGTHS.size
+        size = len(start)
         while at < stop:
             keylen, datalen = unpack(buf, at)
             key = bytes(buf[at + width : at + width + keylen])
-            if key[:2] != prefix:
+            if key[:size] != start:
                 return
             at += width + keylen
             yield key[2:], bytes(buf[at : at + datalen])

@@ -113,7 +113,6 @@ class Engine:
         self._live: np.ndarray | None = None
         self._date_keys: dict[bool, np.ndarray] = {}
         self._columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._prefixes: dict[tuple[str, str], list[str]] = {}
         self._facets = Facets(self.schema, self.segments)
 
     def up_to_date(self) -> bool:
@@ -328,7 +327,7 @@ class Engine:
         scores = matched = None
         for how, field, words in exact_parts(node.text):
             if how == "prefix":
-                terms = self._prefixed(field, words[0])
+                terms = self._prefixed(field, words[0], cache)
                 part = self._any_term([Term(field, text, node.boost) for text in terms], cache)
             elif len(words) == 1:
                 part = self._nothing()
@@ -346,19 +345,25 @@ class Engine:
             return self._nothing()
         return scores, matched & self.live()
 
-    def _prefixed(self, fieldname: str, text: str) -> list[str]:
-        """The terms of a field starting with ``text`` in any segment, in order."""
-        found = self._prefixes.get((fieldname, text))
-        if found is None:
-            prefix = text.encode("utf-8", "surrogatepass")
-            terms = set()
-            for seg in self.segments:
-                terms.update(seg.arrays.prefixed(fieldname, prefix))
-            found = [term.decode("utf-8", "surrogatepass") for term in sorted(terms)]
-            if len(self._prefixes) > 256:
-                self._prefixes.clear()
-            self._prefixes[fieldname, text] = found
-        return found
+    def _prefixed(self, fieldname: str, text: str, cache: dict) -> list[str]:
+        """The terms of a field starting with ``text`` in any segment, in order; their
+        postings are read in the same pass over each segment's term dictionary and kept in
+        ``cache`` (a character starts hundreds of pairs: looked up one by one, they cost
+        most of the query)."""
+        prefix = text.encode("utf-8", "surrogatepass")
+        found: dict[bytes, list] = {}
+        for n, seg in enumerate(self.segments):
+            for btext, entry in seg.arrays.prefixed(fieldname, prefix):
+                parts = found.get(btext)
+                if parts is None:
+                    parts = found[btext] = [None] * len(self.segments)
+                parts[n] = seg.arrays.entry_postings(entry)
+        terms = []
+        for btext in sorted(found):
+            term = btext.decode("utf-8", "surrogatepass")
+            cache[fieldname, term] = _Term(found[btext], self.segments)
+            terms.append(term)
+        return terms
 
     def _nothing(self):
         return np.zeros(self.doc_count_all), np.zeros(self.doc_count_all, dtype=bool)
