@@ -87,7 +87,7 @@ class Searcher:
                 return self._engine_of(self.ix)
             except IndexDamaged as exc:
                 replaced = store.current_generation(self.folder) != self.generation
-                if replaced or isinstance(exc.__cause__, FileNotFoundError):
+                if replaced or store.removed(exc):
                     raise store.Again(exc) from exc.__cause__  # a rebuild removed it meanwhile
                 raise
 

@@ -44,7 +44,7 @@ MARKER = "SEARCHKIT-GENERATION"
 FORMAT = 5
 _GENERATION = re.compile(r"gen-(\d+)\Z")
 #: What reading a damaged index raises from inside Whoosh.
-READ_ERRORS = (OSError, EOFError, pickle.UnpicklingError, zlib.error, struct.error)
+READ_ERRORS = (OSError, EOFError, pickle.UnpicklingError, zlib.error, struct.error, ManifestError)
 
 
 def index_dir(given: str | os.PathLike) -> Path:
@@ -289,15 +289,15 @@ def open_generation(folder: Path):
             )
         try:
             ix = open_whoosh(generation)
-        except FileNotFoundError as exc:
-            # A commit or a rebuild removed what we were opening: read CURRENT again.  The
-            # same generation failing three times running is damage.
-            if tries[-3:] == [generation] * 3:
-                raise damaged(folder, exc) from exc
-            raise Again(damaged(folder, exc)) from exc
+            version = ix.analyzer_version()
         except (OSError, ManifestError) as exc:
+            # A file gone (a manifest naming a segment no longer there too) is a commit or
+            # a rebuild that removed what we were opening: read CURRENT again.  The same
+            # generation failing three times running is damage.
+            if removed(exc) and tries[-3:] != [generation] * 3:
+                raise Again(damaged(folder, exc)) from exc
             raise damaged(folder, exc) from exc
-        if ix.analyzer_version() != ANALYZER_VERSION:
+        if version != ANALYZER_VERSION:
             raise SearchkitError(
                 f"the index at {folder} was written by another searchkit version; "
                 f"{rebuild_hint(folder)}"
@@ -305,6 +305,16 @@ def open_generation(folder: Path):
         return generation, ix
 
     return retried(once, 40)
+
+
+def removed(exc: BaseException | None) -> bool:
+    """Whether an error while reading came from a file that is no longer there (a commit or a
+    rebuild removed it), said by the error or by what caused it."""
+    while exc is not None:
+        if isinstance(exc, FileNotFoundError):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 class Again(Exception):
@@ -591,7 +601,7 @@ def read_current(folder: Path, read):
             with reading(folder):
                 return read(ix)
         except IndexDamaged as exc:
-            if isinstance(exc.__cause__, FileNotFoundError):
+            if removed(exc):
                 raise Again(exc) from exc.__cause__  # a commit removed what was read
             raise
 
