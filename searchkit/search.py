@@ -91,12 +91,16 @@ class Searcher:
                     raise store.Again(exc) from exc.__cause__  # a rebuild removed it meanwhile
                 raise
 
-        self.engine = store.retried(once, 40)
-        self.reranker = Reranker(self.engine, self.ranking)
+        self._use(store.retried(once, 40))
         self._opened = _identity(self.generation)
         self.schema = self.engine.schema
         self.config = analyzer_config(self.schema)
         self.parser = Parser(self.schema, self.ranking.title_weight)
+
+    def _use(self, engine) -> None:
+        """Answer from ``engine`` on, with a reranker of its own (its texts are its posts')."""
+        self.engine = engine
+        self.reranker = Reranker(engine, self.ranking)
 
     def _engine_of(self, ix):
         """The engine over a searcher of ``ix`` newly opened."""
@@ -125,8 +129,7 @@ class Searcher:
             # replaced post would be found twice.
             if fresh is not None:
                 self.engine.close()
-                self.engine = fresh
-                self.reranker = Reranker(fresh, self.ranking)
+                self._use(fresh)
         except (IndexDamaged, FileNotFoundError):
             # a rebuild switched and removed this generation meanwhile: open the new one
             self._close_engine()
