@@ -56,12 +56,6 @@ class SegmentArrays:
         except (TermNotFound, KeyError):
             return 0
 
-    def prefixed(self, fieldname: str, prefix: bytes) -> list[tuple[bytes, bytes]]:
-        """``(term bytes, entry bytes)`` of the terms of a field that start with ``prefix``,
-        in order, read in one pass over the term dictionary's records (no term looked up
-        again: :meth:`entry_postings` reads each one's postings)."""
-        return list(self.term_entries(fieldname, prefix))
-
     def field_names(self) -> list[str]:
         return list(self._terms.indexed_field_names())
 

@@ -353,7 +353,7 @@ class Engine:
         prefix = text.encode("utf-8", "surrogatepass")
         found: dict[bytes, list] = {}
         for n, seg in enumerate(self.segments):
-            for btext, entry in seg.arrays.prefixed(fieldname, prefix):
+            for btext, entry in seg.arrays.term_entries(fieldname, prefix):
                 parts = found.get(btext)
                 if parts is None:
                     parts = found[btext] = [None] * len(self.segments)
