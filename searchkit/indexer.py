@@ -174,11 +174,14 @@ def _write_readings(folder: Path) -> None:
     generation = store.current_generation(folder)
     if generation is None:
         return
-    with index_segments(open_whoosh(generation)) as segments:
-        posts = sum(int(segment.live().sum()) for segment in segments)
-        if not readings.stale(folder, generation, posts):
-            return
-        counts = word_counts(segments, "body", readings.is_word)
+    try:
+        with index_segments(open_whoosh(generation)) as segments:
+            posts = sum(int(segment.live().sum()) for segment in segments)
+            if not readings.stale(folder, generation, posts):
+                return
+            counts = word_counts(segments, "body", readings.is_word)
+    except store.READ_ERRORS as exc:
+        raise store.damaged(folder, exc) from exc
     readings.refresh(folder, generation, counts.items(), posts)
 
 

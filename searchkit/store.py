@@ -30,6 +30,7 @@ from pathlib import Path
 from .analysis import ANALYZER_VERSION
 from .engine import storage as engine_storage
 from .engine.manifest import MANIFEST, ManifestError
+from .engine.postings import EntryError
 from .errors import DiskFull, IndexDamaged, IndexMissing, SearchkitError
 from .safepickle import ForeignObject
 
@@ -41,10 +42,18 @@ STATE = "STATE.json"
 MARKER = "SEARCHKIT-GENERATION"
 #: The format of a generation's files: bumped whenever what the codec writes changes, so that
 #: an index of another format is refused ("rebuild it"), never misread.
-FORMAT = 5
+FORMAT = 6
 _GENERATION = re.compile(r"gen-(\d+)\Z")
 #: What reading a damaged index raises from inside Whoosh.
-READ_ERRORS = (OSError, EOFError, pickle.UnpicklingError, zlib.error, struct.error, ManifestError)
+READ_ERRORS = (
+    OSError,
+    EOFError,
+    pickle.UnpicklingError,
+    zlib.error,
+    struct.error,
+    ManifestError,
+    EntryError,
+)
 
 
 def index_dir(given: str | os.PathLike) -> Path:
@@ -342,7 +351,7 @@ def retried(work, attempts: int):
 
 def damaged(folder: Path, exc: BaseException) -> IndexDamaged:
     """The error for an index that cannot be read as it is, saying what is wrong and what to do."""
-    if isinstance(exc, ForeignObject):
+    if isinstance(exc, (ForeignObject, EntryError)):
         return IndexDamaged(
             f"the index at {folder} was not written by searchkit or is damaged ({exc}); "
             f"nothing in it was run; {rebuild_hint(folder)}"

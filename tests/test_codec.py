@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
 from searchkit.engine.codec import SearchkitCodec
-from searchkit.engine.postings import INLINE_LIMIT, CompactPositions
+from searchkit.engine.postings import INLINE, INLINE_LIMIT, CompactPositions
 from searchkit.indexer import index_paths
 from searchkit.results import SearchOptions
 from searchkit.search import Searcher
@@ -253,8 +253,114 @@ def test_a_list_is_written_alike_from_lists_and_from_arrays(postings, start):
         np.asarray(lengths, dtype=np.float64),
     )
     assert entry == other and plain.getvalue() == arrays.getvalue()
-    assert (entry[0] == 1) == (len(ids) <= INLINE_LIMIT)  # the entry's flag: inline
+    assert (entry[0] == INLINE) == (len(ids) <= INLINE_LIMIT)  # the entry's kind: inline
     assert (plain.getvalue() == b"") == (len(ids) <= INLINE_LIMIT)
+
+
+_INLINE_POSTINGS = st.lists(
+    st.tuples(
+        st.integers(1, 70_000),  # a gap between post numbers
+        st.one_of(st.integers(0, 300), st.sampled_from([1.5, 0.25, 70_000.0])),  # a weight
+        st.lists(st.integers(0, 100_000), max_size=4, unique=True),  # positions
+        st.sampled_from([0, 1, 3, 17, 250, 4000]),  # the field's length
+    ),
+    min_size=1,
+    max_size=INLINE_LIMIT,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_INLINE_POSTINGS, st.integers(0, 2**31), st.booleans(), st.integers(0, 1000))
+def test_an_inline_entry_reads_back_what_was_written(postings, first, positioned, shift):
+    """A term kept inline gives back its post numbers, weights, positions and the figures
+    Whoosh's scoring reads (total and best weight, shortest and longest field), and moved
+    by a merge, its post numbers moved."""
+    from array import array
+
+    from whoosh.util.numeric import byte_to_length, length_to_byte
+
+    from searchkit.engine.codec import term_info
+    from searchkit.engine.postings import inline_entry, shifted_inline
+
+    ids = [first + sum(p[0] for p in postings[:n]) for n in range(len(postings))]
+    weights = [p[1] for p in postings]
+    values = [
+        CompactPositions().encode(sorted(p[2])) if positioned and p[2] else b"" for p in postings
+    ]
+    if positioned and not all(values):
+        values = [v or CompactPositions().encode([0]) for v in values]
+    lengths = [p[3] for p in postings]
+    info = term_info(inline_entry(ids, weights, values, lengths))
+    singles = list(array("f", weights))  # as W3 keeps weights
+    assert info.inlined_postings() == (ids, singles, tuple(values) if positioned else ())
+    assert info.doc_frequency() == len(ids) and (info.min_id(), info.max_id()) == (ids[0], ids[-1])
+    assert info.weight() == array("f", [sum(singles)])[0] and info.max_weight() == max(singles)
+    kept = [n for n in lengths if n]
+    assert (info.min_length(), info.max_length()) == (
+        byte_to_length(length_to_byte(min(kept))) if kept else 0,
+        byte_to_length(length_to_byte(max(kept))) if kept else 0,
+    )
+    moved = term_info(shifted_inline(inline_entry(ids, weights, values, lengths), shift))
+    assert moved.inlined_postings()[0] == [docnum + shift for docnum in ids]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_INLINE_POSTINGS, min_size=1, max_size=6), st.booleans())
+def test_inline_entries_made_at_once_are_each_made_alone(terms, positioned):
+    """A segment's short lists, made in one pass over its arrays, are the bytes each term's
+    list gives written alone."""
+    import numpy as np
+
+    from searchkit.engine.postings import inline_entries, inline_entry
+
+    docs, weights, values, lengths, counts, alone = [], [], [], [], [], []
+    for postings in terms:
+        ids = [sum(p[0] for p in postings[: n + 1]) for n in range(len(postings))]
+        found = [
+            CompactPositions().encode(sorted(p[2]) or [0]) if positioned else b"" for p in postings
+        ]
+        alone.append(inline_entry(ids, [p[1] for p in postings], found, [p[3] for p in postings]))
+        docs += ids
+        weights += [p[1] for p in postings]
+        values += found
+        lengths += [p[3] for p in postings]
+        counts.append(len(postings))
+    sizes = np.array([len(v) for v in values], dtype=np.int64)
+    counts = np.array(counts, dtype=np.int64)
+    made = inline_entries(
+        np.array(docs, dtype=np.int64),
+        np.array(weights, dtype=np.float64),
+        sizes,
+        np.cumsum(sizes) - sizes,
+        np.frombuffer(b"".join(values), dtype=np.uint8),
+        np.array(lengths, dtype=np.float64),
+        np.cumsum(counts) - counts,
+        counts,
+    )
+    assert made == alone
+
+
+@settings(max_examples=300, deadline=None)
+@given(_INLINE_POSTINGS, st.data())
+def test_a_damaged_term_entry_is_refused_as_one(postings, data):
+    """A term entry cut short, grown, or of bytes at random is read or refused with
+    EntryError (an index not written by searchkit), never anything else."""
+    from searchkit.engine.codec import term_info
+    from searchkit.engine.postings import EntryError, doc_frequency, inline_entry
+
+    ids = list(range(len(postings)))
+    values = [CompactPositions().encode(sorted(p[2]) or [0]) for p in postings]
+    entry = inline_entry(ids, [p[1] for p in postings], values, [p[3] for p in postings])
+    cut = data.draw(st.integers(0, len(entry) - 1))
+    for damaged in (entry[:cut], entry + data.draw(st.binary(min_size=1, max_size=8))):
+        with pytest.raises(EntryError):
+            term_info(damaged)
+    anything = data.draw(st.binary(max_size=80))
+    try:
+        term_info(anything)
+        doc_frequency(anything)
+    except EntryError:
+        pass
 
 
 def _segment_files(folder) -> dict[str, bytes]:

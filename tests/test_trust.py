@@ -141,11 +141,13 @@ def test_a_crafted_term_entry_runs_nothing(tmp_path, monkeypatch, gadget):
     marker = tmp_path / "ran"
     evil = gadgets(marker)[gadget]
 
-    def crafted_entry(docnum, weight, value, length):
-        head = postings.TERMINFO.pack(1, weight, 1, 0, 0, weight, docnum, docnum)
-        return head + pickle.dumps(((docnum,), (weight,), evil), 2)
+    plain = building.inline_entries
 
-    monkeypatch.setattr(building, "single_entry", crafted_entry)
+    def crafted_entries(*args):  # each inline entry's head, then a pickle
+        gadget = pickle.dumps(((0,), (1,), evil), 2)
+        return [entry[: postings.INLINE_HEAD_SIZE] + gadget for entry in plain(*args)]
+
+    monkeypatch.setattr(building, "inline_entries", crafted_entries)
     folder = small_index(tmp_path)
     monkeypatch.undo()
     assert not marker.exists()

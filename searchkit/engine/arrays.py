@@ -12,7 +12,7 @@ from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length
 
 from .codec import term_info
-from .postings import Postings, buffer_of, read_postings
+from .postings import Postings, buffer_of, doc_frequency, read_postings
 
 #: One byte per post and field stands for its length, as Whoosh stores it.
 LENGTH_TABLE = np.array([0.0] + [float(byte_to_length(b)) for b in range(1, 256)])
@@ -243,12 +243,10 @@ def index_segments(ix):
 def word_counts(segments: list[SegmentArrays], fieldname: str, keep) -> dict[str, int]:
     """``word -> posts holding it`` of the terms of a field that ``keep`` matches, read from
     the term dictionaries' records without decoding a posting (deleted posts counted)."""
-    from .postings import TERMINFO
-
     counts: dict[str, int] = {}
     for seg in segments:
         for key, entry in seg.term_entries(fieldname):
             word = key.decode("utf-8", "replace")
             if keep(word):
-                counts[word] = counts.get(word, 0) + TERMINFO.unpack_from(entry)[2]
+                counts[word] = counts.get(word, 0) + doc_frequency(entry)
     return counts

@@ -4,7 +4,6 @@ segment's postings, term dictionary, columns and stored fields."""
 from __future__ import annotations
 
 import contextlib
-import pickle
 from array import array
 from hashlib import md5
 
@@ -20,20 +19,17 @@ from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .. import safepickle
 from .arrays import SegmentArrays
 from .codec import SearchkitCodec
 from .postings import (
+    INLINE,
     INLINE_LIMIT,
-    ONE_BYTE,
-    PICKLE_PROTOCOL,
     SMALL_MERGE,
-    TERMINFO,
-    inline_entry,
-    interned,
-    pickled_weight,
+    doc_frequency,
+    inline_bytes,
+    inline_entries,
+    inline_postings,
     shifted_inline,
-    single_entry,
     write_arrays,
     write_postings,
 )
@@ -151,21 +147,27 @@ def write_terms(postfile, prefix, lengths, boost, terms, docs, positions, texts)
             doc_lengths[docnum] = length
     field_lengths = doc_lengths[posting_docs]
 
-    # one term-dictionary entry per run of a term: a list kept inline in plain Python
+    # one term-dictionary entry per run of a term: short lists inline, all made at once
     term_starts = np.flatnonzero(np.diff(posting_terms, prepend=-1) != 0)
     term_sizes = np.diff(term_starts, append=len(first))
     small = term_sizes <= INLINE_LIMIT
     picked = np.flatnonzero(np.repeat(small, term_sizes))
-    small_docs = posting_docs[picked].tolist()
-    small_weights = weights[picked].tolist()
-    small_lengths = [int(n) for n in field_lengths[picked].tolist()]
-    small_ends = ends[picked].tolist()
-    small_begins = (ends[picked] - sizes[picked]).tolist()
-    blob_bytes = blob.tobytes()
-    del blob, picked
-    view = memoryview(blob_bytes)
+    small_sizes = term_sizes[small]
+    inline = iter(
+        inline_entries(
+            posting_docs[picked],
+            weights[picked],
+            sizes[picked],
+            (ends - sizes)[picked],
+            blob,
+            field_lengths[picked],
+            np.cumsum(small_sizes) - small_sizes,
+            small_sizes,
+        )
+    )
+    del picked
+    view = memoryview(blob)
     entries = []
-    at = 0  # in the lists kept inline
     for term, start, size, short in zip(
         posting_terms[term_starts].tolist(),
         term_starts.tolist(),
@@ -173,30 +175,8 @@ def write_terms(postfile, prefix, lengths, boost, terms, docs, positions, texts)
         small.tolist(),
         strict=True,
     ):
-        key = prefix + texts[term]
-        if size == 1:  # most terms: one posting, inline, written here without calls
-            begin, stop = small_begins[at], small_ends[at]
-            value = ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
-            entries.append(
-                (
-                    key,
-                    single_entry(small_docs[at], small_weights[at], value, small_lengths[at]),
-                )
-            )
-            at += 1
-            continue
         if short:
-            end = at + size
-            # a one-byte position is the shared object CompactPositions gives, which
-            # pickle writes once per term: the same bytes as a post-by-post build
-            values = [
-                ONE_BYTE[blob_bytes[stop - 1]] if stop - begin == 2 else blob_bytes[begin:stop]
-                for begin, stop in zip(small_begins[at:end], small_ends[at:end], strict=True)
-            ]
-            entry = inline_entry(
-                small_docs[at:end], small_weights[at:end], values, small_lengths[at:end]
-            )
-            at = end
+            entry = next(inline)
         else:
             stop = start + size
             entry = write_arrays(
@@ -207,7 +187,7 @@ def write_terms(postfile, prefix, lengths, boost, terms, docs, positions, texts)
                 view[int(ends[start] - sizes[start]) : int(ends[stop - 1])],
                 field_lengths[start:stop],
             )
-        entries.append((key, entry))
+        entries.append((prefix + texts[term], entry))
     return entries
 
 
@@ -478,42 +458,33 @@ class SegmentBuilder(SegmentWriter):
         """The entry of a term inline in each segment that holds it, in too few posts in all to
         be written apart, none of those segments with deletions (most terms): their entries
         joined, the post numbers moved, without reading them as postings; else None."""
-        heads, shifts = [], []
+        shifts = []
         for n, entry in group:
-            if entry[0] != 1:  # the entry's flags: 1 for inline postings
+            if entry[0] != INLINE:
                 return None
             shift = self._lists(n, name)[2]
             if shift is None:  # that segment has deletions
                 return None
-            heads.append(TERMINFO.unpack_from(entry))
             shifts.append(shift)
         if len(group) == 1:
             return shifted_inline(group[0][1], shifts[0])
-        if sum(head[2] for head in heads) > INLINE_LIMIT:
+        if sum(doc_frequency(entry) for _, entry in group) > INLINE_LIMIT:
             return None
         ids: list[int] = []
         weights: list[float] = []
         values: list[bytes] = []
+        lows, highs = [], []
         for (_, entry), shift in zip(group, shifts, strict=True):
-            docnums, found, positions = safepickle.loads(entry[TERMINFO.size :])
-            ids += [docnum + shift for docnum in docnums]
-            weights += found
-            values += positions
-        floats = array("f", weights)
-        low = [head[3] for head in heads if head[3]]  # each entry's shortest length, as a byte
-        high = [head[4] for head in heads if head[4]]
-        head = TERMINFO.pack(
-            1,
-            sum(floats),
-            len(ids),
-            min(low) if low else 0,
-            max(high) if high else 0,
-            max(floats),
-            ids[0],
-            ids[-1],
-        )
-        postings = (tuple(ids), tuple(map(pickled_weight, floats)), tuple(interned(values)))
-        return head + pickle.dumps(postings, PICKLE_PROTOCOL)
+            found, found_weights, found_values, low, high = inline_postings(entry)
+            ids += [docnum + shift for docnum in found]
+            weights += found_weights
+            values += found_values or [b""] * len(found)
+            if low:
+                lows.append(low)
+            if high:
+                highs.append(high)
+        low, high = min(lows, default=0), max(highs, default=0)
+        return inline_bytes(ids, weights, values, low, high)
 
     def _merged_small(self, postfile, name: str, group) -> bytes | None:
         """:meth:`_merged_entry` for a term in few posts, in plain Python (numpy's cost per

@@ -22,12 +22,16 @@ from whoosh.reading import TermNotFound
 from whoosh.system import _INT_SIZE, _LONG_SIZE
 from whoosh.util.numeric import byte_to_length
 
-from .. import safepickle
 from .postings import (
+    APART,
+    INLINE,
     INLINE_LIMIT,
     MATCHER_BLOCK,
     TERMINFO,
+    EntryError,
     PositionValues,
+    doc_frequency,
+    inline_postings,
     read_postings,
     write_postings,
 )
@@ -65,8 +69,23 @@ class SearchkitCodec(W3Codec):
 
 
 def term_info(data: bytes) -> W3TermInfo:
-    """A term's entry in the term dictionary: W3's, with postings kept inline read through
-    :mod:`searchkit.safepickle` (Whoosh reads them with ``pickle``)."""
+    """A term's entry in the term dictionary: W3's for postings written apart, searchkit's
+    own for postings kept inline (:func:`~searchkit.engine.postings.inline_postings`; W3
+    keeps them as a pickle)."""
+    kind = data[0] if data else None
+    if kind == INLINE:
+        ids, weights, values, low, high = inline_postings(data)
+        info = W3TermInfo()
+        total = sum(weights)
+        info._weight = total if isinstance(total, int) else _single(total)
+        info._df = len(ids)
+        info._minlength, info._maxlength = byte_to_length(low), byte_to_length(high)
+        info._maxweight = max(weights)
+        info._minid, info._maxid = ids[0], ids[-1]
+        info._inlined = (ids, weights, values)
+        return info
+    if kind != APART or len(data) != TERMINFO.size + _LONG_SIZE + _INT_SIZE:
+        raise EntryError("not a term entry of this index format")
     layout = TERMINFO
     values = layout.unpack(data[: layout.size])
     info = W3TermInfo()
@@ -76,13 +95,15 @@ def term_info(data: bytes) -> W3TermInfo:
     info._maxweight = values[5]
     info._minid = None if values[6] == 0xFFFFFFFF else values[6]
     info._maxid = None if values[7] == 0xFFFFFFFF else values[7]
-    if values[0]:
-        info._inlined = safepickle.loads(data[layout.size :])
-    else:
-        at = layout.size
-        info._offset = struct.unpack("!q", data[at : at + _LONG_SIZE])[0]
-        info._length = struct.unpack("!i", data[at + _LONG_SIZE : at + _LONG_SIZE + _INT_SIZE])[0]
+    at = layout.size
+    info._offset = struct.unpack("!q", data[at : at + _LONG_SIZE])[0]
+    info._length = struct.unpack("!i", data[at + _LONG_SIZE : at + _LONG_SIZE + _INT_SIZE])[0]
     return info
+
+
+def _single(value: float) -> float:
+    """A float as a 32-bit float holds it (as W3's entries keep a term's total weight)."""
+    return struct.unpack("<f", struct.pack("<f", value))[0]
 
 
 class _TermsReader(W3TermsReader):
@@ -102,6 +123,13 @@ class _TermsReader(W3TermsReader):
             return term_info(self._tindex[self._keycoder(fieldname, tbytes)])
         except KeyError:
             raise TermNotFound(f"No term {fieldname}:{tbytes!r}") from None
+
+    # (both raise KeyError for a term not there, as Whoosh's reader expects)
+    def frequency(self, fieldname, tbytes):
+        return term_info(self._tindex[self._keycoder(fieldname, tbytes)]).weight()
+
+    def doc_frequency(self, fieldname, tbytes):
+        return doc_frequency(self._tindex[self._keycoder(fieldname, tbytes)])
 
 
 class _ArrayMatcher(ListMatcher):

@@ -3,7 +3,7 @@ read back by numpy from the mapped file without a copy."""
 
 from __future__ import annotations
 
-import pickle
+import struct
 import sys
 from array import array
 from functools import lru_cache
@@ -15,9 +15,8 @@ from whoosh.codec.whoosh3 import (
 )
 from whoosh.formats import Positions
 from whoosh.system import pack_int, pack_long
-from whoosh.util.numeric import length_to_byte
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from .. import safepickle
 from .views import ViewFile
 
 #: Terms in at most this many posts of a segment are stored inline in the term dictionary
@@ -25,7 +24,27 @@ from .views import ViewFile
 #: 9-64 postings written apart cost 34 us a term, inline 5 us; a 6,000-post segment holds
 #: 22,000 such terms, and merges join inline entries without reading them as postings.
 INLINE_LIMIT = 64
-PICKLE_PROTOCOL = 5
+
+#: The first byte of a term-dictionary entry: its postings written apart, in the postings
+#: file (W3's flag 0), or kept inline, in the entry itself (W3 wrote 1 and a pickle there,
+#: as searchkit did up to index format 5).
+APART = 0
+INLINE = 2
+#: An inline entry's head: its kind, the length bytes of its shortest and longest field,
+#: the codes of its arrays (gaps | weights << 2 | sizes << 4), how many postings it holds
+#: and its first post number.
+_INLINE_HEAD = struct.Struct("<BBBBBI")
+INLINE_HEAD_SIZE = _INLINE_HEAD.size
+_COUNT_AT, _FIRST_AT = 4, 5
+_FIRST = struct.Struct("<I")
+#: The most postings an inline entry can hold (its count is a byte).
+MAX_INLINE = 0xFF
+_ID_CODES = ("B", "H", "I")  # gaps between post numbers, and sizes of positions
+_WEIGHT_CODES = ("B", "H", "f")
+_ITEM_SIZES = (1, 2, 4)
+_NO_SIZES = 3  # the sizes' code of postings without positions
+_BYTES = [bytes((n,)) for n in range(0x100)]
+_FLOAT = struct.Struct("<f")
 
 _SWAP = sys.byteorder == "big"  # positions are stored little-endian
 ONE_BYTE = [b"B" + bytes((pos,)) for pos in range(0x100)]
@@ -127,7 +146,7 @@ def write_postings(postfile, docnums, weights, values, lengths) -> bytes:
     (0 if not kept).  A term in at most :data:`INLINE_LIMIT` posts is kept inline.
     """
     if len(docnums) <= INLINE_LIMIT:
-        return inline_entry(docnums, weights, interned(values), lengths)
+        return inline_entry(docnums, weights, values, lengths)
     sizes = np.fromiter((len(v or b"") for v in values), dtype=np.int64, count=len(values))
     return write_arrays(
         postfile,
@@ -180,7 +199,7 @@ def write_arrays(postfile, ids, weights, sizes, blob, lengths) -> bytes:
         starts = ends - sizes
         values = [bytes(blob[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
         return inline_entry(
-            ids.tolist(), weights.tolist(), interned(values), [int(n) for n in lengths.tolist()]
+            ids.tolist(), weights.tolist(), values, [int(n) for n in lengths.tolist()]
         )
     weights = np.asarray(weights, dtype=np.float64)
     top = float(weights.max())
@@ -208,63 +227,255 @@ def write_arrays(postfile, ids, weights, sizes, blob, lengths) -> bytes:
 
 
 def inline_entry(docnums, weights, values, lengths) -> bytes:
-    """The entry of a term whose postings are kept inline: the bytes ``W3TermInfo.to_bytes``
-    gives after W3's own writer has buffered the same postings."""
+    """The entry of a term whose postings are kept inline (``values``: each posting's encoded
+    positions, empty for none; ``lengths``: the field's length in each post, 0 if not kept)."""
     if len(docnums) == 1:  # most terms
-        return single_entry(docnums[0], weights[0], values[0], lengths[0])
-    weights = array("f", weights)
+        return single_entry(docnums[0], weights[0], values[0] if values else b"", lengths[0])
     present = [n for n in lengths if n]
-    head = TERMINFO.pack(
-        1,
-        sum(weights),
-        len(docnums),
-        length_to_byte(min(present)) if present else 0,
-        length_to_byte(max(present)) if present else 0,
-        max(weights),
-        docnums[0],
-        docnums[-1],
-    )
-    postings = (tuple(docnums), tuple(map(pickled_weight, weights)), tuple(v for v in values if v))
-    return head + pickle.dumps(postings, PICKLE_PROTOCOL)
+    low = _length_byte(min(present)) if present else 0
+    high = _length_byte(max(present)) if present else 0
+    return inline_bytes(docnums, weights, values, low, high)
 
 
-def shifted_inline(entry: bytes, shift: int) -> bytes:
-    """An inline term-dictionary entry with its post numbers moved by ``shift``: the bytes
-    :func:`inline_entry` gives for the same postings so numbered."""
-    if not shift:
-        return entry
-    head = TERMINFO.unpack_from(entry)
-    ids, weights, values = safepickle.loads(entry[TERMINFO.size :])
-    moved = TERMINFO.pack(*head[:6], head[6] + shift, head[7] + shift)
-    postings = (tuple(docnum + shift for docnum in ids), weights, values)
-    return moved + pickle.dumps(postings, PICKLE_PROTOCOL)
-
-
-def interned(values: list[bytes]) -> list[bytes]:
-    """Positions to be kept inline (read back from segments, or sliced from arrays), each
-    one-byte position as the one object :class:`CompactPositions` gives for it: pickle then
-    writes it once per entry, as in a segment built in one go."""
-    return [ONE_BYTE[value[1]] if len(value) == 2 else value for value in values]
+def inline_bytes(docnums, weights, values, low: int, high: int) -> bytes:
+    """An inline entry (:data:`INLINE`) of postings whose shortest and longest field
+    lengths are the length bytes ``low`` and ``high``: its head (:data:`_INLINE_HEAD`), the
+    gaps between its post numbers, its weights, and, when it has positions, each posting's
+    size of positions and the positions."""
+    count = len(docnums)
+    if not 0 < count <= MAX_INLINE:
+        raise ValueError(f"{count} postings cannot be kept inline")
+    gaps = [b - a for a, b in zip(docnums, docnums[1:], strict=False)]
+    idcode = _width_code(max(gaps, default=0))
+    wcode, weights = _weights_code(weights)
+    parts = [b"", _packed(_ID_CODES[idcode], gaps), _packed(_WEIGHT_CODES[wcode], weights)]
+    scode = _NO_SIZES
+    if any(values):
+        sizes = [len(v) if v else 0 for v in values]
+        scode = _width_code(max(sizes))
+        parts.append(_packed(_ID_CODES[scode], sizes))
+        parts.extend(v for v in values if v)
+    codes = idcode | wcode << 2 | scode << 4
+    parts[0] = _INLINE_HEAD.pack(INLINE, low, high, codes, count, docnums[0])
+    return b"".join(parts)
 
 
 def single_entry(docnum: int, weight: float, value: bytes, length: int) -> bytes:
-    """:func:`inline_entry` for a term in one post."""
+    """:func:`inline_entry` for a term in one post (most terms: written without arrays)."""
     lbyte = _length_byte(length) if length else 0
-    head = TERMINFO.pack(1, weight, 1, lbyte, lbyte, weight, docnum, docnum)
-    posting = ((docnum,), (pickled_weight(weight),), (value,) if value else ())
-    return head + pickle.dumps(posting, PICKLE_PROTOCOL)
+    whole = int(weight)
+    if whole == weight and 0 <= whole < 0x100:
+        wcode, wbytes = 0, _BYTES[whole]
+    else:
+        wcode, whole = _weights_code([weight])
+        wbytes = _packed(_WEIGHT_CODES[wcode], whole)
+    size = len(value) if value else 0
+    if not size:
+        tail, scode = b"", _NO_SIZES
+    elif size < 0x100:
+        tail, scode = _BYTES[size] + value, 0
+    else:
+        scode = _width_code(size)
+        tail = _packed(_ID_CODES[scode], [size]) + value
+    head = _INLINE_HEAD.pack(INLINE, lbyte, lbyte, wcode << 2 | scode << 4, 1, docnum)
+    return head + wbytes + tail
+
+
+def inline_entries(docs, weights, sizes, begins, blob, lengths, starts, counts) -> list[bytes]:
+    """:func:`inline_entry` of many terms at once, in numpy: the terms' postings one term after
+    the other (``docs``, ``weights``, ``sizes`` of positions, where each posting's positions
+    begin in ``blob``, the field's ``lengths``), each term's first posting at ``starts`` and
+    ``counts`` postings (at most :data:`MAX_INLINE`).  The same bytes, term by term."""
+    terms = len(starts)
+    if not terms:
+        return []
+    widths = np.array(_ITEM_SIZES + (0,), dtype=np.int64)
+    term = np.repeat(np.arange(terms, dtype=np.int64), counts)
+    within = np.arange(len(docs), dtype=np.int64) - starts[term]
+    gaps = np.diff(docs, prepend=docs[:1])
+    gaps[starts] = 0
+    idcode = _width_codes(np.maximum.reduceat(gaps, starts))
+    top = np.maximum.reduceat(weights, starts)
+    integral = np.logical_and.reduceat((weights == np.floor(weights)) & (weights >= 0), starts)
+    wcode = np.where(integral & (top < 0x10000), _width_codes(top), 2)
+    positions = np.add.reduceat(sizes, starts)  # each term's bytes of positions
+    scode = np.where(positions > 0, _width_codes(np.maximum.reduceat(sizes, starts)), _NO_SIZES)
+    shortest = np.minimum.reduceat(np.where(lengths > 0, lengths, np.inf), starts)
+    shortest[np.isinf(shortest)] = 0
+    low = np.where(shortest > 0, _length_codes(shortest), 0)
+    longest = np.maximum.reduceat(lengths, starts)
+    high = np.where(longest > 0, _length_codes(longest), 0)
+
+    # where each part of each entry goes
+    id_width, weight_width, size_width = widths[idcode], widths[wcode], widths[scode]
+    at_gaps = _INLINE_HEAD.size + np.zeros(terms, dtype=np.int64)
+    at_weights = at_gaps + (counts - 1) * id_width
+    at_sizes = at_weights + counts * weight_width
+    at_blob = at_sizes + counts * size_width
+    entry_sizes = at_blob + positions
+    offsets = np.cumsum(entry_sizes) - entry_sizes
+    out = np.zeros(int(entry_sizes.sum()), dtype=np.uint8)
+    heads = (
+        (0, INLINE),
+        (1, low),
+        (2, high),
+        (3, idcode | wcode << 2 | scode << 4),
+        (4, counts),
+    )
+    for at, values in heads:
+        out[offsets + at] = values
+    _scatter(out, offsets + _FIRST_AT, docs[starts], np.full(terms, 4))
+    later = within > 0
+    _scatter(
+        out,
+        (offsets + at_gaps)[term[later]] + (within[later] - 1) * id_width[term[later]],
+        gaps[later],
+        id_width[term[later]],
+    )
+    floats = wcode[term] == 2
+    bits = np.where(floats, weights.astype("<f4").view("<u4"), weights.astype(np.int64) * ~floats)
+    _scatter(
+        out,
+        (offsets + at_weights)[term] + within * weight_width[term],
+        bits.astype(np.int64),
+        weight_width[term],
+    )
+    positioned = size_width[term] > 0
+    _scatter(
+        out,
+        ((offsets + at_sizes)[term] + within * size_width[term])[positioned],
+        sizes[positioned],
+        size_width[term][positioned],
+    )
+    # each term's positions: one run of the blob, copied to one run of the entries
+    runs = positions > 0
+    starts_in = begins[starts][runs]
+    lengths_of = positions[runs]
+    ends_of = np.cumsum(lengths_of)
+    source = np.arange(int(ends_of[-1]) if len(ends_of) else 0, dtype=np.int64)
+    source += np.repeat(starts_in - (ends_of - lengths_of), lengths_of)
+    target = np.arange(len(source), dtype=np.int64)
+    target += np.repeat((offsets + at_blob)[runs] - (ends_of - lengths_of), lengths_of)
+    out[target] = blob[source]
+    data = out.tobytes()
+    bounds = (offsets + entry_sizes).tolist()
+    return [data[a:b] for a, b in zip(offsets.tolist(), bounds, strict=True)]
+
+
+def _width_codes(tops: np.ndarray) -> np.ndarray:
+    """:func:`_width_code` of each number."""
+    return (tops >= 0x100).astype(np.int64) + (tops >= 0x10000)
+
+
+#: Whoosh's one-byte codes of field lengths: a length's code is where it sorts in the table.
+_LENGTH_CODES = np.array([byte_to_length(code) for code in range(0x100)], dtype=np.float64)
+
+
+def _length_codes(lengths: np.ndarray) -> np.ndarray:
+    """:func:`_length_byte` of each length (Whoosh's ``length_to_byte``)."""
+    return np.minimum(np.searchsorted(_LENGTH_CODES, lengths, side="left"), 0xFF)
+
+
+def _scatter(out: np.ndarray, at: np.ndarray, values: np.ndarray, width: np.ndarray) -> None:
+    """Write each of ``values`` little-endian in ``width`` bytes (1, 2 or 4) at ``at``."""
+    for byte in range(4):
+        some = width > byte
+        if not some.any():
+            break
+        out[at[some] + byte] = (values[some] >> (8 * byte)) & 0xFF
+
+
+def shifted_inline(entry: bytes, shift: int) -> bytes:
+    """An inline entry with its post numbers moved by ``shift``: only its first post number
+    is written as a number, the rest as gaps."""
+    if not shift:
+        return entry
+    first = _FIRST.unpack_from(entry, _FIRST_AT)[0] + shift
+    return entry[:_FIRST_AT] + _FIRST.pack(first) + entry[_FIRST_AT + _FIRST.size :]
+
+
+def inline_postings(entry: bytes):
+    """``(ids, weights, values, low, high)`` of an inline entry: its post numbers, weights
+    (ints when whole), positions (one value per posting, an empty tuple when it has none)
+    and the length bytes of its shortest and longest field.  A malformed entry raises
+    :class:`EntryError` (sizes are checked against the entry before anything is read)."""
+    try:
+        kind, low, high, codes, count, first = _INLINE_HEAD.unpack_from(entry)
+    except struct.error as exc:
+        raise EntryError("a term entry too short") from exc
+    idcode, wcode, scode = codes & 3, codes >> 2 & 3, codes >> 4
+    if kind != INLINE or not count or idcode > 2 or wcode > 2 or scode > _NO_SIZES:
+        raise EntryError("not a term entry of this index format")
+    at = _INLINE_HEAD.size
+    after_ids = at + (count - 1) * _ITEM_SIZES[idcode]
+    after_weights = after_ids + count * _ITEM_SIZES[wcode]
+    after_sizes = after_weights + (count * _ITEM_SIZES[scode] if scode != _NO_SIZES else 0)
+    if after_sizes > len(entry):
+        raise EntryError("a term entry shorter than its postings")
+    if count == 1:
+        ids = [first]
+    else:
+        ids = list(accumulate(_unpacked(_ID_CODES[idcode], entry[at:after_ids]), initial=first))
+    weights = _unpacked(_WEIGHT_CODES[wcode], entry[after_ids:after_weights]).tolist()
+    if scode == _NO_SIZES:
+        if after_sizes != len(entry):
+            raise EntryError("a term entry longer than its postings")
+        return ids, weights, (), low, high
+    sizes = _unpacked(_ID_CODES[scode], entry[after_weights:after_sizes])
+    ends = list(accumulate(sizes, initial=after_sizes))
+    if ends[-1] != len(entry):
+        raise EntryError("a term entry's positions do not fill it")
+    values = tuple(entry[a:b] for a, b in zip(ends, ends[1:], strict=False))
+    return ids, weights, values, low, high
+
+
+def doc_frequency(entry: bytes) -> int:
+    """How many posts a term-dictionary entry's term is in, read from its head alone."""
+    kind = entry[0] if entry else None
+    if kind == INLINE and len(entry) > _COUNT_AT:
+        return entry[_COUNT_AT]
+    if kind == APART and len(entry) >= TERMINFO.size:
+        return TERMINFO.unpack_from(entry)[2]
+    raise EntryError("not a term entry of this index format")
+
+
+class EntryError(ValueError):
+    """A term-dictionary entry that is not one searchkit writes: an index damaged, crafted,
+    or of an older format."""
+
+
+def _width_code(top: int) -> int:
+    return 0 if top < 0x100 else 1 if top < 0x10000 else 2
+
+
+def _weights_code(weights) -> tuple[int, list]:
+    """The code of the narrowest type for weights (whole frequencies fit a byte, mostly)
+    and the weights as that type takes them."""
+    whole = [int(w) for w in weights]
+    if whole == list(weights) and min(whole) >= 0:
+        return _width_code(max(whole)) if max(whole) < 0x10000 else 2, whole
+    return 2, list(weights)
+
+
+def _packed(code: str, numbers) -> bytes:
+    packed = array(code, numbers)
+    if _SWAP:
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _unpacked(code: str, data: bytes) -> array:
+    packed = array(code)
+    packed.frombytes(data)
+    if _SWAP:
+        packed.byteswap()
+    return packed
 
 
 @lru_cache(maxsize=4096)
 def _length_byte(length: int) -> int:
     """Whoosh's one-byte code of a field length (a search of its table each time)."""
     return length_to_byte(length)
-
-
-def pickled_weight(weight: float) -> float | int:
-    """Whole weights (frequencies, mostly) pickle shorter as ints."""
-    whole = int(weight)
-    return whole if whole == weight else weight
 
 
 class Postings:
