@@ -50,6 +50,9 @@ _SWAP = sys.byteorder == "big"  # positions are stored little-endian
 ONE_BYTE = [b"B" + bytes((pos,)) for pos in range(0x100)]
 TERMINFO = W3TermInfo._struct  # private: the fixed part of a term-dictionary entry
 _IDS = np.dtype("<u4")
+#: The type codes before a term's arrays written apart: of its weights, of its sizes of
+#: positions (``0`` for none), of the gaps between its post numbers.
+_CODES_SIZE = 3
 #: The type codes of weights and of sizes of positions, as written before a term's arrays.
 _CODES = {"B": np.dtype("<u1"), "H": np.dtype("<u2"), "I": np.dtype("<u4"), "f": np.dtype("<f4")}
 _NO_POSITIONS = "0"
@@ -190,9 +193,10 @@ def write_arrays(postfile, ids, weights, sizes, blob, lengths) -> bytes:
     """Write a term's postings given as arrays (``sizes``: how many bytes of ``blob`` each
     posting's positions take) and return its term-dictionary entry.
 
-    On disk: two type codes (of the weights, of the sizes of the positions, ``0`` when there
-    are none), the document numbers (``uint32``), the weights (a byte each when they are
-    frequencies under 256), each posting's size of positions, the positions.
+    On disk: three type codes (of the weights, of the sizes of the positions, ``0`` when
+    there are none, of the gaps between post numbers), the first post number (``uint32``), the
+    gaps, the weights (a byte each when they are frequencies under 256), each posting's size of
+    positions, the positions.
     """
     if len(ids) <= INLINE_LIMIT:
         ends = np.cumsum(sizes, dtype=np.int64)
@@ -205,13 +209,15 @@ def write_arrays(postfile, ids, weights, sizes, blob, lengths) -> bytes:
     top = float(weights.max())
     code = _weight_code(bool((weights == np.floor(weights)).all()), top)
     coded = weights.astype(_CODES[code])
-    parts = [ids.astype(_IDS).tobytes(), coded.tobytes()]
+    gaps = np.diff(ids.astype(np.int64))
+    icode = _size_code(int(gaps.max()))
+    parts = [_FIRST.pack(int(ids[0])), gaps.astype(_CODES[icode]).tobytes(), coded.tobytes()]
     scode = _NO_POSITIONS
     if len(blob):
         scode = _size_code(int(sizes.max()))
         parts.append(sizes.astype(_CODES[scode]).tobytes())
     offset = postfile.tell()
-    postfile.write((code + scode).encode("ascii") + b"".join(parts))
+    postfile.write((code + scode + icode).encode("ascii") + b"".join(parts))
     postfile.write(bytes(blob))
     total = float(sum(coded.tolist())) if code == "f" else float(coded.sum(dtype=np.int64))
     return _entry(
@@ -597,17 +603,29 @@ def read_postings(dbfile, info) -> Postings:
         return Postings(ids, weights, blob=tuple(values) if values else None)
     count = info.doc_frequency()
     offset = info._offset  # private: where the arrays start
-    buf, base = buffer_of(dbfile, offset, 2)
-    code, scode = chr(buf[base]), chr(buf[base + 1])
-    wsize = _CODES[code].itemsize
-    ssize = _CODES[scode].itemsize if scode != _NO_POSITIONS else 0
-    head = 2 + count * (4 + wsize + ssize)
+    buf, base = buffer_of(dbfile, offset, _CODES_SIZE)
+    try:
+        code, scode, icode = (
+            _CODES[chr(c)] if chr(c) != _NO_POSITIONS else None for c in buf[base : base + 3]
+        )
+    except KeyError:
+        raise EntryError("not postings of this index format") from None
+    if code is None or icode is None or icode.kind != "u" or count < 2:
+        raise EntryError("not postings of this index format")
+    ssize = scode.itemsize if scode is not None else 0
+    at_gaps = _CODES_SIZE + _FIRST.size
+    at_weights = at_gaps + (count - 1) * icode.itemsize
+    at_sizes = at_weights + count * code.itemsize
+    head = at_sizes + count * ssize
     buf, base = buffer_of(dbfile, offset, head)
-    ids = np.frombuffer(buf, _IDS, count, base + 2)
-    weights = np.frombuffer(buf, _CODES[code], count, base + 2 + 4 * count)
+    ids = np.empty(count, dtype=np.int64)
+    ids[0] = _FIRST.unpack_from(buf, base + _CODES_SIZE)[0]
+    ids[1:] = np.frombuffer(buf, icode, count - 1, base + at_gaps)
+    np.cumsum(ids, out=ids)
+    weights = np.frombuffer(buf, code, count, base + at_weights)
     if not ssize:
         return Postings(ids, weights)
-    sizes = np.frombuffer(buf, _CODES[scode], count, base + 2 + (4 + wsize) * count)
+    sizes = np.frombuffer(buf, scode, count, base + at_sizes)
     return Postings(ids, weights, sizes, blob_at=(dbfile, offset + head))
 
 
