@@ -194,8 +194,17 @@ def main() -> int:
     )
     parser.add_argument("--scale-keywords", type=int, default=300)
     parser.add_argument("--scale-headlines", type=int, default=200)
+    parser.add_argument(
+        "--large",
+        type=int,
+        default=0,
+        help="only the large tier (make bench-large): this many posts beside the 200,000 of "
+        "the last make bench on this machine",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(HERE.parent))
+    if args.large:
+        return large(Path(args.shared), args.large, args.scale_keywords, args.scale_headlines)
     from benchmarks.generate import generate
 
     shared = Path(args.shared)
@@ -230,6 +239,8 @@ def main() -> int:
             scale.bench_size(n, shared, args.scale_keywords, args.scale_headlines, peer_share=4)
             for n in sizes
         ]
+        # for make bench-large: its tier beside this run's largest
+        (WORK / SCALE_ROWS).write_text(json.dumps(scale_rows), encoding="utf-8")
         scale_table = scale.render(scale_rows)
         anchor_table = scale.render_anchor(scale_rows)
         print(scale_table)
@@ -281,6 +292,47 @@ def main() -> int:
     (HERE / "RESULTS.md").write_text(report, encoding="utf-8")
     print(table)
     print(json.dumps(rows, default=str), file=sys.stderr)
+    return 0
+
+
+#: The scale tier's figures of the last make bench, kept in the work folder.
+SCALE_ROWS = "scale-rows.json"
+BASE_TIER = 200_000
+
+
+def large(shared: Path, count: int, keywords: int, headlines: int) -> int:
+    """make bench-large: ``count`` generated posts (not the Whoosh peer, nor the news tools:
+    the build, its memory, a search's memory, warm query times and the anchor), beside the
+    200,000-post row of the last make bench on this machine (measured now when there is
+    none).  Writes benchmarks/RESULTS-large.md."""
+    from benchmarks import scale
+
+    WORK.mkdir(exist_ok=True)
+    base = None
+    saved = WORK / SCALE_ROWS
+    if saved.is_file():
+        rows = json.loads(saved.read_text("utf-8"))
+        base = next((row for row in rows if row["posts"] == BASE_TIER), None)
+    source = "the last `make bench` on this machine"
+    if base is None:
+        source = "measured in this run"
+        base = scale.bench_size(BASE_TIER, shared, keywords, headlines, None, news=False)
+    row = scale.bench_size(count, shared, keywords, headlines, None, news=False)
+    rows = [base, row]
+    table, anchor_table = scale.render(rows), scale.render_anchor(rows)
+    print(table)
+    print(anchor_table)
+    print(json.dumps(rows, default=str), file=sys.stderr)
+    report = (
+        "# Benchmark results: the large tier\n\n"
+        f"Measured by `make bench-large` on {time.strftime('%Y-%m-%d')}; machine: {machine()}.\n"
+        f"The {BASE_TIER:,}-post row is {source}. Ratios matter; absolute times drift.\n\n"
+        + table
+        + "\n\n### Beside the tantivy anchor\n\n"
+        + anchor_table
+        + "\n"
+    )
+    (HERE / "RESULTS-large.md").write_text(report, encoding="utf-8")
     return 0
 
 

@@ -140,7 +140,16 @@ def batch_rate(index: Path, queries: list[str]) -> float:
     return len(queries) / seconds
 
 
-def bench_size(count: int, shared: Path, keywords: int, headlines: int, peer_share: int) -> dict:
+def bench_size(
+    count: int,
+    shared: Path,
+    keywords: int,
+    headlines: int,
+    peer_share: int | None,
+    news: bool = True,
+) -> dict:
+    """One size of the tier; the peer (Whoosh's matchers) on ``1 / peer_share`` of the
+    queries, or not at all (None); the news tools unless ``news`` is false."""
     sys.path.insert(0, str(HERE.parent))
     from benchmarks.generate import generate
 
@@ -174,11 +183,13 @@ def bench_size(count: int, shared: Path, keywords: int, headlines: int, peer_sha
     keyword = keyword_queries(corpus, keywords)
     headline = headline_queries(corpus, headlines)
     cold = [
-        peak_rss([SEARCHKIT, "search", q, "--index", str(index), "--json"])[0] for q in keyword[:7]
+        peak_rss([SEARCHKIT, "search", q, "--index", str(index), "--json"]) for q in keyword[:7]
     ]
-    row["cold"] = statistics.median(cold)
+    row["cold"] = statistics.median(seconds for seconds, _ in cold)
+    row["search_rss"] = max(rss for _, rss in cold)
     print(f"[scale {count}] queries", file=sys.stderr)
-    for engine, share in (("arrays", 1), ("whoosh", peer_share)):
+    engines = [("arrays", 1)] + ([("whoosh", peer_share)] if peer_share else [])
+    for engine, share in engines:
         kw = warm(index, engine, keyword[: len(keyword) // share])
         hl = warm(index, engine, headline[: len(headline) // share])
         row[engine] = {
@@ -189,8 +200,9 @@ def bench_size(count: int, shared: Path, keywords: int, headlines: int, peer_sha
             "batch": batch_rate(index, headline) if engine == "arrays" else None,
             "queries": (len(kw), len(hl)),
         }
-    print(f"[scale {count}] news tools", file=sys.stderr)
-    row["news"] = news_tools(index, keyword, headline)
+    if news:
+        print(f"[scale {count}] news tools", file=sys.stderr)
+        row["news"] = news_tools(index, keyword, headline)
     print(f"[scale {count}] tantivy anchor", file=sys.stderr)
     row["anchor"] = anchor_row(shared, corpus, keyword, headline)
     row["size"] = anchor.folder_bytes(index)
@@ -246,7 +258,7 @@ def render(rows: list[dict]) -> str:
     ]
     first = rows[0]
     for r in rows:
-        a, w = r["arrays"], r["whoosh"]
+        a, w = r["arrays"], r.get("whoosh")
         seconds, rss = r["build"]
         per_post = seconds / r["posts"]
         growth = per_post / (first["build"][0] / first["posts"])
@@ -255,16 +267,21 @@ def render(rows: list[dict]) -> str:
             f"{r['mchars'] / seconds:.2f} Mchar/s, {per_post * 1000:.2f} ms a post "
             f"({growth:.2f}x the first size's), peak {rss:.0f} MiB | | |",
             f"| | update of one post (CLI run, median of 3) | {r['update'][0]:.2f} s | | |",
-            f"| | cold CLI query (median, JSON) | {r['cold'] * 1000:.0f} ms | | |",
+            f"| | cold CLI query (median, JSON) | {r['cold'] * 1000:.0f} ms"
+            + (f", peak {r['search_rss']:.0f} MiB" if "search_rss" in r else "")
+            + " | | |",
         ]
         for kind, label in (
             ("keyword", "keyword queries (1-3 words)"),
             ("headline", "headline queries (15-30 chars)"),
         ):
-            (p50, p95, top), (q50, q95, qtop) = a[kind], w[kind]
+            p50, p95, top = a[kind]
+            peer = "| | |"
+            if w is not None:
+                q50, q95, qtop = w[kind]
+                peer = f"| {q50:.1f} / {q95:.1f} / {qtop:.0f} ms | {q95 / p95:.1f}x (p95) |"
             lines.append(
-                f"| | warm {label} p50 / p95 / max | {p50:.1f} / {p95:.1f} / {top:.0f} ms "
-                f"| {q50:.1f} / {q95:.1f} / {qtop:.0f} ms | {q95 / p95:.1f}x (p95) |"
+                f"| | warm {label} p50 / p95 / max | {p50:.1f} / {p95:.1f} / {top:.0f} ms " + peer
             )
         lines.append(f"| | `--batch` of headline queries | {a['batch']:.1f} a second | | |")
         if "news" in r:
