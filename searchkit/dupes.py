@@ -450,7 +450,7 @@ def _candidates(sketches: list[Sketch | None], threshold: float) -> np.ndarray:
     starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])
     sizes = np.diff(np.r_[starts, len(value)])
     firsts, seconds = [], []
-    for size in np.unique(sizes[sizes >= 2]).tolist():
+    for size in sorted(set(sizes[sizes >= 2].tolist())):  # (np.unique imports numpy.ma)
         runs = starts[sizes == size]
         members = owner[runs[:, None] + np.arange(size)]  # one row per run
         if size <= MAX_RUN:
