@@ -171,7 +171,7 @@ def _weight_code(integral: bool, top: float) -> str:
 
 
 def _size_code(top: int) -> str:
-    return "B" if top < 0x100 else "H" if top < 0x10000 else "I"
+    return _ID_CODES[_width_code(top)]
 
 
 def _entry(postfile, offset, weight, count, lengths: np.ndarray, maxweight, first, last) -> bytes:
@@ -458,9 +458,9 @@ def _weights_code(weights) -> tuple[int, list]:
     """The code of the narrowest type for weights (whole frequencies fit a byte, mostly)
     and the weights as that type takes them."""
     whole = [int(w) for w in weights]
-    if whole == list(weights) and min(whole) >= 0:
-        return _width_code(max(whole)) if max(whole) < 0x10000 else 2, whole
-    return 2, list(weights)
+    integral = whole == list(weights) and min(whole) >= 0
+    code = _WEIGHT_CODES.index(_weight_code(integral, max(weights)))
+    return code, whole if code < 2 else list(weights)
 
 
 def _packed(code: str, numbers) -> bytes:
