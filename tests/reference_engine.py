@@ -127,16 +127,17 @@ class WhooshEngine:
 
     def missing(self, words: tuple, cache: dict | None = None) -> list[str]:
         """The typed strings no post holds (but a word the segmenter made up)."""
-        reader = self.whoosh_searcher.reader()
         return [
             typed.text
             for typed in words
-            if not typed.guessed
-            and not any(
-                not reader.is_deleted(d)
-                for d in self.whoosh_searcher.docs_for_query(to_whoosh(typed.node))
-            )
+            if not typed.guessed and not self.holds_some(typed.node, {})
         ]
+
+    def holds_some(self, node, cache: dict) -> bool:
+        """Whether some live post holds what ``node`` asks for."""
+        reader = self.whoosh_searcher.reader()
+        found = self.whoosh_searcher.docs_for_query(to_whoosh(node))
+        return any(not reader.is_deleted(docnum) for docnum in found)
 
     def bytes_of(self, fieldname: str, docnum: int) -> bytes:
         return self._array_engine().bytes_of(fieldname, docnum)

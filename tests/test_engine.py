@@ -202,3 +202,15 @@ def options(draw):
 def test_made_up_queries_give_the_same_hits(engines, text, opts):
     arrays, whoosh = engines
     same(arrays, whoosh, text, opts)
+
+
+@pytest.mark.parametrize("text", ["香港将军澳", "马克龙", "将军澳", "不存在的词"])
+def test_a_character_beside_a_word_is_read_alike_by_both_engines(engines, text):
+    """A character the segmenter left beside a word is read with it when some post holds
+    the two together: both engines answer that question, and the query, alike."""
+    from searchkit.nodes import Exact
+
+    arrays, whoosh = engines
+    assert arrays.engine.holds_some(Exact(text), {}) == whoosh.engine.holds_some(Exact(text), {})
+    assert arrays.plan(text) == whoosh.plan(text)
+    same(arrays, whoosh, text, SearchOptions(limit=10))
