@@ -174,14 +174,11 @@ def _write_readings(folder: Path) -> None:
     generation = store.current_generation(folder)
     if generation is None:
         return
-    try:
-        with index_segments(open_whoosh(generation)) as segments:
-            posts = sum(int(segment.live().sum()) for segment in segments)
-            if not readings.stale(folder, generation, posts):
-                return
-            counts = word_counts(segments, "body", readings.is_word)
-    except store.READ_ERRORS as exc:
-        raise store.damaged(folder, exc) from exc
+    with store.reading(folder), index_segments(open_whoosh(generation)) as segments:
+        posts = sum(int(segment.live().sum()) for segment in segments)
+        if not readings.stale(folder, generation, posts):
+            return
+        counts = word_counts(segments, "body", readings.is_word)
     readings.refresh(folder, generation, counts.items(), posts)
 
 

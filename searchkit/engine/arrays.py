@@ -9,14 +9,9 @@ import numpy as np
 from whoosh.filedb.filetables import _lengths as _LENGTHS
 from whoosh.reading import TermNotFound
 from whoosh.system import pack_ushort
-from whoosh.util.numeric import byte_to_length
 
 from .codec import term_info
-from .postings import Postings, buffer_of, doc_frequency, read_postings
-
-#: One byte per post and field stands for its length, as Whoosh stores it.
-LENGTH_TABLE = np.array([0.0] + [float(byte_to_length(b)) for b in range(1, 256)])
-
+from .postings import LENGTH_TABLE, Postings, buffer_of, doc_frequency, read_postings
 
 # --- reading segments as arrays ---------------------------------------------------------------
 

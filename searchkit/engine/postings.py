@@ -373,13 +373,14 @@ def _width_codes(tops: np.ndarray) -> np.ndarray:
     return (tops >= 0x100).astype(np.int64) + (tops >= 0x10000)
 
 
-#: Whoosh's one-byte codes of field lengths: a length's code is where it sorts in the table.
-_LENGTH_CODES = np.array([byte_to_length(code) for code in range(0x100)], dtype=np.float64)
+#: The field length each of Whoosh's one-byte codes stands for (a length's code is where it
+#: sorts in the table).
+LENGTH_TABLE = np.array([byte_to_length(code) for code in range(0x100)], dtype=np.float64)
 
 
 def _length_codes(lengths: np.ndarray) -> np.ndarray:
     """:func:`_length_byte` of each length (Whoosh's ``length_to_byte``)."""
-    return np.minimum(np.searchsorted(_LENGTH_CODES, lengths, side="left"), 0xFF)
+    return np.minimum(np.searchsorted(LENGTH_TABLE, lengths, side="left"), 0xFF)
 
 
 def _scatter(out: np.ndarray, at: np.ndarray, values: np.ndarray, width: np.ndarray) -> None:
